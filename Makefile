@@ -1,0 +1,36 @@
+# The function's everyday commands. Everything needs only Go; `make run` and the tests
+# start their own ECS/EventBridge emulator and FC runtime, so no cloud account is used.
+
+GO      ?= go
+EVENT   ?= events/http.json
+ARGS    ?=
+DIST    ?= dist
+
+.PHONY: run test vet race fuzz bench build emulator clean
+
+## run: invoke the built function once, as FC would, against the embedded emulator (EVENT=file, ARGS=flags)
+run:
+	$(GO) run ./cmd/local invoke -e $(EVENT) $(ARGS)
+
+## test: vet, then every test with the race detector
+test: vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+## fuzz: fuzz the handler's input decoding for FUZZTIME (default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./handler -run '^$$' -fuzz FuzzInvoke -fuzztime $(FUZZTIME)
+
+## build: the function binary, as FC runs it (linux, static)
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(DIST)/main .
+
+## emulator: serve the ECS/EventBridge emulator alone on 127.0.0.1:8300
+emulator:
+	$(GO) run ./cmd/emulator -addr 127.0.0.1:8300
+
+clean:
+	rm -rf $(DIST)

@@ -1,0 +1,264 @@
+// Command local runs the function on a laptop as Function Compute would: it starts the
+// ECS/EventBridge emulator with the shipped fleet, builds the function, runs it under
+// the FC runtime-API runner, hands it one trigger event, and prints the answer and the
+// result events.
+//
+//	go run ./cmd/local invoke -e events/http.json [--dry-run] [--timeout 60s] [--latency 50ms] ...
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"detachkeypair/emulator"
+	"detachkeypair/emulator/fcruntime"
+	"detachkeypair/handler"
+	"detachkeypair/localrun"
+)
+
+const usage = `usage: go run ./cmd/local invoke -e EVENT_FILE [flags]
+
+Runs the function once, as FC does, against the embedded ECS/EventBridge emulator, and
+prints its answer and the result events. Event samples are in events/.
+
+flags:
+`
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] != "invoke" {
+		fmt.Fprint(os.Stderr, usage)
+		newFlags().PrintDefaults()
+		os.Exit(2)
+	}
+	code, err := invoke(os.Args[2:], os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "local:", err)
+	}
+	os.Exit(code)
+}
+
+// options are the flags of invoke.
+type options struct {
+	event, fixture                        string
+	timeout, latency, jitter              time.Duration
+	qps, throttle, errs, drops, forbidden float64
+	faultAPI                              string
+	seed                                  int64
+	dryRun, quiet                         bool
+	env                                   multi
+	memory                                int
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+var opts options
+
+func newFlags() *flag.FlagSet {
+	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
+	opts = options{}
+	fs.StringVar(&opts.event, "e", "events/http.json", "the trigger event to send (a file in events/)")
+	fs.StringVar(&opts.fixture, "fixture", "", "the emulator's fleet (JSON); default: the shipped fleet")
+	fs.DurationVar(&opts.timeout, "timeout", 60*time.Second, "the function's timeout, as configured in FC")
+	fs.IntVar(&opts.memory, "memory", 512, "the function's memory in MB")
+	fs.BoolVar(&opts.dryRun, "dry-run", false, "set DryRun in the event's request: check and plan, detach nothing")
+	fs.BoolVar(&opts.quiet, "quiet", false, "do not show the function's logs")
+	fs.Var(&opts.env, "env", "a setting of the function, K=V (repeatable), e.g. --env BATCH_SIZE=20")
+	fs.StringVar(&opts.faultAPI, "fault-api", "*", "the API the faults below apply to (DetachKeyPair, DescribeInstances, DescribeKeyPairs, PutEvents, or * for all)")
+	fs.DurationVar(&opts.latency, "latency", 0, "emulator: added latency per call")
+	fs.DurationVar(&opts.jitter, "jitter", 0, "emulator: added random latency per call, up to this")
+	fs.Float64Var(&opts.qps, "qps", 0, "emulator: quota in calls a second per API (0 = none)")
+	fs.Float64Var(&opts.throttle, "throttle-rate", 0, "emulator: share of calls answered Throttling.User")
+	fs.Float64Var(&opts.errs, "error-rate", 0, "emulator: share of calls answered 5xx")
+	fs.Float64Var(&opts.drops, "drop-rate", 0, "emulator: share of calls whose connection is dropped")
+	fs.Float64Var(&opts.forbidden, "forbidden-rate", 0, "emulator: share of calls answered Forbidden.RAM")
+	fs.Int64Var(&opts.seed, "seed", 1, "emulator: seed of the random faults")
+	return fs
+}
+
+func invoke(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlags()
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2, nil
+	}
+	payload, err := os.ReadFile(opts.event)
+	if err != nil {
+		return 2, err
+	}
+	if opts.dryRun {
+		if payload, err = SetDryRun(payload); err != nil {
+			return 2, fmt.Errorf("--dry-run: %w", err)
+		}
+	}
+	var fixture *emulator.Fixture
+	if opts.fixture != "" {
+		if fixture, err = emulator.LoadFixture(opts.fixture); err != nil {
+			return 2, err
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	logs := io.Writer(stderr)
+	if opts.quiet {
+		logs = nil
+	}
+	fmt.Fprintf(stderr, "local: building the function and starting the emulator...\n")
+	env, err := localrun.Start(ctx, localrun.Options{
+		Fixture: fixture,
+		Faults: map[string]emulator.Fault{opts.faultAPI: {
+			Latency: opts.latency, Jitter: opts.jitter, QPS: opts.qps, ThrottleRate: opts.throttle,
+			ErrorRate: opts.errs, DropRate: opts.drops, ForbiddenRate: opts.forbidden,
+		}},
+		Seed:         opts.seed,
+		Env:          opts.env,
+		Timeout:      opts.timeout,
+		MemoryMB:     opts.memory,
+		FunctionLogs: logs,
+	})
+	if err != nil {
+		return 1, err
+	}
+	defer env.Close()
+	fmt.Fprintf(stderr, "local: emulator at %s; invoking with %s (%s trigger)\n", env.Emulator.URL(), opts.event, handler.Classify(payload))
+
+	res, err := env.Invoke(ctx, payload)
+	if err != nil {
+		return 1, err
+	}
+	ok := report(stdout, res, env)
+	if !ok {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+// report prints the answer and the result events; it says whether the invocation
+// succeeded (answered, with no request-level error).
+func report(w io.Writer, res fcruntime.Result, env *localrun.Env) bool {
+	ok := res.Outcome == fcruntime.Succeeded
+	fmt.Fprintf(w, "== answer: %s in %s (request id %s)\n", res.Outcome, res.Duration.Round(time.Millisecond), res.RequestID)
+	body := res.Payload
+	var httpResp struct {
+		StatusCode *int   `json:"statusCode"`
+		Body       string `json:"body"`
+	}
+	if ok && json.Unmarshal(body, &httpResp) == nil && httpResp.StatusCode != nil {
+		fmt.Fprintf(w, "HTTP %d\n", *httpResp.StatusCode)
+		ok = *httpResp.StatusCode < 400
+		body = []byte(httpResp.Body)
+	}
+	if ok && bytes.Contains(body, []byte(`"Code":"`)) && !bytes.Contains(body, []byte(`"Results"`)) {
+		ok = false // a request-level error answered as a normal result
+	}
+	w.Write(pretty(body))
+	fmt.Fprintln(w)
+	if env.EventBus != "" {
+		evs := env.Emulator.Events(env.EventBus)
+		fmt.Fprintf(w, "== result events on bus %s: %d\n", env.EventBus, len(evs))
+		for _, ev := range evs {
+			w.Write(pretty(ev.Raw))
+			fmt.Fprintln(w)
+		}
+	}
+	return ok
+}
+
+func pretty(b []byte) []byte {
+	var out bytes.Buffer
+	if json.Indent(&out, b, "", "  ") != nil {
+		return b
+	}
+	return out.Bytes()
+}
+
+// SetDryRun sets DryRun in the request(s) an event carries, whatever its envelope.
+func SetDryRun(payload []byte) ([]byte, error) {
+	switch handler.Classify(payload) {
+	case handler.HTTP:
+		return rewriteField(payload, "body", func(body []byte) ([]byte, error) {
+			var ev struct {
+				IsBase64Encoded bool `json:"isBase64Encoded"`
+			}
+			json.Unmarshal(payload, &ev)
+			if ev.IsBase64Encoded {
+				return nil, errors.New("base64 HTTP bodies are not rewritten; use a plain body or set DryRun in the file")
+			}
+			return setField(body, "DryRun", true)
+		}, true)
+	case handler.Timer:
+		return rewriteField(payload, "payload", func(p []byte) ([]byte, error) { return setField(p, "DryRun", true) }, true)
+	case handler.CloudEvent:
+		return rewriteField(payload, "data", func(d []byte) ([]byte, error) { return setField(d, "DryRun", true) }, false)
+	case handler.EventBatch:
+		var items []json.RawMessage
+		if err := json.Unmarshal(payload, &items); err != nil {
+			return nil, err
+		}
+		for i, it := range items {
+			var s string
+			isString := json.Unmarshal(it, &s) == nil
+			if isString {
+				it = []byte(s)
+			}
+			out, err := rewriteField(it, "data", func(d []byte) ([]byte, error) { return setField(d, "DryRun", true) }, false)
+			if err != nil {
+				return nil, err
+			}
+			if isString {
+				out, _ = json.Marshal(string(out))
+			}
+			items[i] = out
+		}
+		return json.Marshal(items)
+	default:
+		return setField(payload, "DryRun", true)
+	}
+}
+
+// rewriteField rewrites one field of a JSON object; asString says the field holds JSON
+// inside a string.
+func rewriteField(obj []byte, name string, f func([]byte) ([]byte, error), asString bool) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &m); err != nil {
+		return nil, err
+	}
+	inner := []byte(m[name])
+	if asString {
+		var s string
+		if err := json.Unmarshal(inner, &s); err != nil {
+			return nil, fmt.Errorf("%s is not a string", name)
+		}
+		inner = []byte(s)
+	}
+	out, err := f(inner)
+	if err != nil {
+		return nil, err
+	}
+	if asString {
+		out, _ = json.Marshal(string(out))
+	}
+	m[name] = out
+	return json.Marshal(m)
+}
+
+func setField(obj []byte, name string, v any) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &m); err != nil {
+		return nil, fmt.Errorf("the request is not a JSON object: %w", err)
+	}
+	m[name], _ = json.Marshal(v)
+	return json.Marshal(m)
+}

@@ -1,0 +1,137 @@
+package detach
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"golang.org/x/time/rate"
+)
+
+// call makes one cloud call through op: paced under the API's quota, repeated with
+// exponential backoff and jitter while the cloud throttles or is unavailable, at most
+// MaxAttempts times, never past the run's deadline. It returns errNotStarted when the
+// deadline came before the first attempt, else the last error of the cloud.
+func call[T any](r *run, api string, op func(ctx context.Context) (T, error)) (T, error) {
+	p := r.pacers[api]
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = r.opts.Backoff
+	b.MaxInterval = r.opts.MaxBackoff
+	b.RandomizationFactor = 0.5
+	b.Multiplier = 2
+	attempt := 0
+	var last error
+	v, err := backoff.Retry(r.ctx, func() (T, error) {
+		var zero T
+		if err := p.wait(r.ctx); err != nil || r.ctx.Err() != nil {
+			if attempt == 0 {
+				return zero, backoff.Permanent(errNotStarted)
+			}
+			return zero, backoff.Permanent(last)
+		}
+		attempt++
+		start := time.Now()
+		v, err := op(r.ctx)
+		r.observe(time.Since(start))
+		if err == nil {
+			p.succeeded()
+			return v, nil
+		}
+		last = err
+		var ce *CloudError
+		if !errors.As(err, &ce) || !ce.Retryable() {
+			return zero, backoff.Permanent(err)
+		}
+		if ce.Throttled() {
+			p.throttled()
+		}
+		r.log.Debug("cloud call failed", "api", api, "attempt", attempt, "error", err.Error())
+		return zero, err
+	},
+		backoff.WithBackOff(b),
+		backoff.WithMaxTries(uint(r.opts.MaxAttempts)),
+		backoff.WithMaxElapsedTime(0),
+	)
+	if err != nil && last != nil && !errors.Is(err, errNotStarted) && !isCloudError(err) && isCloudError(last) {
+		err = last // the deadline cut the retries short: report what the cloud said
+	}
+	if err != nil && attempt > 1 {
+		r.log.Warn("cloud call failed after retries", "api", api, "attempts", attempt, "error", err.Error())
+	}
+	return v, err
+}
+
+// pacer keeps the calls of one API under its quota. Throttling answers halve its rate
+// (down to a tenth of the quota); each success wins back a twentieth of the quota.
+type pacer struct {
+	lim   *rate.Limiter // nil when the API is not paced
+	quota rate.Limit
+	mu    sync.Mutex
+}
+
+func newPacer(qps float64) *pacer {
+	if qps <= 0 {
+		return &pacer{}
+	}
+	return &pacer{lim: rate.NewLimiter(rate.Limit(qps), 1), quota: rate.Limit(qps)}
+}
+
+func (p *pacer) wait(ctx context.Context) error {
+	if p.lim == nil {
+		return nil
+	}
+	return p.lim.Wait(ctx)
+}
+
+func (p *pacer) throttled() {
+	if p.lim == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lim.SetLimit(max(p.lim.Limit()/2, p.quota/10))
+}
+
+func (p *pacer) succeeded() {
+	if p.lim == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cur := p.lim.Limit(); cur < p.quota {
+		p.lim.SetLimit(min(cur+p.quota/20, p.quota))
+	}
+}
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	loggerKey
+)
+
+// WithRequestID returns a context that carries the id of the request being served
+// (the FC request id), echoed in the answer.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// WithLogger returns a context whose requests log to l (carrying, say, the request id).
+func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey, l)
+}
+
+func loggerFrom(ctx context.Context, fallback *slog.Logger) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok && l != nil {
+		return l
+	}
+	return fallback
+}

@@ -1,0 +1,145 @@
+package detach
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Cloud is what the function needs from ECS, one cloud call per method. The ecs package
+// implements it over the Alibaba Cloud SDK; paging, pacing and retries are done here.
+type Cloud interface {
+	// DescribeKeyPairs returns one page (1-based, up to PageSize key pairs) of the key
+	// pairs of the region whose name matches the pattern ("" = all; "*" is a wildcard).
+	DescribeKeyPairs(ctx context.Context, region, namePattern string, page int) (KeyPairPage, error)
+	// DescribeInstances returns one page of the instances that match the query.
+	DescribeInstances(ctx context.Context, region string, q InstanceQuery) (InstancePage, error)
+	// DetachKeyPair detaches the named key pair from up to BatchLimit instances and
+	// returns ECS's own result for each instance.
+	DetachKeyPair(ctx context.Context, region, keyPairName string, instanceIDs []string) ([]Outcome, error)
+}
+
+// Limits of the ECS API that the function plans around.
+const (
+	KeyPairPageSize = 50  // DescribeKeyPairs: most key pairs a page
+	DescribeLimit   = 100 // DescribeInstances: most ids a call, and most instances a page
+	BatchLimit      = 50  // DetachKeyPair: most ids a call
+	MaxSelectorTags = 20  // DescribeInstances: most Tag.N filters
+)
+
+// KeyPair is an SSH key pair of a region.
+type KeyPair struct {
+	ID   string
+	Name string
+}
+
+// KeyPairPage is one page of DescribeKeyPairs.
+type KeyPairPage struct {
+	KeyPairs   []KeyPair
+	TotalCount int
+}
+
+// Instance is what the function needs to know of an ECS instance.
+type Instance struct {
+	ID          string
+	Status      string // Running, Stopped, Starting, Stopping, ...
+	KeyPairName string // the bound key pair, "" if none
+}
+
+// StatusStopped is the only status in which ECS detaches a key pair.
+const StatusStopped = "Stopped"
+
+// InstanceQuery selects instances: by ids (up to DescribeLimit), or by key pair, tags and
+// resource group, one page at a time (NextToken "" = the first page).
+type InstanceQuery struct {
+	IDs             []string
+	KeyPairName     string
+	Tags            []Tag
+	ResourceGroupId string
+	NextToken       string
+	PageSize        int
+}
+
+// InstancePage is one page of DescribeInstances; NextToken is "" on the last page.
+type InstancePage struct {
+	Instances []Instance
+	NextToken string
+}
+
+// Outcome is ECS's result for one instance of a DetachKeyPair call.
+type Outcome struct {
+	InstanceID string
+	Code       int // 200 on success
+	Success    bool
+	ErrorCode  string // the cloud's code when it gave one, e.g. IncorrectInstanceStatus
+	Message    string
+}
+
+// CloudError is an error answer from the cloud, or a call that got no answer
+// (Status 0: connection refused, dropped or timed out).
+type CloudError struct {
+	Status    int    // HTTP status of the answer, 0 if none
+	Code      string // the cloud's error code, e.g. Throttling.User
+	Message   string
+	RequestID string // the cloud's request id, for support
+}
+
+func (e *CloudError) Error() string {
+	if e.Status == 0 {
+		return "no answer from the cloud: " + e.Message
+	}
+	return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
+}
+
+// Throttled reports whether the cloud refused the call for exceeding a quota.
+func (e *CloudError) Throttled() bool {
+	return strings.HasPrefix(e.Code, "Throttling") || e.Code == "ServiceUnavailable.Throttling" || e.Status == http.StatusTooManyRequests
+}
+
+// Unavailable reports whether the call failed on the cloud's side or in transit, so
+// that the same call may succeed later.
+func (e *CloudError) Unavailable() bool {
+	return e.Status == 0 || e.Status >= 500 && !e.Throttled()
+}
+
+// Retryable reports whether the call is worth repeating.
+func (e *CloudError) Retryable() bool { return e.Throttled() || e.Unavailable() }
+
+// Forbidden reports whether the cloud refused the call for lack of permission.
+func (e *CloudError) Forbidden() bool {
+	return strings.HasPrefix(e.Code, "Forbidden") || e.Code == "NoPermission" ||
+		strings.HasPrefix(e.Code, "InvalidOperation.NotAuthorized") || e.Code == "UnauthorizedOperation"
+}
+
+// toRequestError maps an error met before anything was detached to the contract's
+// request-level error. what says which step failed.
+func toRequestError(err error, what string) *Error {
+	var ce *CloudError
+	switch {
+	case errors.As(err, &ce) && ce.Throttled():
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeThrottling,
+			Message: fmt.Sprintf("%s: the cloud kept throttling the function past its retries (%s); try again later", what, ce.Code)}
+	case errors.As(err, &ce) && ce.Unavailable():
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable,
+			Message: fmt.Sprintf("%s: the cloud stayed unavailable past the retries (%s); try again later", what, ce.Error())}
+	case errors.As(err, &ce) && ce.Forbidden():
+		return &Error{Status: http.StatusBadRequest, Code: CodeNoPermission,
+			Message: fmt.Sprintf("%s: the function's role lacks permission (%s: %s)", what, ce.Code, ce.Message)}
+	case errors.As(err, &ce):
+		return Internal(fmt.Sprintf("%s: the cloud answered %s", what, ce.Error()))
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable,
+			Message: fmt.Sprintf("%s: the function ran out of time before the cloud answered", what)}
+	default:
+		return Internal(what + ": " + err.Error())
+	}
+}
+
+// toInstanceFailure maps the error of a DetachKeyPair call that failed as a whole to the
+// result of each instance in it.
+func toInstanceFailure(id string, err error) InstanceResult {
+	e := toRequestError(err, "DetachKeyPair")
+	return failed(id, e.Status, e.Code, e.Message)
+}

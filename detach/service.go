@@ -1,0 +1,626 @@
+package detach
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Options are the service's settings; zero values take the defaults of the contract.
+type Options struct {
+	BatchSize    int           // ids per DetachKeyPair call, 1 to BatchLimit (default 50)
+	Concurrency  int           // calls in flight at once per API (default 4)
+	QPS          float64       // calls a second per API, shared by all requests (0 = unpaced)
+	MaxAttempts  int           // tries per cloud call, retries included (default 5)
+	MaxInstances int           // most instances a request may name or select (default 1000)
+	Backoff      time.Duration // first wait before a retry (default 200ms); it grows, with jitter
+	MaxBackoff   time.Duration // longest wait before a retry (default 5s)
+	Logger       *slog.Logger  // where progress goes (default: discarded)
+}
+
+// Defaults of the contract's settings.
+const (
+	DefaultBatchSize    = BatchLimit
+	DefaultConcurrency  = 4
+	DefaultMaxAttempts  = 5
+	DefaultMaxInstances = 1000
+)
+
+func (o Options) withDefaults() Options {
+	if o.BatchSize <= 0 || o.BatchSize > BatchLimit {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.MaxInstances <= 0 {
+		o.MaxInstances = DefaultMaxInstances
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = 200 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Service detaches key pairs. One Service serves every request of a process, so that
+// its pacing of the cloud's APIs holds across concurrent requests.
+type Service struct {
+	opts   Options
+	pacers map[string]*pacer
+}
+
+// Cloud API names, as ECS spells them; the keys of the service's pacing.
+const (
+	APIDescribeKeyPairs  = "DescribeKeyPairs"
+	APIDescribeInstances = "DescribeInstances"
+	APIDetachKeyPair     = "DetachKeyPair"
+)
+
+// NewService returns a service with the given options.
+func NewService(opts Options) *Service {
+	opts = opts.withDefaults()
+	s := &Service{opts: opts, pacers: map[string]*pacer{}}
+	for _, api := range []string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair} {
+		s.pacers[api] = newPacer(opts.QPS)
+	}
+	return s
+}
+
+// MaxInstances is the most instances a request may name.
+func (s *Service) MaxInstances() int { return s.opts.MaxInstances }
+
+// Detach carries out a validated request through cloud, the ECS API of the request's
+// region: it resolves the key pair, checks the instances, and detaches the key pair
+// from the eligible ones in batches, within the deadline of ctx. A request-level
+// failure (nothing detached) is returned as *Error; everything else, including
+// failures of single instances, is in the Result.
+func (s *Service) Detach(ctx context.Context, cloud Cloud, req Request) (*Result, *Error) {
+	if req.RegionId == "" {
+		return nil, invalidParameter("RegionId", "no region: give RegionId, or set REGION_ID where the function runs outside FC")
+	}
+	r := s.newRun(ctx, cloud, req)
+	defer r.cancel()
+	start := time.Now()
+	kp, err := r.resolveKeyPair()
+	if err != nil {
+		if r.outOfTime(err) {
+			return r.allNotAttempted(req), nil
+		}
+		return nil, err
+	}
+	r.result.KeyPairId, r.result.KeyPairName = kp.ID, kp.Name
+	r.log = r.log.With("key_pair", kp.Name)
+
+	if req.Targets != nil {
+		if err := r.selectTargets(kp); err != nil {
+			if r.outOfTime(err) {
+				return r.allNotAttempted(req), nil
+			}
+			return nil, err
+		}
+	} else {
+		r.setInstances(req.InstanceIds)
+	}
+	r.log.Info("detach started", "instances", len(r.ids), "dry_run", req.DryRun, "by", r.namedBy())
+	if err := r.checkAndDetach(kp); err != nil {
+		return nil, err
+	}
+	r.result.count()
+	r.log.Info("detach finished", "total", r.result.TotalCount, "failed", r.result.FailCount,
+		"elapsed_ms", time.Since(start).Milliseconds())
+	return &r.result, nil
+}
+
+// run is the state of one request.
+type run struct {
+	*Service
+	cloud  Cloud
+	ctx    context.Context // bounded by the deadline less a reserve for answering
+	cancel context.CancelFunc
+	req    Request
+	log    *slog.Logger
+
+	ids    []string       // the instances, in answer order
+	pos    map[string]int // id -> index in ids
+	known  map[string]Instance
+	result Result
+
+	mu       sync.Mutex
+	started  bool // a DetachKeyPair call has been made
+	aborted  bool // a request-level error stopped the run before any detach
+	slowest  time.Duration
+	batches  int
+	finished int
+}
+
+// reserve is the part of the time left that the function keeps for answering and for
+// the result event: a tenth of it, at least 200ms and at most 2s.
+func reserve(left time.Duration) time.Duration {
+	return min(max(left/10, 200*time.Millisecond), 2*time.Second)
+}
+
+func (s *Service) newRun(ctx context.Context, cloud Cloud, req Request) *run {
+	r := &run{Service: s, cloud: cloud, req: req, log: loggerFrom(ctx, s.opts.Logger)}
+	if dl, ok := ctx.Deadline(); ok {
+		r.ctx, r.cancel = context.WithDeadline(ctx, dl.Add(-reserve(time.Until(dl))))
+	} else {
+		r.ctx, r.cancel = context.WithCancel(ctx)
+	}
+	r.result = Result{RequestId: requestIDFrom(ctx), KeyPairId: req.KeyPairId, KeyPairName: req.KeyPairName, DryRun: req.DryRun}
+	return r
+}
+
+func (r *run) namedBy() string {
+	if r.req.KeyPairId != "" {
+		return "KeyPairId"
+	}
+	return "KeyPairName"
+}
+
+func (r *run) setInstances(ids []string) {
+	r.ids = ids
+	r.pos = make(map[string]int, len(ids))
+	for i, id := range ids {
+		r.pos[id] = i
+	}
+	r.result.Results = make([]InstanceResult, len(ids))
+}
+
+// outOfTime reports whether err comes from the deadline rather than from the cloud.
+func (r *run) outOfTime(err *Error) bool {
+	return err.Code == CodeNotAttempted
+}
+
+// allNotAttempted answers a request that ran out of time before any instance was checked.
+func (r *run) allNotAttempted(req Request) *Result {
+	if r.ids == nil {
+		r.setInstances(req.InstanceIds)
+	}
+	for i, id := range r.ids {
+		r.result.Results[i] = notAttempted(id)
+	}
+	r.result.count()
+	r.log.Warn("out of time before any instance was checked", "instances", len(r.ids))
+	return &r.result
+}
+
+func notAttempted(id string) InstanceResult {
+	return failed(id, http.StatusGatewayTimeout, CodeNotAttempted,
+		"not attempted: too little time was left before the function's deadline; run the request again")
+}
+
+// errNotStarted marks a call that was never made because the deadline came first.
+var errNotStarted = errors.New("not started before the deadline")
+
+// timeUp is the request-level form of errNotStarted, turned into NotAttempted results.
+var timeUp = &Error{Status: http.StatusGatewayTimeout, Code: CodeNotAttempted, Message: "out of time"}
+
+// resolveKeyPair finds the key pair the request names, by id (matched against every key
+// pair of the region) or by exact name.
+func (r *run) resolveKeyPair() (KeyPair, *Error) {
+	pattern := r.req.KeyPairName
+	if r.req.KeyPairId != "" {
+		pattern = "" // the id is matched against all key pairs of the region
+	}
+	var found []KeyPair
+	for page := 1; ; page++ {
+		p, err := call(r, APIDescribeKeyPairs, func(ctx context.Context) (KeyPairPage, error) {
+			return r.cloud.DescribeKeyPairs(ctx, r.req.RegionId, pattern, page)
+		})
+		if errors.Is(err, errNotStarted) {
+			return KeyPair{}, timeUp
+		}
+		if err != nil {
+			return KeyPair{}, toRequestError(err, "DescribeKeyPairs")
+		}
+		for _, kp := range p.KeyPairs {
+			if r.req.KeyPairId != "" && kp.ID == r.req.KeyPairId || r.req.KeyPairId == "" && kp.Name == r.req.KeyPairName {
+				found = append(found, kp)
+			}
+		}
+		if len(found) > 0 || len(p.KeyPairs) < KeyPairPageSize || page*KeyPairPageSize >= p.TotalCount {
+			break
+		}
+	}
+	if len(found) == 0 {
+		what := "KeyPairName " + r.req.KeyPairName
+		if r.req.KeyPairId != "" {
+			what = "KeyPairId " + r.req.KeyPairId
+		}
+		return KeyPair{}, &Error{Status: http.StatusNotFound, Code: CodeKeyPairNotFound,
+			Message: fmt.Sprintf("no key pair with %s in region %s", what, r.req.RegionId)}
+	}
+	kp := found[0]
+	if r.req.KeyPairId != "" && r.req.KeyPairName != "" && kp.Name != r.req.KeyPairName {
+		return KeyPair{}, invalidParameter("KeyPairId", fmt.Sprintf(
+			"KeyPairId %s names key pair %q, not KeyPairName %q; give one of them, or both naming the same key pair",
+			kp.ID, kp.Name, r.req.KeyPairName))
+	}
+	return kp, nil
+}
+
+// selectTargets finds the instances of the Targets selector: bound to the key pair and
+// matching the tags and resource group, all pages, capped at MaxInstances in id order.
+func (r *run) selectTargets(kp KeyPair) *Error {
+	q := InstanceQuery{KeyPairName: kp.Name, Tags: r.req.Targets.Tags, ResourceGroupId: r.req.Targets.ResourceGroupId, PageSize: DescribeLimit}
+	var all []Instance
+	for {
+		p, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
+			return r.cloud.DescribeInstances(ctx, r.req.RegionId, q)
+		})
+		if errors.Is(err, errNotStarted) {
+			return timeUp
+		}
+		if err != nil {
+			return toRequestError(err, "DescribeInstances")
+		}
+		all = append(all, p.Instances...)
+		if p.NextToken == "" || len(p.Instances) == 0 {
+			break
+		}
+		q.NextToken = p.NextToken
+	}
+	slices.SortFunc(all, func(a, b Instance) int { return strings.Compare(a.ID, b.ID) })
+	all = slices.CompactFunc(all, func(a, b Instance) bool { return a.ID == b.ID })
+	matched := len(all)
+	r.result.MatchedCount = &matched
+	if matched > r.opts.MaxInstances {
+		all = all[:r.opts.MaxInstances]
+		r.result.Truncated = true
+	}
+	ids := make([]string, len(all))
+	r.known = make(map[string]Instance, len(all))
+	for i, in := range all {
+		ids[i] = in.ID
+		r.known[in.ID] = in
+	}
+	r.setInstances(ids)
+	r.log.Info("targets selected", "matched", matched, "taken", len(ids), "truncated", r.result.Truncated)
+	return nil
+}
+
+// checkAndDetach checks every instance and detaches the key pair from the eligible
+// ones. Named by id, batches start while later instances are still being checked; named
+// by name, every instance is checked first, since one unbound instance fails the request.
+func (r *run) checkAndDetach(kp KeyPair) *Error {
+	eligible := make(chan string, len(r.ids))
+	detached := make(chan struct{})
+	go func() {
+		defer close(detached)
+		r.batchAndDetach(kp, eligible)
+	}()
+
+	var errs []*Error
+	if r.known != nil { // selected by Targets: DescribeInstances already told the status
+		for _, id := range r.ids {
+			r.judge(kp, id, r.known[id], true, eligible)
+		}
+	} else {
+		errs = r.check(kp, eligible)
+	}
+	err := r.requestFailure(kp, errs)
+	if err == nil && r.known == nil && r.req.KeyPairId == "" {
+		r.releaseChecked(eligible)
+	}
+	close(eligible)
+	<-detached
+	if err != nil {
+		return err
+	}
+	r.settleUnknown()
+	return nil
+}
+
+// releaseChecked hands on the instances that passed the check when the key pair is
+// named by name, once every instance is known to be bound. If some instances could not
+// be checked in time, none is detached: any of them might be unbound.
+func (r *run) releaseChecked(eligible chan<- string) {
+	complete := true
+	for _, res := range r.result.Results {
+		if res.ErrorCode == CodeNotAttempted {
+			complete = false
+		}
+	}
+	for i, res := range r.result.Results {
+		switch {
+		case res.Code != 0:
+		case complete:
+			eligible <- r.ids[i]
+		default:
+			r.result.Results[i] = notAttempted(r.ids[i])
+		}
+	}
+}
+
+// settleUnknown guards the rule that no instance is lost: one without a result (a bug)
+// is reported failed, never done.
+func (r *run) settleUnknown() {
+	for i, res := range r.result.Results {
+		if res.Code == 0 {
+			r.log.Error("instance had no result; reporting it failed", "instance", r.ids[i])
+			r.result.Results[i] = failed(r.ids[i], http.StatusInternalServerError, CodeInternalError,
+				"the function lost track of this instance; check it and run the request again")
+		}
+	}
+}
+
+// requestFailure decides whether the check phase failed the request as a whole.
+func (r *run) requestFailure(kp KeyPair, errs []*Error) *Error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(errs) > 0 && r.aborted {
+		return errs[0]
+	}
+	if r.req.KeyPairId != "" || r.known != nil || r.started {
+		return nil
+	}
+	var unbound []string
+	for _, res := range r.result.Results {
+		if res.ErrorCode == CodeNotAttached {
+			unbound = append(unbound, res.InstanceId)
+		}
+	}
+	if len(unbound) == 0 {
+		return nil
+	}
+	r.aborted = true
+	shown := unbound
+	if len(shown) > 20 {
+		shown = shown[:20]
+	}
+	more := ""
+	if len(unbound) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(unbound)-len(shown))
+	}
+	return &Error{Status: http.StatusBadRequest, Code: CodeNotAttached, Message: fmt.Sprintf(
+		"key pair %s is not bound to %d of the instances: %s%s; nothing was detached (name the key pair by KeyPairId to detach it from the others)",
+		kp.Name, len(unbound), strings.Join(shown, ", "), more)}
+}
+
+// check describes the instances, up to DescribeLimit ids a call and several calls at
+// once, and judges each. It returns the request-level errors of calls that failed.
+func (r *run) check(kp KeyPair, eligible chan<- string) []*Error {
+	var g errgroup.Group
+	g.SetLimit(r.opts.Concurrency)
+	var mu sync.Mutex
+	var errs []*Error
+	byName := r.req.KeyPairId == ""
+	for chunk := range slices.Chunk(r.ids, DescribeLimit) {
+		g.Go(func() error {
+			page, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
+				return r.cloud.DescribeInstances(ctx, r.req.RegionId, InstanceQuery{IDs: chunk, PageSize: DescribeLimit})
+			})
+			if err != nil {
+				r.checkFailed(chunk, err, &mu, &errs)
+				return nil
+			}
+			found := make(map[string]Instance, len(page.Instances))
+			for _, in := range page.Instances {
+				found[in.ID] = in
+			}
+			for _, id := range chunk {
+				in, ok := found[id]
+				// named by name, nothing is detached until every instance is checked
+				r.judge(kp, id, in, ok, eligibleUnless(byName, eligible))
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	return errs
+}
+
+// eligibleUnless returns the channel for eligible ids, or nil when they must wait.
+func eligibleUnless(wait bool, ch chan<- string) chan<- string {
+	if wait {
+		return nil
+	}
+	return ch
+}
+
+// checkFailed records a DescribeInstances call that failed: before any detach the whole
+// request fails; after one, its instances fail one by one, and the rest goes on.
+func (r *run) checkFailed(chunk []string, err error, mu *sync.Mutex, errs *[]*Error) {
+	if errors.Is(err, errNotStarted) {
+		for _, id := range chunk {
+			r.result.Results[r.pos[id]] = notAttempted(id)
+		}
+		return
+	}
+	rerr := toRequestError(err, "DescribeInstances")
+	r.mu.Lock()
+	if !r.started {
+		r.aborted = true
+	}
+	aborted := r.aborted
+	r.mu.Unlock()
+	if aborted {
+		mu.Lock()
+		*errs = append(*errs, rerr)
+		mu.Unlock()
+		return
+	}
+	for _, id := range chunk {
+		r.result.Results[r.pos[id]] = failed(id, rerr.Status, rerr.Code, rerr.Message)
+	}
+	r.log.Warn("instance check failed after detaching had begun", "instances", len(chunk), "error", err.Error())
+}
+
+// judge sets the result of an instance that cannot be detached, or hands an eligible
+// one on (to eligible, or, when eligible is nil, leaves its result unset for later).
+func (r *run) judge(kp KeyPair, id string, in Instance, exists bool, eligible chan<- string) {
+	i := r.pos[id]
+	switch {
+	case !exists:
+		r.result.Results[i] = failed(id, http.StatusNotFound, CodeInstanceNotFound,
+			fmt.Sprintf("instance %s does not exist in region %s", id, r.req.RegionId))
+	case in.KeyPairName != kp.Name:
+		bound := "no key pair"
+		if in.KeyPairName != "" {
+			bound = "key pair " + in.KeyPairName
+		}
+		r.result.Results[i] = failed(id, http.StatusBadRequest, CodeNotAttached,
+			fmt.Sprintf("key pair %s is not bound to this instance (it has %s)", kp.Name, bound))
+	case in.Status != StatusStopped:
+		r.result.Results[i] = failed(id, http.StatusBadRequest, CodeIncorrectStatus,
+			fmt.Sprintf("instance is %s; stop it first", in.Status))
+	case r.req.DryRun:
+		r.result.Results[i] = succeeded(id, MessageDryRun)
+	case eligible != nil:
+		eligible <- id
+	}
+}
+
+// batchAndDetach groups eligible ids into batches of BatchSize and detaches them,
+// Concurrency calls at once. It returns when ids is closed and every batch is done.
+func (r *run) batchAndDetach(kp KeyPair, ids <-chan string) {
+	var g errgroup.Group
+	g.SetLimit(r.opts.Concurrency)
+	batch := make([]string, 0, r.opts.BatchSize)
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		b := batch
+		batch = make([]string, 0, r.opts.BatchSize)
+		r.mu.Lock()
+		r.batches++
+		r.mu.Unlock()
+		g.Go(func() error {
+			r.detachBatch(kp, b)
+			return nil
+		})
+	}
+	for id := range ids {
+		batch = append(batch, id)
+		if len(batch) == r.opts.BatchSize {
+			flush()
+		}
+	}
+	flush()
+	g.Wait()
+}
+
+// detachBatch makes one DetachKeyPair call (with its retries) and records the result
+// of each instance in it. A call that cannot start before the deadline leaves its
+// instances NotAttempted.
+func (r *run) detachBatch(kp KeyPair, ids []string) {
+	r.mu.Lock()
+	if r.aborted {
+		r.mu.Unlock()
+		return
+	}
+	enough := r.enoughTimeFor()
+	if enough {
+		r.started = true
+	}
+	r.mu.Unlock()
+	if !enough {
+		r.recordBatch(ids, func(id string) InstanceResult { return notAttempted(id) })
+		return
+	}
+
+	uncertain := false // an earlier attempt got no clear answer: it may have detached
+	outcomes, err := call(r, APIDetachKeyPair, func(ctx context.Context) ([]Outcome, error) {
+		out, err := r.cloud.DetachKeyPair(ctx, r.req.RegionId, kp.Name, ids)
+		var ce *CloudError
+		if errors.As(err, &ce) && ce.Unavailable() {
+			uncertain = true
+		}
+		return out, err
+	})
+	switch {
+	case errors.Is(err, errNotStarted):
+		r.recordBatch(ids, func(id string) InstanceResult { return notAttempted(id) })
+		return
+	case err != nil && r.ctx.Err() != nil && !isCloudError(err):
+		r.recordBatch(ids, func(id string) InstanceResult {
+			return failed(id, http.StatusGatewayTimeout, CodeDeadlineExceeded,
+				"the detach call did not finish before the function's deadline; the key pair may or may not be detached: check the instance and run the request again")
+		})
+		return
+	case err != nil:
+		r.log.Warn("detach batch failed", "instances", len(ids), "error", err.Error())
+		r.recordBatch(ids, func(id string) InstanceResult { return toInstanceFailure(id, err) })
+		return
+	}
+	byID := make(map[string]Outcome, len(outcomes))
+	for _, o := range outcomes {
+		byID[o.InstanceID] = o
+	}
+	r.recordBatch(ids, func(id string) InstanceResult {
+		o, ok := byID[id]
+		switch {
+		case !ok:
+			return failed(id, http.StatusInternalServerError, CodeInternalError,
+				"ECS answered without a result for this instance; check it and run the request again")
+		case o.Success:
+			return succeeded(id, MessageSuccessful)
+		case uncertain && o.ErrorCode == CodeNotAttached:
+			return succeeded(id, MessageDetachedEarlier)
+		}
+		code := o.Code
+		if code == 0 || code == http.StatusOK {
+			code = http.StatusBadRequest
+		}
+		errorCode := o.ErrorCode
+		if errorCode == "" {
+			errorCode = "DetachFailed"
+		}
+		return failed(id, code, errorCode, o.Message)
+	})
+}
+
+func isCloudError(err error) bool {
+	var ce *CloudError
+	return errors.As(err, &ce)
+}
+
+// enoughTimeFor reports whether a call can still finish before the deadline: the time
+// left must cover twice the slowest call seen so far. Called with r.mu held.
+func (r *run) enoughTimeFor() bool {
+	dl, ok := r.ctx.Deadline()
+	if !ok {
+		return true
+	}
+	need := 2*r.slowest + 20*time.Millisecond
+	return time.Until(dl) >= need
+}
+
+// recordBatch sets the result of every id of a batch and logs progress.
+func (r *run) recordBatch(ids []string, result func(id string) InstanceResult) {
+	for _, id := range ids {
+		r.result.Results[r.pos[id]] = result(id)
+	}
+	r.mu.Lock()
+	r.finished++
+	finished, batches := r.finished, r.batches
+	r.mu.Unlock()
+	if finished == batches || finished%10 == 0 {
+		r.log.Info("detach progress", "batches_done", finished, "batches_planned", batches)
+	}
+}
+
+// observe records how long a call took, for the deadline rule.
+func (r *run) observe(d time.Duration) {
+	r.mu.Lock()
+	r.slowest = max(r.slowest, d)
+	r.mu.Unlock()
+}

@@ -1,0 +1,158 @@
+// Package localrun runs the function on a laptop the way Function Compute runs it: the
+// built binary under the FC runtime-API runner, its ECS and EventBridge endpoints
+// pointed at the embedded emulator, and the temporary credentials of a fake role. The
+// local command, the end-to-end tests and the benchmark all start it the same way.
+package localrun
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"detachkeypair/emulator"
+	"detachkeypair/emulator/fcruntime"
+)
+
+// Options say what to run and how the emulated cloud behaves.
+type Options struct {
+	Fixture *emulator.Fixture         // the fleet; nil = emulator.DefaultFixture()
+	Faults  map[string]emulator.Fault // per API name, or "*"
+	Seed    int64                     // the emulator's random source (faults)
+
+	Binary string // a built function; "" = build it from Source
+	Source string // the function's package directory (default ".")
+
+	Env          []string      // extra settings of the function ("K=V"), after the defaults
+	Timeout      time.Duration // the function's timeout (default 60s)
+	MemoryMB     int           // the function's memory (default 512)
+	Region       string        // the region FC runs the function in (default cn-hangzhou)
+	EventBus     string        // EVENT_BUS (default DefaultEventBus; "-" = none)
+	FunctionLogs io.Writer     // where the function's logs go (nil = discarded)
+}
+
+// DefaultEventBus is the bus result events go to unless Options say otherwise.
+const DefaultEventBus = "detach-results"
+
+// Env is a running function with its emulated cloud.
+type Env struct {
+	Emulator    *emulator.Server
+	Runner      *fcruntime.Runner
+	Credentials fcruntime.Credentials // the fake role's credentials (tests only)
+	EventBus    string
+	tmp         string
+}
+
+// Start starts the emulator and the function. Close stops both.
+func Start(ctx context.Context, o Options) (*Env, error) {
+	if o.Fixture == nil {
+		o.Fixture = emulator.DefaultFixture()
+	}
+	if o.Region == "" {
+		o.Region = "cn-hangzhou"
+	}
+	if o.EventBus == "" {
+		o.EventBus = DefaultEventBus
+	}
+	e := &Env{Credentials: fcruntime.Credentials{
+		AccessKeyID:     "STS.Local" + randomHex(10),
+		AccessKeySecret: randomHex(16),
+		SecurityToken:   "CAIS" + randomHex(24),
+	}}
+	if o.EventBus != "-" {
+		e.EventBus = o.EventBus
+	}
+	emu, err := emulator.New(emulator.Config{
+		Credentials: []emulator.Credential{{
+			AccessKeyID: e.Credentials.AccessKeyID, AccessKeySecret: e.Credentials.AccessKeySecret, SecurityToken: e.Credentials.SecurityToken,
+		}},
+		Fixture: o.Fixture,
+		Faults:  o.Faults,
+		Seed:    o.Seed,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	if err := emu.Start("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	e.Emulator = emu
+
+	bin := o.Binary
+	if bin == "" {
+		e.tmp, err = os.MkdirTemp("", "detach-keypair-")
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		bin = filepath.Join(e.tmp, "main")
+		src := o.Source
+		if src == "" {
+			src = "."
+		}
+		if err := fcruntime.Build(ctx, src, bin); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("building the function: %w", err)
+		}
+	}
+	env := []string{
+		"ECS_ENDPOINT=" + emu.URL(),
+		"EVENTBRIDGE_ENDPOINT=" + emu.URL(),
+		"EVENT_BUS=" + e.EventBus,
+	}
+	e.Runner, err = fcruntime.Start(ctx, fcruntime.Config{
+		Binary:      bin,
+		Env:         append(env, o.Env...),
+		Timeout:     o.Timeout,
+		MemoryMB:    o.MemoryMB,
+		Region:      o.Region,
+		Credentials: e.Credentials,
+		Stdout:      o.FunctionLogs,
+		Stderr:      o.FunctionLogs,
+	})
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("starting the function: %w", err)
+	}
+	return e, nil
+}
+
+// Build builds the function from its package directory into a temporary folder and
+// returns the binary's path, for callers that start several Envs from one build.
+func Build(ctx context.Context, src string) (string, error) {
+	dir, err := os.MkdirTemp("", "detach-keypair-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "main")
+	return bin, fcruntime.Build(ctx, src, bin)
+}
+
+// Invoke hands the function one event, as FC would.
+func (e *Env) Invoke(ctx context.Context, payload []byte) (fcruntime.Result, error) {
+	return e.Runner.Invoke(ctx, fcruntime.Invocation{Payload: payload})
+}
+
+// Close stops the function and the emulator and removes the build.
+func (e *Env) Close() error {
+	if e.Runner != nil {
+		e.Runner.Close()
+	}
+	if e.Emulator != nil {
+		e.Emulator.Close()
+	}
+	if e.tmp != "" {
+		os.RemoveAll(e.tmp)
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

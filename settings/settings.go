@@ -1,0 +1,131 @@
+// Package settings reads the function's settings from its environment and checks them,
+// so that a bad setting stops the function at start with a message naming it.
+package settings
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"detachkeypair/detach"
+	"detachkeypair/endpoint"
+)
+
+// Settings are the function's settings; each field names its environment variable.
+type Settings struct {
+	RegionID            string     // REGION_ID: region when neither the request nor FC gives one
+	ECSEndpoint         string     // ECS_ENDPOINT: overrides the region's ECS endpoint
+	BatchSize           int        // BATCH_SIZE: ids per DetachKeyPair call, 1 to 50
+	Concurrency         int        // CONCURRENCY: cloud calls in flight per API
+	ECSQPS              float64    // ECS_QPS: calls a second per ECS API (0 = unpaced)
+	MaxAttempts         int        // MAX_ATTEMPTS: tries per cloud call, retries included
+	MaxInstances        int        // MAX_INSTANCES: most instances one request may name
+	MaxBodyBytes        int        // MAX_BODY_BYTES: largest request body accepted
+	EventBus            string     // EVENT_BUS: EventBridge bus for result events ("" = none)
+	EventSource         string     // EVENT_SOURCE: source attribute of result events
+	EventBridgeEndpoint string     // EVENTBRIDGE_ENDPOINT: overrides the EventBridge endpoint
+	KeyPairID           string     // KEY_PAIR_ID: key pair for ECS instance events
+	KeyPairName         string     // KEY_PAIR_NAME: key pair for ECS instance events
+	LogLevel            slog.Level // LOG_LEVEL: debug, info, warn or error
+}
+
+// Names lists every environment variable the function reads, in the contract's order.
+var Names = []string{
+	"REGION_ID", "ECS_ENDPOINT", "BATCH_SIZE", "CONCURRENCY", "ECS_QPS", "MAX_ATTEMPTS",
+	"MAX_INSTANCES", "MAX_BODY_BYTES", "EVENT_BUS", "EVENT_SOURCE", "EVENTBRIDGE_ENDPOINT",
+	"KEY_PAIR_ID", "KEY_PAIR_NAME", "LOG_LEVEL",
+}
+
+// Defaults of the settings that have one.
+const (
+	DefaultBatchSize    = 50
+	DefaultConcurrency  = 4
+	DefaultECSQPS       = 20
+	DefaultMaxAttempts  = 5
+	DefaultMaxInstances = 1000
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultEventSource  = "acs.fc.detach-keypair"
+)
+
+var busPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$`)
+
+// Load reads the settings through getenv (os.Getenv, or a map in tests) and checks
+// them. The error names every bad setting and says what it must be.
+func Load(getenv func(string) string) (Settings, error) {
+	s := Settings{
+		RegionID:            strings.TrimSpace(getenv("REGION_ID")),
+		ECSEndpoint:         strings.TrimSpace(getenv("ECS_ENDPOINT")),
+		EventBus:            strings.TrimSpace(getenv("EVENT_BUS")),
+		EventSource:         strings.TrimSpace(getenv("EVENT_SOURCE")),
+		EventBridgeEndpoint: strings.TrimSpace(getenv("EVENTBRIDGE_ENDPOINT")),
+		KeyPairID:           strings.TrimSpace(getenv("KEY_PAIR_ID")),
+		KeyPairName:         strings.TrimSpace(getenv("KEY_PAIR_NAME")),
+	}
+	var errs []error
+	bad := func(name, value, want string) {
+		errs = append(errs, fmt.Errorf("setting %s=%q is invalid: %s", name, value, want))
+	}
+	intSetting := func(name string, def, lo, hi int) int {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			bad(name, v, fmt.Sprintf("want a whole number from %d to %d", lo, hi))
+			return def
+		}
+		return n
+	}
+	s.BatchSize = intSetting("BATCH_SIZE", DefaultBatchSize, 1, 50)
+	s.Concurrency = intSetting("CONCURRENCY", DefaultConcurrency, 1, 256)
+	s.MaxAttempts = intSetting("MAX_ATTEMPTS", DefaultMaxAttempts, 1, 20)
+	s.MaxInstances = intSetting("MAX_INSTANCES", DefaultMaxInstances, 1, 100000)
+	s.MaxBodyBytes = intSetting("MAX_BODY_BYTES", DefaultMaxBodyBytes, 1024, 64<<20)
+
+	s.ECSQPS = DefaultECSQPS
+	if v := strings.TrimSpace(getenv("ECS_QPS")); v != "" {
+		q, err := strconv.ParseFloat(v, 64)
+		if err != nil || q < 0 || q > 10000 {
+			bad("ECS_QPS", v, "want a number of calls a second from 0 (unpaced) to 10000")
+		} else {
+			s.ECSQPS = q
+		}
+	}
+	if s.RegionID != "" && !detach.ValidRegionID(s.RegionID) {
+		bad("REGION_ID", s.RegionID, "want a region id such as cn-hangzhou")
+	}
+	for name, v := range map[string]string{"ECS_ENDPOINT": s.ECSEndpoint, "EVENTBRIDGE_ENDPOINT": s.EventBridgeEndpoint} {
+		if _, _, err := endpoint.Parse(v); v != "" && err != nil {
+			bad(name, v, "want a URL such as http://127.0.0.1:8300 or a bare host name (https)")
+		}
+	}
+	if s.EventBus != "" && !busPattern.MatchString(s.EventBus) {
+		bad("EVENT_BUS", s.EventBus, "want an event bus name (letters, digits, '-', '_', '.')")
+	}
+	if s.EventSource == "" {
+		s.EventSource = DefaultEventSource
+	}
+	if s.KeyPairID != "" && !detach.ValidKeyPairID(s.KeyPairID) {
+		bad("KEY_PAIR_ID", s.KeyPairID, "want a key pair id such as ssh-bp67acfmxazb4p****")
+	}
+	if s.KeyPairName != "" && !detach.ValidKeyPairName(s.KeyPairName) {
+		bad("KEY_PAIR_NAME", s.KeyPairName, "want a key pair name (2 to 128 letters, digits, ':', '_', '.', '-')")
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("LOG_LEVEL"))); v {
+	case "", "info":
+		s.LogLevel = slog.LevelInfo
+	case "debug":
+		s.LogLevel = slog.LevelDebug
+	case "warn", "warning":
+		s.LogLevel = slog.LevelWarn
+	case "error":
+		s.LogLevel = slog.LevelError
+	default:
+		bad("LOG_LEVEL", v, "want debug, info, warn or error")
+	}
+	return s, errors.Join(errs...)
+}
