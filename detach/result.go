@@ -66,9 +66,10 @@ func (e *Error) Retryable() bool { return e.Status >= 500 }
 
 // ErrorResponse is the body of a request-level error answer.
 type ErrorResponse struct {
-	RequestId string `json:"RequestId,omitempty"`
-	Code      string `json:"Code"`
-	Message   string `json:"Message"`
+	RequestId    string `json:"RequestId,omitempty"`
+	Code         string `json:"Code"`
+	Message      string `json:"Message"`
+	EventEmitted *bool  `json:"EventEmitted,omitempty"`
 }
 
 // Response returns the error as the contract's answer body.

@@ -6,7 +6,6 @@ package ecs
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -20,16 +19,9 @@ import (
 	"github.com/alibabacloud-go/tea/tea"
 	credential "github.com/aliyun/credentials-go/credentials"
 
+	"detachkeypair/aliyun"
 	"detachkeypair/detach"
-	"detachkeypair/endpoint"
 )
-
-// Credentials are an AccessKey pair, with the token of temporary (STS) credentials.
-type Credentials struct {
-	AccessKeyID     string
-	AccessKeySecret string
-	SecurityToken   string
-}
 
 // Config says how to reach ECS.
 type Config struct {
@@ -39,7 +31,7 @@ type Config struct {
 	Endpoint string
 	// Credentials to sign with; nil means the standard Alibaba Cloud credential chain
 	// (environment, profile, instance role, OIDC).
-	Credentials *Credentials
+	Credentials *aliyun.Credentials
 	// SignatureV2 signs the older RPC way (HMAC-SHA1 Signature parameter) instead of
 	// ACS3-HMAC-SHA256; for endpoints that only take that.
 	SignatureV2 bool
@@ -59,7 +51,7 @@ var _ detach.Cloud = (*Client)(nil)
 func New(cfg Config) (*Client, error) {
 	oc := &openapi.Config{RegionId: tea.String(cfg.Region)}
 	if cfg.Endpoint != "" {
-		host, protocol, err := endpoint.Parse(cfg.Endpoint)
+		host, protocol, err := aliyun.ParseEndpoint(cfg.Endpoint)
 		if err != nil {
 			return nil, err
 		}
@@ -75,7 +67,7 @@ func New(cfg Config) (*Client, error) {
 	} else {
 		cred, err := credential.NewCredential(nil)
 		if err != nil {
-			return nil, fmt.Errorf("no credentials: the standard credential chain found none (%v)", redact(err.Error()))
+			return nil, fmt.Errorf("no credentials: the standard credential chain found none (%v)", aliyun.Redact(err.Error()))
 		}
 		oc.Credential = cred
 	}
@@ -91,7 +83,7 @@ func New(cfg Config) (*Client, error) {
 	oc.MaxIdleConns = tea.Int(64)
 	sdk, err := ecsclient.NewClient(oc)
 	if err != nil {
-		return nil, fmt.Errorf("ECS client: %s", redact(err.Error()))
+		return nil, fmt.Errorf("ECS client: %s", aliyun.Redact(err.Error()))
 	}
 	return &Client{sdk: sdk}, nil
 }
@@ -121,7 +113,7 @@ func (c *Client) DescribeKeyPairs(ctx context.Context, region, namePattern strin
 	}
 	out, err := c.sdk.CallApiWithCtx(ctx, params, &openapiutil.OpenApiRequest{Query: openapiutil.Query(query)}, runtime())
 	if err != nil {
-		return detach.KeyPairPage{}, cloudError(ctx, err)
+		return detach.KeyPairPage{}, aliyun.ToCloudError(ctx, "ECS", err)
 	}
 	raw, err := json.Marshal(out["body"])
 	if err != nil {
@@ -155,7 +147,11 @@ func (c *Client) DescribeInstances(ctx context.Context, region string, q detach.
 		req.KeyPairName = tea.String(q.KeyPairName)
 	}
 	for _, t := range q.Tags {
-		req.Tag = append(req.Tag, &ecsclient.DescribeInstancesRequestTag{Key: tea.String(t.Key), Value: tea.String(t.Value)})
+		tag := &ecsclient.DescribeInstancesRequestTag{Key: tea.String(t.Key)}
+		if t.Value != "" { // no value: any instance with the key
+			tag.Value = tea.String(t.Value)
+		}
+		req.Tag = append(req.Tag, tag)
 	}
 	if q.ResourceGroupId != "" {
 		req.ResourceGroupId = tea.String(q.ResourceGroupId)
@@ -170,7 +166,7 @@ func (c *Client) DescribeInstances(ctx context.Context, region string, q detach.
 	}
 	resp, err := c.sdk.DescribeInstancesWithContext(ctx, req, runtime())
 	if err != nil {
-		return detach.InstancePage{}, cloudError(ctx, err)
+		return detach.InstancePage{}, aliyun.ToCloudError(ctx, "ECS", err)
 	}
 	var p detach.InstancePage
 	if resp.Body == nil {
@@ -199,7 +195,7 @@ func (c *Client) DetachKeyPair(ctx context.Context, region, keyPairName string, 
 	}
 	resp, err := c.sdk.DetachKeyPairWithContext(ctx, req, runtime())
 	if err != nil {
-		return nil, cloudError(ctx, err)
+		return nil, aliyun.ToCloudError(ctx, "ECS", err)
 	}
 	if resp.Body == nil || resp.Body.Results == nil {
 		return nil, &detach.CloudError{Status: 200, Code: "InvalidResponse", Message: "DetachKeyPair answered without results"}
@@ -241,70 +237,4 @@ func errorCodeOf(message string) string {
 		}
 	}
 	return ""
-}
-
-// cloudError turns an SDK error into a *detach.CloudError, or returns the context's
-// error when the call was cut short by it. Messages never carry request URLs (their
-// query may hold a signature or a security token).
-func cloudError(ctx context.Context, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("ECS call cut short: %w", ctxErr)
-	}
-	var (
-		status    int
-		code, msg string
-		requestID string
-	)
-	var respErr dara.ResponseError
-	var sdkErr *tea.SDKError
-	var daraErr *dara.SDKError
-	switch {
-	case errors.As(err, &respErr):
-		status, code, msg = tea.IntValue(respErr.GetStatusCode()), tea.StringValue(respErr.GetCode()), respErr.Error()
-		requestID = fmt.Sprint(respErr.GetData()["RequestId"])
-	case errors.As(err, &sdkErr):
-		status, code, msg = tea.IntValue(sdkErr.StatusCode), tea.StringValue(sdkErr.Code), tea.StringValue(sdkErr.Message)
-		requestID = requestIDIn(tea.StringValue(sdkErr.Data))
-	case errors.As(err, &daraErr):
-		status, code, msg = tea.IntValue(daraErr.StatusCode), tea.StringValue(daraErr.Code), tea.StringValue(daraErr.Message)
-		requestID = requestIDIn(tea.StringValue(daraErr.Data))
-	default:
-		msg = err.Error()
-	}
-	if status == 0 && code != "" && !isTransportCode(code) {
-		status = 400 // a client-side refusal of the SDK (bad parameter, no credentials)
-	}
-	return &detach.CloudError{Status: status, Code: code, Message: redact(trimSDKPrefix(msg)), RequestID: requestID}
-}
-
-// isTransportCode reports whether an SDK error code means the call got no answer.
-func isTransportCode(code string) bool {
-	return code == "" || strings.Contains(strings.ToLower(code), "timeout") || strings.Contains(strings.ToLower(code), "network")
-}
-
-func requestIDIn(data string) string {
-	var d struct{ RequestId string }
-	_ = json.Unmarshal([]byte(data), &d)
-	return d.RequestId
-}
-
-var sdkPrefix = regexp.MustCompile(`^(SDKError:\s*)?(StatusCode:\s*\d+\s*)?(Code:\s*\S+\s*)?(Message:\s*)?(code: \d+, )?`)
-
-// trimSDKPrefix drops the SDK's "code: 400, " style prefix from a cloud message.
-func trimSDKPrefix(msg string) string {
-	msg = sdkPrefix.ReplaceAllString(strings.TrimSpace(msg), "")
-	if i := strings.Index(msg, "\n"); i >= 0 {
-		msg = msg[:i]
-	}
-	return strings.TrimSpace(msg)
-}
-
-var urlQuery = regexp.MustCompile(`(https?://[^\s?"']+)\?[^\s"']*`)
-var secretParam = regexp.MustCompile(`(?i)(Signature|SecurityToken|AccessKeySecret|x-acs-security-token|authorization)(["']?\s*[:=]\s*["']?)[^\s"'&,]+`)
-
-// redact removes request URLs' queries and anything shaped like a secret from an
-// error message before it is logged or answered.
-func redact(msg string) string {
-	msg = urlQuery.ReplaceAllString(msg, "$1?[redacted]")
-	return secretParam.ReplaceAllString(msg, "$1$2[redacted]")
 }

@@ -15,8 +15,10 @@ import (
 	"github.com/aliyun/fc-runtime-go-sdk/fc/messages"
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
 
+	"detachkeypair/aliyun"
 	"detachkeypair/detach"
 	"detachkeypair/ecs"
+	"detachkeypair/eventbridge"
 	"detachkeypair/settings"
 )
 
@@ -25,7 +27,7 @@ type Invocation struct {
 	RequestID   string
 	Region      string
 	AccountID   string
-	Credentials *ecs.Credentials // the function role's temporary credentials; nil outside FC
+	Credentials *aliyun.Credentials // the function role's temporary credentials; nil outside FC
 }
 
 // invocationFrom reads the FC context of ctx, if there is one.
@@ -36,21 +38,25 @@ func invocationFrom(ctx context.Context) Invocation {
 	}
 	inv := Invocation{RequestID: fctx.RequestID, Region: fctx.Region, AccountID: fctx.AccountId}
 	if c := fctx.Credentials; c.AccessKeyId != "" && c.AccessKeySecret != "" {
-		inv.Credentials = &ecs.Credentials{AccessKeyID: c.AccessKeyId, AccessKeySecret: c.AccessKeySecret, SecurityToken: c.SecurityToken}
+		inv.Credentials = &aliyun.Credentials{AccessKeyID: c.AccessKeyId, AccessKeySecret: c.AccessKeySecret, SecurityToken: c.SecurityToken}
 	}
 	return inv
 }
 
 // CloudFactory returns the ECS API of a region, signed with the given credentials
 // (nil: the standard credential chain).
-type CloudFactory func(region string, creds *ecs.Credentials) (detach.Cloud, error)
+type CloudFactory func(region string, creds *aliyun.Credentials) (detach.Cloud, error)
+
+// PublisherFactory returns the publisher of result events to the EVENT_BUS bus.
+type PublisherFactory func(region, accountID string, creds *aliyun.Credentials) (detach.Publisher, error)
 
 // Handler is the function. Its Invoke method is what fc.Start runs.
 type Handler struct {
-	cfg     settings.Settings
-	service *detach.Service
-	clouds  CloudFactory
-	log     *slog.Logger
+	cfg        settings.Settings
+	service    *detach.Service
+	clouds     CloudFactory
+	publishers PublisherFactory
+	log        *slog.Logger
 }
 
 // New returns the function configured by cfg, logging to log.
@@ -65,8 +71,12 @@ func New(cfg settings.Settings, log *slog.Logger) *Handler {
 			MaxInstances: cfg.MaxInstances,
 			Logger:       log,
 		}),
-		clouds: func(region string, creds *ecs.Credentials) (detach.Cloud, error) {
+		clouds: func(region string, creds *aliyun.Credentials) (detach.Cloud, error) {
 			return ecs.New(ecs.Config{Region: region, Endpoint: cfg.ECSEndpoint, Credentials: creds})
+		},
+		publishers: func(region, accountID string, creds *aliyun.Credentials) (detach.Publisher, error) {
+			return eventbridge.New(eventbridge.Config{Bus: cfg.EventBus, Region: region, AccountID: accountID,
+				Endpoint: cfg.EventBridgeEndpoint, Credentials: creds})
 		},
 		log: log,
 	}
@@ -74,14 +84,21 @@ func New(cfg settings.Settings, log *slog.Logger) *Handler {
 
 // outcome is the answer to one request: a result, or a request-level error.
 type outcome struct {
-	result *detach.Result
-	err    *detach.Error
+	result  *detach.Result
+	err     *detach.Error
+	emitted *bool  // whether the result event went out; nil when no bus is set
+	region  string // the request's region, once known
 }
 
 // body is the outcome as the contract's JSON answer.
 func (o outcome) body(requestID string) any {
 	if o.err != nil {
-		return o.err.Response(requestID)
+		r := o.err.Response(requestID)
+		r.EventEmitted = o.emitted
+		return r
+	}
+	if o.result != nil {
+		o.result.EventEmitted = o.emitted
 	}
 	return o.result
 }
@@ -111,11 +128,11 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) (json.RawMessage, 
 	case Timer:
 		req, err := timerPayload(payload)
 		if err != nil {
-			return answer(inv, outcome{err: err})
+			return answer(inv, h.emit(ctx, inv, 0, outcome{err: err}, "", log))
 		}
-		return answer(inv, h.run(ctx, inv, req, log))
+		return answer(inv, h.serve(ctx, inv, 0, req, log))
 	default:
-		return answer(inv, h.run(ctx, inv, payload, log))
+		return answer(inv, h.serve(ctx, inv, 0, payload, log))
 	}
 }
 
@@ -143,6 +160,7 @@ func (h *Handler) invokeHTTP(ctx context.Context, inv Invocation, payload []byte
 	default:
 		o = h.run(ctx, inv, body, log)
 	}
+	o = h.emit(ctx, inv, 0, o, keyPairOf(body), log)
 	b, mErr := json.Marshal(o.body(inv.RequestID))
 	if mErr != nil {
 		return nil, mErr
@@ -158,12 +176,12 @@ func (h *Handler) invokeHTTP(ctx context.Context, inv Invocation, payload []byte
 func (h *Handler) invokeEvents(ctx context.Context, inv Invocation, payload []byte, env Envelope, log *slog.Logger) (json.RawMessage, error) {
 	items, err := eventsOf(payload, env)
 	if err != nil {
-		return answer(inv, outcome{err: err})
+		return answer(inv, h.emit(ctx, inv, 0, outcome{err: err}, "", log))
 	}
 	answers := make([]any, len(items))
 	var retry *detach.Error
 	for i, raw := range items {
-		o := h.runEvent(ctx, inv, raw, log)
+		o := h.runEvent(ctx, inv, i, raw, log)
 		if o.err != nil && o.err.Retryable() && retry == nil {
 			retry = o.err
 		}
@@ -181,21 +199,76 @@ func (h *Handler) invokeEvents(ctx context.Context, inv Invocation, payload []by
 
 // runEvent runs the request of one CloudEvent: its data, or, for an ECS instance event,
 // a request for that instance with the key pair of the settings.
-func (h *Handler) runEvent(ctx context.Context, inv Invocation, raw json.RawMessage, log *slog.Logger) outcome {
+func (h *Handler) runEvent(ctx context.Context, inv Invocation, seq int, raw json.RawMessage, log *slog.Logger) outcome {
 	ev, data, err := parseEvent(raw)
 	if err != nil {
-		return outcome{err: err}
+		return h.emit(ctx, inv, seq, outcome{err: err}, "", log)
 	}
 	log = log.With("event_id", ev.ID, "event_source", ev.Source)
 	if ev.Source == ecsEventSource {
 		req, err := h.instanceEventRequest(ev, data)
+		keyPair := h.cfg.KeyPairName + h.cfg.KeyPairID
 		if err != nil {
 			log.Warn("ECS event rejected", "type", ev.Type, "error", err.Message)
-			return outcome{err: err}
+			return h.emit(ctx, inv, seq, outcome{err: err}, keyPair, log)
 		}
-		return h.runRequest(ctx, inv, req, log)
+		return h.emit(ctx, inv, seq, h.runRequest(ctx, inv, req, log), keyPair, log)
 	}
-	return h.run(ctx, inv, data, log)
+	return h.serve(ctx, inv, seq, data, log)
+}
+
+// serve runs one request given as JSON and emits its result event.
+func (h *Handler) serve(ctx context.Context, inv Invocation, seq int, raw []byte, log *slog.Logger) outcome {
+	return h.emit(ctx, inv, seq, h.run(ctx, inv, raw, log), keyPairOf(raw), log)
+}
+
+// keyPairOf names the key pair of a request for the subject of a failure event, even
+// when the request as a whole is invalid.
+func keyPairOf(raw []byte) string {
+	var r struct{ KeyPairName, KeyPairId string }
+	if json.Unmarshal(raw, &r) != nil {
+		return ""
+	}
+	if r.KeyPairName != "" {
+		return r.KeyPairName
+	}
+	return r.KeyPairId
+}
+
+// emit sends the result event of one request to EVENT_BUS, if set, and records in the
+// outcome whether it went out. A failed emit is logged; the outcome is otherwise kept.
+func (h *Handler) emit(ctx context.Context, inv Invocation, seq int, o outcome, keyPair string, log *slog.Logger) outcome {
+	if h.cfg.EventBus == "" {
+		return o
+	}
+	region := inv.Region
+	if o.region != "" {
+		region = o.region
+	}
+	if region == "" {
+		region = h.cfg.RegionID
+	}
+	scope := detach.EventScope{Source: h.cfg.EventSource, Region: region, AccountID: inv.AccountID, RequestID: inv.RequestID, Seq: seq}
+	var ev detach.Event
+	if o.err != nil {
+		resp := o.err.Response(inv.RequestID)
+		ev = detach.NewEvent(scope, nil, &resp, keyPair)
+	} else {
+		ev = detach.NewEvent(scope, o.result, nil, keyPair)
+	}
+	emitted := false
+	o.emitted = &emitted
+	pub, err := h.publishers(region, inv.AccountID, inv.Credentials)
+	if err == nil {
+		err = detach.Emit(ctx, pub, ev, h.cfg.MaxAttempts)
+	}
+	if err != nil {
+		log.Error("result event not emitted; the answer stands", "event_id", ev.ID, "bus", h.cfg.EventBus, "error", aliyun.Redact(err.Error()))
+		return o
+	}
+	emitted = true
+	log.Info("result event emitted", "event_id", ev.ID, "type", ev.Type, "bus", h.cfg.EventBus)
+	return o
 }
 
 // run parses, checks and carries out one request given as JSON.
@@ -233,7 +306,7 @@ func (h *Handler) runRequest(ctx context.Context, inv Invocation, req detach.Req
 	res, err := h.service.Detach(ctx, cloud, req)
 	if err != nil {
 		log.Warn("request failed", "code", err.Code, "status", err.Status, "message", err.Message)
-		return outcome{err: err}
+		return outcome{err: err, region: req.RegionId}
 	}
-	return outcome{result: res}
+	return outcome{result: res, region: req.RegionId}
 }

@@ -25,12 +25,12 @@ var testCreds = emulator.Credential{AccessKeyID: "STS.TestOnlyKeyId0001", Access
 
 // env is a handler wired to a fresh emulator over loopback HTTP.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	emu *emulator.Server
 	h   *handler.Handler
 }
 
-func newEnv(t *testing.T, fixture *emulator.Fixture, set map[string]string) *env {
+func newEnv(t testing.TB, fixture *emulator.Fixture, set map[string]string) *env {
 	t.Helper()
 	if fixture == nil {
 		fixture = emulator.DefaultFixture()
@@ -58,7 +58,7 @@ func newEnv(t *testing.T, fixture *emulator.Fixture, set map[string]string) *env
 	return &env{t: t, emu: emu, h: handler.New(cfg, log)}
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))

@@ -1,0 +1,105 @@
+package handler_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aliyun/fc-runtime-go-sdk/fc/messages"
+
+	"detachkeypair/detach"
+	"detachkeypair/emulator"
+)
+
+// FuzzInvoke feeds the handler arbitrary payloads, as any trigger could deliver them:
+// it must never panic and must always answer in one of the contract's forms. The seed
+// corpus is the samples in events/ and testdata/fuzz/FuzzInvoke.
+func FuzzInvoke(f *testing.F) {
+	samples, _ := filepath.Glob("../events/*.json")
+	for _, s := range samples {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	e := newEnv(f, emulator.DefaultFixture(), map[string]string{"MAX_ATTEMPTS": "1", "MAX_BODY_BYTES": "65536", "KEY_PAIR_NAME": "ops-2026"})
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		ctx, cancel := fcContext(5 * time.Second)
+		defer cancel()
+		out, err := e.h.Invoke(ctx, payload)
+		checkAnswer(t, out, err)
+	})
+}
+
+// checkAnswer fails unless out/err is a contract answer: a result, a request-level
+// error, an HTTP trigger response holding one, or an array of them; or a failed
+// invocation whose message is a request-level error.
+func checkAnswer(t *testing.T, out []byte, err error) {
+	t.Helper()
+	if err != nil {
+		var ie messages.InvokeResponse_Error
+		if !errors.As(err, &ie) {
+			t.Fatalf("invocation failed with %T %v", err, err)
+		}
+		out = []byte(ie.Message)
+	}
+	var http struct {
+		StatusCode *int    `json:"statusCode"`
+		Body       *string `json:"body"`
+	}
+	if json.Unmarshal(out, &http) == nil && http.StatusCode != nil {
+		if http.Body == nil || *http.StatusCode < 200 || *http.StatusCode > 599 {
+			t.Fatalf("bad HTTP answer %s", out)
+		}
+		out = []byte(*http.Body)
+	}
+	if bytes.HasPrefix(bytes.TrimSpace(out), []byte("[")) {
+		var items []json.RawMessage
+		if err := json.Unmarshal(out, &items); err != nil || len(items) == 0 {
+			t.Fatalf("bad array answer %s", out)
+		}
+		for _, it := range items {
+			checkOne(t, it)
+		}
+		return
+	}
+	checkOne(t, out)
+}
+
+func checkOne(t *testing.T, out []byte) {
+	t.Helper()
+	var a struct {
+		detach.Result
+		Code    string
+		Message string
+	}
+	if err := json.Unmarshal(out, &a); err != nil {
+		t.Fatalf("answer is not JSON: %s", out)
+	}
+	if a.Code != "" {
+		if a.Message == "" || a.Results != nil {
+			t.Fatalf("bad error answer %s", out)
+		}
+		return
+	}
+	if a.KeyPairName == "" || a.TotalCount != len(a.Results) || a.TotalCount == 0 && a.MatchedCount == nil {
+		t.Fatalf("bad result answer %s", out)
+	}
+	failed := 0
+	for _, r := range a.Results {
+		if !r.Success {
+			failed++
+		}
+		if r.InstanceId == "" || r.Code == 0 || r.Success != (r.Code == 200) || r.Message == "" {
+			t.Fatalf("bad instance result %+v in %s", r, out)
+		}
+	}
+	if failed != a.FailCount {
+		t.Fatalf("FailCount %d, counted %d: %s", a.FailCount, failed, out)
+	}
+}
