@@ -44,9 +44,22 @@ func ToCloudError(ctx context.Context, api string, err error) error {
 		msg = err.Error()
 	}
 	if status == 0 && code != "" && !isTransportCode(code) {
-		status = 400 // a client-side refusal of the SDK (bad parameter, no credentials)
+		status = statusOf(code) // the EventBridge SDK drops the HTTP status
 	}
 	return &detach.CloudError{Status: status, Code: code, Message: Redact(trimSDKPrefix(msg)), RequestID: requestID}
+}
+
+// statusOf guesses the HTTP status of an answer from its code, for SDKs that drop the
+// status: the cloud's server-side codes are 5xx, the rest a refusal of the request.
+func statusOf(code string) int {
+	switch code {
+	case "ServiceUnavailable", "InternalError", "InternalFailure", "ServerError", "Unknown":
+		return 503
+	}
+	if strings.HasPrefix(code, "ServiceUnavailable") || strings.HasPrefix(code, "InternalError") {
+		return 503
+	}
+	return 400
 }
 
 // isTransportCode reports whether an SDK error code means the call got no answer.
