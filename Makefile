@@ -24,6 +24,10 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./handler -run '^$$' -fuzz FuzzInvoke -fuzztime $(FUZZTIME)
 
+## bench: fleet-scale benchmark (N = 30..10000, 50 ms latency, 20 calls/s quota per API)
+bench:
+	$(GO) run ./cmd/bench $(ARGS)
+
 ## build: the function binary, as FC runs it (linux, static)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(DIST)/main .
@@ -34,3 +38,16 @@ emulator:
 
 clean:
 	rm -rf $(DIST)
+
+# ---- deployment: deploy/README.md ----
+
+.PHONY: package deploy
+
+## package: dist/detach-keypair.zip, the code FC runs: a static linux/amd64 binary `main` (the handler), reproducibly
+package:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -buildvcs=false -ldflags='-s -w -buildid=' -o $(DIST)/main .
+	$(GO) run ./cmd/package -o $(DIST)/detach-keypair.zip $(DIST)/main
+
+## deploy: package, then deploy s.yaml with Serverless Devs (`s`, after `s config add`)
+deploy: package
+	s deploy -y

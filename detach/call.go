@@ -64,19 +64,25 @@ func call[T any](r *run, api string, op func(ctx context.Context) (T, error)) (T
 	return v, err
 }
 
-// pacer keeps the calls of one API under its quota. Throttling answers halve its rate
-// (down to a tenth of the quota); each success wins back a twentieth of the quota.
+// pacer keeps the calls of one API under its quota, evenly spaced (no bursts).
+// Throttling answers halve its rate (down to a tenth of the quota); each success wins
+// back a twentieth of the quota.
 type pacer struct {
 	lim   *rate.Limiter // nil when the API is not paced
 	quota rate.Limit
 	mu    sync.Mutex
 }
 
+// paceMargin keeps the pace a little under the quota, so that calls delayed on their
+// way (and so bunched up at the cloud) still fit in the cloud's one-second windows.
+const paceMargin = 0.95
+
 func newPacer(qps float64) *pacer {
 	if qps <= 0 {
 		return &pacer{}
 	}
-	return &pacer{lim: rate.NewLimiter(rate.Limit(qps), 1), quota: rate.Limit(qps)}
+	q := rate.Limit(qps * paceMargin)
+	return &pacer{lim: rate.NewLimiter(q, 1), quota: q}
 }
 
 func (p *pacer) wait(ctx context.Context) error {

@@ -32,10 +32,16 @@ type env struct {
 
 func newEnv(t testing.TB, fixture *emulator.Fixture, set map[string]string) *env {
 	t.Helper()
+	return newEnvFor(t, newEmulator(t, fixture, 7), set)
+}
+
+// newEmulator starts an emulator of fixture (nil: the shipped fleet) on loopback.
+func newEmulator(t testing.TB, fixture *emulator.Fixture, seed int64) *emulator.Server {
+	t.Helper()
 	if fixture == nil {
 		fixture = emulator.DefaultFixture()
 	}
-	emu, err := emulator.New(emulator.Config{Credentials: []emulator.Credential{testCreds}, Fixture: fixture, Seed: 7})
+	emu, err := emulator.New(emulator.Config{Credentials: []emulator.Credential{testCreds}, Fixture: fixture, Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +49,12 @@ func newEnv(t testing.TB, fixture *emulator.Fixture, set map[string]string) *env
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emu.Close() })
+	return emu
+}
+
+// newEnvFor wires a handler with the given settings to emu.
+func newEnvFor(t testing.TB, emu *emulator.Server, set map[string]string) *env {
+	t.Helper()
 	vars := map[string]string{"ECS_ENDPOINT": emu.URL(), "LOG_LEVEL": "debug"}
 	for k, v := range set {
 		vars[k] = v

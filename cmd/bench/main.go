@@ -1,0 +1,189 @@
+// Command bench measures the function at fleet scale: the built binary under the FC
+// runtime-API runner, against the emulator with a fixed latency per call and a quota
+// per API. For each fleet size it prints the wall time, the lower bound the quota
+// allows, their ratio, the calls per API, the throttled answers, and the peak memory
+// of the function process; and, for small fleets, the same for the one-instance-per-
+// call strategy of orchestration templates, with the ratio between the two.
+//
+//	go run ./cmd/bench [-n 30,300,3000,10000] [-latency 50ms] [-qps 20]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"detachkeypair/emulator"
+	"detachkeypair/emulator/fcruntime"
+	"detachkeypair/localrun"
+)
+
+const (
+	region      = "cn-hangzhou"
+	keyPairName = "bench-key"
+	keyPairID   = "ssh-bp1benchkey0001"
+)
+
+var apis = []string{"DescribeKeyPairs", "DescribeInstances", "DetachKeyPair"}
+
+func main() {
+	sizes := flag.String("n", "30,300,3000,10000", "fleet sizes to measure")
+	baseline := flag.String("baseline", "30,300", "fleet sizes for the one-instance-per-call strategy")
+	latency := flag.Duration("latency", 50*time.Millisecond, "emulator latency per call")
+	qps := flag.Float64("qps", 20, "emulator quota per API, calls a second")
+	byName := flag.Bool("by-name", false, "name the key pair by KeyPairName (checks all instances before detaching)")
+	flag.Parse()
+
+	ctx := context.Background()
+	fmt.Fprintln(os.Stderr, "bench: building the function...")
+	bin, err := localrun.Build(ctx, ".")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(bin[:strings.LastIndex(bin, "/")])
+
+	fmt.Printf("emulator: %s latency per call, quota %.0f calls/s per API; function: built binary under the FC runtime runner\n", *latency, *qps)
+	fmt.Println("lower bound = calls of the busiest API / quota + one call's latency (the fewest calls: ⌈N/50⌉ DetachKeyPair)")
+	w := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "strategy\tN\twall\tlower bound\tratio\tDescribeKeyPairs\tDescribeInstances\tDetachKeyPair\tthrottled\tfailed\tpeak RSS\t")
+	walls := map[int]time.Duration{}
+	var speedups []string
+	for _, n := range parseSizes(*sizes) {
+		s := scenario{n: n, latency: *latency, qps: *qps, byName: *byName,
+			env: []string{fmt.Sprintf("MAX_INSTANCES=%d", max(n, 1000)), fmt.Sprintf("ECS_QPS=%g", *qps)}}
+		r := s.run(ctx, bin)
+		walls[n] = r.wall
+		r.print(w, "batched (ours)")
+	}
+	for _, n := range parseSizes(*baseline) {
+		s := scenario{n: n, latency: *latency, qps: *qps, byName: *byName,
+			env: []string{fmt.Sprintf("MAX_INSTANCES=%d", max(n, 1000)), "BATCH_SIZE=1", "CONCURRENCY=10", "ECS_QPS=0", "MAX_ATTEMPTS=20"}}
+		r := s.run(ctx, bin)
+		r.print(w, "1 per call, conc. 10")
+		if ours, ok := walls[n]; ok {
+			speedups = append(speedups, fmt.Sprintf("N=%d: one-instance-per-call takes %.1f× the time of batched (%s vs %s)",
+				n, r.wall.Seconds()/ours.Seconds(), r.wall.Round(time.Millisecond), ours.Round(time.Millisecond)))
+		}
+	}
+	w.Flush()
+	for _, line := range speedups {
+		fmt.Println(line)
+	}
+}
+
+// scenario is one measured run: a fleet of n Stopped instances bound to one key pair.
+type scenario struct {
+	n       int
+	latency time.Duration
+	qps     float64
+	byName  bool
+	env     []string
+}
+
+type result struct {
+	n         int
+	wall      time.Duration
+	lower     time.Duration
+	calls     map[string]int
+	throttled int
+	failed    int
+	peakRSS   int64
+}
+
+func (s scenario) run(ctx context.Context, bin string) result {
+	fix := &emulator.Fixture{Regions: []string{region}, KeyPairs: []emulator.KeyPair{
+		{RegionId: region, KeyPairId: keyPairID, KeyPairName: keyPairName, FingerPrint: "3f:1c:bench"},
+	}}
+	ids := make([]string, s.n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("i-bp1bench%07d", i+1)
+		fix.Instances = append(fix.Instances, emulator.Instance{RegionId: region, InstanceId: ids[i], InstanceName: ids[i],
+			ZoneId: region + "-h", Status: emulator.StatusStopped, KeyPairName: keyPairName})
+	}
+	env, err := localrun.Start(ctx, localrun.Options{
+		Binary:   bin,
+		Fixture:  fix,
+		Faults:   map[string]emulator.Fault{"*": {Latency: s.latency, QPS: s.qps}},
+		Env:      s.env,
+		Timeout:  10 * time.Minute,
+		EventBus: "-",
+	})
+	if err != nil {
+		fail(err)
+	}
+	defer env.Close()
+	req := map[string]any{"RegionId": region, "InstanceIds": ids}
+	if s.byName {
+		req["KeyPairName"] = keyPairName
+	} else {
+		req["KeyPairId"] = keyPairID
+	}
+	payload, _ := json.Marshal(req)
+	res, err := env.Invoke(ctx, payload)
+	if err != nil {
+		fail(err)
+	}
+	if res.Outcome != fcruntime.Succeeded {
+		fail(fmt.Errorf("N=%d: invocation %s: %v", s.n, res.Outcome, res.Error))
+	}
+	var answer struct {
+		TotalCount, FailCount int
+		Code, Message         string
+	}
+	if err := json.Unmarshal(res.Payload, &answer); err != nil || answer.Code != "" || answer.TotalCount != s.n {
+		fail(fmt.Errorf("N=%d: answer %.300s", s.n, res.Payload))
+	}
+	r := result{n: s.n, wall: res.Duration, calls: map[string]int{}, failed: answer.FailCount, peakRSS: env.Runner.PeakRSS()}
+	for _, api := range apis {
+		r.calls[api] = env.Emulator.Calls(api)
+		r.throttled += env.Emulator.Answered(api, "Throttling.User")
+	}
+	// Check the truth: exactly the instances reported detached lost the key pair.
+	unbound := 0
+	for _, in := range env.Emulator.Instances() {
+		if in.KeyPairName == "" {
+			unbound++
+		}
+	}
+	if unbound != s.n-answer.FailCount {
+		fail(fmt.Errorf("N=%d: %d instances unbound, but the answer says %d detached", s.n, unbound, s.n-answer.FailCount))
+	}
+	busiest := math.Ceil(float64(s.n) / 50)
+	r.lower = time.Duration(busiest/s.qps*float64(time.Second)) + s.latency
+	return r
+}
+
+func (r result) print(w io.Writer, strategy string) {
+	fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%.2f\t%d\t%d\t%d\t%d\t%d\t%.1f MiB\t\n", strategy, r.n,
+		r.wall.Round(time.Millisecond), r.lower.Round(time.Millisecond), r.wall.Seconds()/r.lower.Seconds(),
+		r.calls["DescribeKeyPairs"], r.calls["DescribeInstances"], r.calls["DetachKeyPair"], r.throttled, r.failed,
+		float64(r.peakRSS)/(1<<20))
+}
+
+func parseSizes(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			fail(fmt.Errorf("bad fleet size %q", f))
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}

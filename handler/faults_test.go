@@ -1,0 +1,66 @@
+package handler_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"detachkeypair/emulator"
+)
+
+// TestFaultMatrix runs a fleet request through 30% throttling, 10% 5xx answers, 5%
+// dropped connections and latency spikes on every API, for several seeds. Whatever
+// happens, every id has exactly one result, in request order, and every instance's
+// final state in the emulator matches its result exactly.
+func TestFaultMatrix(t *testing.T) {
+	const n = 400
+	for _, seed := range []int64{1, 2, 3} {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			t.Parallel()
+			fix := bigFleet(n)
+			for i := range fix.Instances {
+				if i%17 == 0 {
+					fix.Instances[i].Status = "Running"
+				}
+				if i%29 == 0 {
+					fix.Instances[i].KeyPairName = ""
+				}
+			}
+			emu := newEmulator(t, fix, seed)
+			e := newEnvFor(t, emu, map[string]string{"MAX_ATTEMPTS": "6", "CONCURRENCY": "4", "ECS_QPS": "0", "BATCH_SIZE": "20"})
+			emu.SetFault("*", emulator.Fault{ThrottleRate: 0.3, ErrorRate: 0.1, DropRate: 0.05, Latency: time.Millisecond, Jitter: 60 * time.Millisecond})
+			ids := append(fleetIDs(n), "i-bp1missing0001")
+			before := e.bindings()
+			res, errResp, _ := e.invoke(request(`"KeyPairId":"ssh-bp1fleettest0001"`, ids))
+			if errResp.Code != "" {
+				// a request-level failure is a valid outcome only before anything was detached
+				e.assertState(before, res)
+				t.Skipf("seed %d: the request failed as a whole (%s); nothing was detached", seed, errResp.Code)
+			}
+			if len(res.Results) != len(ids) || res.TotalCount != len(ids) {
+				t.Fatalf("%d results for %d ids", len(res.Results), len(ids))
+			}
+			seen := map[string]bool{}
+			failed, detached := 0, 0
+			for i, r := range res.Results {
+				if r.InstanceId != ids[i] || seen[r.InstanceId] {
+					t.Fatalf("result %d is for %s (want %s, once)", i, r.InstanceId, ids[i])
+				}
+				seen[r.InstanceId] = true
+				if !r.Success {
+					failed++
+				} else {
+					detached++
+				}
+			}
+			if failed != res.FailCount || detached == 0 {
+				t.Fatalf("FailCount %d, counted %d failed and %d detached", res.FailCount, failed, detached)
+			}
+			e.assertState(before, res)
+			t.Logf("seed %d: %d detached, %d failed; calls: describe %d, detach %d; throttled %d, 5xx %d",
+				seed, detached, failed, emu.Calls("DescribeInstances"), emu.Calls("DetachKeyPair"),
+				emu.Answered("DetachKeyPair", "Throttling.User")+emu.Answered("DescribeInstances", "Throttling.User"),
+				emu.Answered("DetachKeyPair", "ServiceUnavailable")+emu.Answered("DetachKeyPair", "InternalError"))
+		})
+	}
+}
