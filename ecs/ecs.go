@@ -7,9 +7,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
@@ -40,12 +43,34 @@ type Config struct {
 }
 
 // Client is the ECS API of one region, with one set of credentials. It is safe for
-// concurrent use.
+// concurrent use: the SDK's client is not (each call writes its Headers field), so
+// every call borrows one of a pool of SDK clients.
 type Client struct {
-	sdk *ecsclient.Client
+	config *openapi.Config
+	pool   sync.Pool // of *ecsclient.Client
 }
 
 var _ detach.Cloud = (*Client)(nil)
+
+// transport is shared by every client of the process, so that connections are kept
+// alive across calls and invocations. The SDK's own shared HTTP client is not used:
+// it rewrites its timeout on every call, racing with calls in flight.
+var transport = &http.Transport{
+	Proxy:               http.ProxyFromEnvironment,
+	DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	MaxIdleConns:        256,
+	MaxIdleConnsPerHost: 64,
+	IdleConnTimeout:     90 * time.Second,
+	TLSHandshakeTimeout: 10 * time.Second,
+	ForceAttemptHTTP2:   true,
+}
+
+// httpClient is the SDK's HTTP client interface over the shared transport.
+type httpClient struct{ c *http.Client }
+
+func (h httpClient) Call(req *http.Request, _ *http.Transport) (*http.Response, error) {
+	return h.c.Do(req)
+}
 
 // New returns a client for cfg.
 func New(cfg Config) (*Client, error) {
@@ -80,12 +105,31 @@ func New(cfg Config) (*Client, error) {
 	}
 	oc.ReadTimeout = tea.Int(int(timeout.Milliseconds()))
 	oc.ConnectTimeout = tea.Int(5000)
-	oc.MaxIdleConns = tea.Int(64)
-	sdk, err := ecsclient.NewClient(oc)
+	oc.HttpClient = httpClient{&http.Client{Transport: transport, Timeout: timeout}}
+	c := &Client{config: oc}
+	sdk, err := c.newSDK() // check the configuration now
+	if err != nil {
+		return nil, err
+	}
+	c.pool.Put(sdk)
+	return c, nil
+}
+
+func (c *Client) newSDK() (*ecsclient.Client, error) {
+	config := *c.config // the SDK's Init writes to its config
+	sdk, err := ecsclient.NewClient(&config)
 	if err != nil {
 		return nil, fmt.Errorf("ECS client: %s", aliyun.Redact(err.Error()))
 	}
-	return &Client{sdk: sdk}, nil
+	return sdk, nil
+}
+
+// sdk borrows an SDK client; give it back with c.pool.Put.
+func (c *Client) sdk() (*ecsclient.Client, error) {
+	if sdk, ok := c.pool.Get().(*ecsclient.Client); ok {
+		return sdk, nil
+	}
+	return c.newSDK()
 }
 
 // runtime is the per-call options: the SDK's own retries are off, since the caller
@@ -111,7 +155,12 @@ func (c *Client) DescribeKeyPairs(ctx context.Context, region, namePattern strin
 		AuthType: tea.String("AK"), Style: tea.String("RPC"),
 		ReqBodyType: tea.String("formData"), BodyType: tea.String("json"),
 	}
-	out, err := c.sdk.CallApiWithCtx(ctx, params, &openapiutil.OpenApiRequest{Query: openapiutil.Query(query)}, runtime())
+	sdk, err := c.sdk()
+	if err != nil {
+		return detach.KeyPairPage{}, err
+	}
+	out, err := sdk.CallApiWithCtx(ctx, params, &openapiutil.OpenApiRequest{Query: openapiutil.Query(query)}, runtime())
+	c.pool.Put(sdk)
 	if err != nil {
 		return detach.KeyPairPage{}, aliyun.ToCloudError(ctx, "ECS", err)
 	}
@@ -164,7 +213,12 @@ func (c *Client) DescribeInstances(ctx context.Context, region string, q detach.
 	if q.NextToken != "" {
 		req.NextToken = tea.String(q.NextToken)
 	}
-	resp, err := c.sdk.DescribeInstancesWithContext(ctx, req, runtime())
+	sdk, err := c.sdk()
+	if err != nil {
+		return detach.InstancePage{}, err
+	}
+	resp, err := sdk.DescribeInstancesWithContext(ctx, req, runtime())
+	c.pool.Put(sdk)
 	if err != nil {
 		return detach.InstancePage{}, aliyun.ToCloudError(ctx, "ECS", err)
 	}
@@ -193,7 +247,12 @@ func (c *Client) DetachKeyPair(ctx context.Context, region, keyPairName string, 
 		KeyPairName: tea.String(keyPairName),
 		InstanceIds: tea.String(string(ids)),
 	}
-	resp, err := c.sdk.DetachKeyPairWithContext(ctx, req, runtime())
+	sdk, err := c.sdk()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := sdk.DetachKeyPairWithContext(ctx, req, runtime())
+	c.pool.Put(sdk)
 	if err != nil {
 		return nil, aliyun.ToCloudError(ctx, "ECS", err)
 	}

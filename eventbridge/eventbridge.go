@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	ebsdk "github.com/alibabacloud-go/eventbridge-sdk/eventbridge"
@@ -80,6 +81,11 @@ func New(cfg Config) (*Publisher, error) {
 	return &Publisher{bus: cfg.Bus, sdk: sdk, timeout: timeout}, nil
 }
 
+// putMu serialises PutEvents calls in the process: the SDK's shared HTTP client
+// rewrites its timeout on every call, racing with calls in flight. One event a request
+// makes this no bottleneck.
+var putMu sync.Mutex
+
 // Publish sends one event to the bus. A call the bus refused, or an entry it failed,
 // is a *detach.CloudError.
 func (p *Publisher) Publish(ctx context.Context, ev detach.Event) error {
@@ -107,6 +113,8 @@ func (p *Publisher) Publish(ctx context.Context, ev detach.Event) error {
 		return fmt.Errorf("PutEvents not sent: %w", context.DeadlineExceeded)
 	}
 	ms := tea.Int(int(max(timeout.Milliseconds(), 1)))
+	putMu.Lock()
+	defer putMu.Unlock()
 	resp, err := p.sdk.PutEventsWithOptions([]*ebsdk.CloudEvent{ce}, &util.RuntimeOptions{
 		Autoretry: tea.Bool(false), ReadTimeout: ms, ConnectTimeout: ms,
 	})

@@ -1,0 +1,27 @@
+// Package emulator is a local stand-in for the two cloud APIs the function
+// uses: the ECS RPC API (version 2014-05-26: DescribeKeyPairs,
+// DescribeInstances, DetachKeyPair, AttachKeyPair) and the EventBridge data
+// plane (PutEvents). It is a real HTTP server that the real Alibaba Cloud Go
+// SDKs and the aliyun CLI talk to: it checks their signatures against the
+// configured AccessKey pairs, answers with the cloud's JSON bodies, error
+// codes and HTTP statuses, and keeps its state in memory, seeded from a JSON
+// fixture, so that a test can ask afterwards what is really attached.
+//
+// It injects faults per API and by rate (latency, a QPS quota answered with
+// Throttling.User, 5xx answers, dropped connections, permission refusals),
+// drawn from a random source seeded by Config.Seed.
+//
+//	srv, err := emulator.New(emulator.Config{})
+//	if err != nil { ... }
+//	if err := srv.Start("127.0.0.1:0"); err != nil { ... }
+//	defer srv.Close()
+//	client, err := ecs.NewClient(&openapi.Config{
+//		Endpoint:        tea.String(srv.Endpoint()), // "127.0.0.1:PORT", no scheme
+//		Protocol:        tea.String("http"),
+//		AccessKeyId:     tea.String(emulator.DefaultAccessKeyID),
+//		AccessKeySecret: tea.String(emulator.DefaultAccessKeySecret),
+//		RegionId:        tea.String("cn-hangzhou"),
+//	})
+//
+// See README.md for the command, the fixture and the fault settings.
+package emulator

@@ -1,0 +1,209 @@
+package emulator_test
+
+import (
+	"bytes"
+	"crypto/md5"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"detachkeypair/emulator"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/fleet.json from buildFleet")
+
+// buildFleet is the source of testdata/fleet.json (go test ./emulator -run
+// TestFleetFixture -update rewrites the file). Other packages write sample
+// events against this fleet: change it only by adding.
+func buildFleet() *emulator.Fixture {
+	f := &emulator.Fixture{Regions: []string{"cn-hangzhou", "cn-shanghai", "ap-southeast-1"}}
+	kp := func(region, id, name, group, created string, tags ...emulator.Tag) {
+		sum := md5.Sum([]byte(id))
+		hexes := make([]string, len(sum))
+		for i, b := range sum {
+			hexes[i] = fmt.Sprintf("%02x", b)
+		}
+		f.KeyPairs = append(f.KeyPairs, emulator.KeyPair{RegionId: region, KeyPairId: id, KeyPairName: name,
+			FingerPrint: strings.Join(hexes, ":"), ResourceGroupId: group, Tags: tags, CreationTime: created})
+	}
+	tag := func(k, v string) emulator.Tag { return emulator.Tag{Key: k, Value: v} }
+	kp("cn-hangzhou", "ssh-bp67acfmxazb4p0001", "ops-2026", "rg-acfmzdefault01", "2026-01-05T08:00Z", tag("owner", "ops"))
+	kp("cn-hangzhou", "ssh-bp67acfmxazb4p0002", "deploy-ci", "rg-acfmzprod00001", "2025-06-18T03:12Z", tag("owner", "platform"))
+	kp("cn-hangzhou", "ssh-bp67acfmxazb4p0003", "ops-2026-backup", "rg-acfmzdefault01", "2026-01-05T08:05Z", tag("owner", "ops"))
+	kp("cn-hangzhou", "ssh-bp67acfmxazb4p0004", "fleet-2026", "rg-acfmzprod00001", "2026-02-01T00:00Z", tag("owner", "fleet"))
+	kp("cn-hangzhou", "ssh-bp67acfmxazb4p0005", "legacy-admin", "rg-acfmzdefault01", "2023-04-11T09:30Z", tag("owner", "ops"), tag("deprecated", "true"))
+	kp("cn-shanghai", "ssh-uf6bkqbwbwwj8p0001", "ops-2026", "rg-acfmzdefault01", "2026-01-05T08:10Z", tag("owner", "ops"))
+
+	hz := []string{"cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j", "cn-hangzhou-k"}
+	in := func(n int, name, status, keyPair, group, typ string, tags ...emulator.Tag) {
+		f.Instances = append(f.Instances, emulator.Instance{RegionId: "cn-hangzhou",
+			InstanceId: fmt.Sprintf("i-bp1d6tsvznfghy7y%04d", n), InstanceName: name, ZoneId: hz[n%len(hz)],
+			Status: status, KeyPairName: keyPair, ResourceGroupId: group, Tags: tags, InstanceType: typ})
+	}
+	const staging, prod, dev = "rg-acfmzstaging001", "rg-acfmzprod00001", "rg-acfmzdev000001"
+	for n := 1; n <= 10; n++ {
+		in(n, fmt.Sprintf("payments-staging-%02d", n), "Stopped", "ops-2026", staging, "ecs.g7.large", tag("env", "staging"), tag("team", "payments"))
+	}
+	for n := 11; n <= 15; n++ {
+		in(n, fmt.Sprintf("web-staging-%02d", n-10), "Running", "ops-2026", staging, "ecs.g7.large", tag("env", "staging"))
+	}
+	for n := 16; n <= 20; n++ {
+		in(n, fmt.Sprintf("ci-runner-prod-%02d", n-15), "Stopped", "deploy-ci", prod, "ecs.c7.xlarge", tag("env", "prod"))
+	}
+	for n := 21; n <= 25; n++ {
+		in(n, fmt.Sprintf("sandbox-dev-%02d", n-20), "Stopped", "", dev, "ecs.t6-c1m2.large", tag("env", "dev"))
+	}
+	for n := 26; n <= 30; n++ {
+		in(n, fmt.Sprintf("backup-dev-%02d", n-25), "Stopped", "ops-2026-backup", dev, "ecs.g7.large", tag("env", "dev"))
+	}
+	for n := 31; n <= 1230; n++ {
+		status, env := "Stopped", "dev"
+		if n%10 == 0 {
+			status = "Running"
+		}
+		if n%2 == 1 {
+			env = "prod"
+		}
+		in(n, fmt.Sprintf("fleet-%s-%04d", env, n-30), status, "fleet-2026", prod, "ecs.c7.large", tag("env", env), tag("team", "fleet"))
+	}
+	for n := 1; n <= 4; n++ {
+		f.Instances = append(f.Instances, emulator.Instance{RegionId: "cn-shanghai",
+			InstanceId: fmt.Sprintf("i-uf6bkqbwbwwj8y%04d", n), InstanceName: fmt.Sprintf("ops-shanghai-%02d", n),
+			ZoneId: []string{"cn-shanghai-b", "cn-shanghai-e"}[n%2], Status: "Stopped", KeyPairName: "ops-2026",
+			ResourceGroupId: staging, Tags: []emulator.Tag{tag("env", "staging")}, InstanceType: "ecs.g7.large"})
+	}
+	for n := 1; n <= 2; n++ {
+		f.Instances = append(f.Instances, emulator.Instance{RegionId: "ap-southeast-1",
+			InstanceId: fmt.Sprintf("i-t4n3axw9fvc8pn1a%04d", n), InstanceName: fmt.Sprintf("edge-sg-%02d", n),
+			ZoneId: []string{"ap-southeast-1a", "ap-southeast-1b"}[n%2], Status: []string{"Stopped", "Running"}[n%2],
+			ResourceGroupId: dev, Tags: []emulator.Tag{tag("env", "dev")}, InstanceType: "ecs.g7.large"})
+	}
+	return f
+}
+
+// encodeFleet writes a fixture one object a line, so that diffs stay small.
+func encodeFleet(f *emulator.Fixture) []byte {
+	var b bytes.Buffer
+	line := func(v any, last bool) {
+		j, _ := json.Marshal(v)
+		b.Write(j)
+		if !last {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+	}
+	regions, _ := json.Marshal(f.Regions)
+	fmt.Fprintf(&b, "{\n\"Regions\": %s,\n\"KeyPairs\": [\n", regions)
+	for i, kp := range f.KeyPairs {
+		line(kp, i == len(f.KeyPairs)-1)
+	}
+	b.WriteString("],\n\"Instances\": [\n")
+	for i, in := range f.Instances {
+		line(in, i == len(f.Instances)-1)
+	}
+	b.WriteString("]\n}\n")
+	return b.Bytes()
+}
+
+func TestFleetFixture(t *testing.T) {
+	want := encodeFleet(buildFleet())
+	if *update {
+		if err := os.WriteFile("testdata/fleet.json", want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile("testdata/fleet.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("testdata/fleet.json is not what buildFleet makes; run go test ./emulator -run TestFleetFixture -update")
+	}
+	if !reflect.DeepEqual(emulator.DefaultFixture(), buildFleet()) {
+		t.Fatal("DefaultFixture differs from buildFleet")
+	}
+}
+
+// TestFleetContract pins the parts of the fleet that other packages rely on.
+func TestFleetContract(t *testing.T) {
+	f := emulator.DefaultFixture()
+	if got := strings.Join(f.Regions, ","); got != "cn-hangzhou,cn-shanghai,ap-southeast-1" {
+		t.Errorf("regions = %s", got)
+	}
+	ids := map[string]string{}
+	for _, kp := range f.KeyPairs {
+		ids[kp.RegionId+"/"+kp.KeyPairName] = kp.KeyPairId
+	}
+	for key, id := range map[string]string{
+		"cn-hangzhou/ops-2026": "ssh-bp67acfmxazb4p0001", "cn-hangzhou/deploy-ci": "ssh-bp67acfmxazb4p0002",
+		"cn-hangzhou/ops-2026-backup": "ssh-bp67acfmxazb4p0003", "cn-hangzhou/fleet-2026": "ssh-bp67acfmxazb4p0004",
+		"cn-hangzhou/legacy-admin": "ssh-bp67acfmxazb4p0005", "cn-shanghai/ops-2026": "ssh-uf6bkqbwbwwj8p0001",
+	} {
+		if ids[key] != id {
+			t.Errorf("key pair %s has id %q, want %q", key, ids[key], id)
+		}
+	}
+	byID := map[string]emulator.Instance{}
+	for _, in := range f.Instances {
+		byID[in.InstanceId] = in
+	}
+	check := func(from, to int, status, keyPair, group string, tags ...emulator.Tag) {
+		t.Helper()
+		for n := from; n <= to; n++ {
+			id := fmt.Sprintf("i-bp1d6tsvznfghy7y%04d", n)
+			in, ok := byID[id]
+			if !ok {
+				t.Fatalf("%s is missing", id)
+			}
+			wantStatus := status
+			if status == "" { // the big fleet: every 10th is Running
+				wantStatus = map[bool]string{true: "Running", false: "Stopped"}[n%10 == 0]
+				tags = []emulator.Tag{{Key: "env", Value: map[bool]string{true: "prod", false: "dev"}[n%2 == 1]}}
+			}
+			if in.Status != wantStatus || in.KeyPairName != keyPair || in.RegionId != "cn-hangzhou" || (group != "" && in.ResourceGroupId != group) {
+				t.Errorf("%s = %+v", id, in)
+			}
+			for _, tag := range tags {
+				if !containsTag(in.Tags, tag) {
+					t.Errorf("%s lacks tag %v", id, tag)
+				}
+			}
+		}
+	}
+	check(1, 10, "Stopped", "ops-2026", "rg-acfmzstaging001", emulator.Tag{Key: "env", Value: "staging"}, emulator.Tag{Key: "team", Value: "payments"})
+	check(11, 15, "Running", "ops-2026", "rg-acfmzstaging001", emulator.Tag{Key: "env", Value: "staging"})
+	check(16, 20, "Stopped", "deploy-ci", "rg-acfmzprod00001", emulator.Tag{Key: "env", Value: "prod"})
+	check(21, 25, "Stopped", "", "", emulator.Tag{Key: "env", Value: "dev"})
+	check(26, 30, "Stopped", "ops-2026-backup", "", emulator.Tag{Key: "env", Value: "dev"})
+	check(31, 1230, "", "fleet-2026", "rg-acfmzprod00001")
+	shanghai := 0
+	for _, in := range f.Instances {
+		if in.RegionId == "cn-shanghai" {
+			shanghai++
+			if !strings.HasPrefix(in.InstanceId, "i-uf6") || in.Status != "Stopped" || in.KeyPairName != "ops-2026" {
+				t.Errorf("shanghai instance %+v", in)
+			}
+		}
+	}
+	if shanghai == 0 {
+		t.Error("no cn-shanghai instances")
+	}
+	// A fresh copy each call.
+	f.Instances[0].KeyPairName = "changed"
+	if emulator.DefaultFixture().Instances[0].KeyPairName != "ops-2026" {
+		t.Error("DefaultFixture returned shared state")
+	}
+}
+
+func containsTag(tags []emulator.Tag, t emulator.Tag) bool {
+	for _, x := range tags {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,56 @@
+package settings
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func load(vars map[string]string) (Settings, error) {
+	return Load(func(k string) string { return vars[k] })
+}
+
+func TestDefaults(t *testing.T) {
+	s, err := load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.BatchSize != 50 || s.Concurrency != 4 || s.ECSQPS != 20 || s.MaxAttempts != 5 || s.MaxInstances != 1000 ||
+		s.MaxBodyBytes != 1<<20 || s.EventSource != "acs.fc.detach-keypair" || s.LogLevel != slog.LevelInfo || s.EventBus != "" {
+		t.Fatalf("defaults %+v", s)
+	}
+}
+
+func TestValues(t *testing.T) {
+	s, err := load(map[string]string{"REGION_ID": "ap-southeast-1", "BATCH_SIZE": "20", "ECS_QPS": "0", "ECS_ENDPOINT": "http://127.0.0.1:8300",
+		"EVENTBRIDGE_ENDPOINT": "123.eventbridge.cn-hangzhou.aliyuncs.com", "EVENT_BUS": "ops-results", "KEY_PAIR_NAME": "ops-2026", "LOG_LEVEL": "DEBUG"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RegionID != "ap-southeast-1" || s.BatchSize != 20 || s.ECSQPS != 0 || s.EventBus != "ops-results" || s.KeyPairName != "ops-2026" || s.LogLevel != slog.LevelDebug {
+		t.Fatalf("%+v", s)
+	}
+}
+
+// TestBadSettings: every bad setting is named in the error, all at once.
+func TestBadSettings(t *testing.T) {
+	bad := map[string]string{
+		"REGION_ID": "Hangzhou", "ECS_ENDPOINT": "ftp://x", "BATCH_SIZE": "51", "CONCURRENCY": "zero", "ECS_QPS": "-1",
+		"MAX_ATTEMPTS": "0", "MAX_INSTANCES": "x", "MAX_BODY_BYTES": "1", "EVENT_BUS": "bad bus", "EVENTBRIDGE_ENDPOINT": "http://h/p",
+		"KEY_PAIR_ID": "key-1", "KEY_PAIR_NAME": "*", "LOG_LEVEL": "loud",
+	}
+	_, err := load(bad)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for name := range bad {
+		if !strings.Contains(err.Error(), "setting "+name+"=") {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+	for _, name := range Names {
+		if _, ok := bad[name]; !ok && name != "EVENT_SOURCE" {
+			t.Errorf("%s has no bad-value case here", name)
+		}
+	}
+}
