@@ -50,4 +50,5 @@ package:
 
 ## deploy: package, then deploy s.yaml with Serverless Devs (`s`, after `s config add`)
 deploy: package
+	@command -v s >/dev/null || { echo 'make deploy needs Serverless Devs: npm i -g @serverless-devs/s, then s config add (deploy/README.md)' >&2; exit 1; }
 	s deploy -y

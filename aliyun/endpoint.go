@@ -26,10 +26,3 @@ func ParseEndpoint(endpoint string) (host, protocol string, err error) {
 	}
 	return u.Host, u.Scheme, nil
 }
-
-// Credentials are an AccessKey pair, with the token of temporary (STS) credentials.
-type Credentials struct {
-	AccessKeyID     string
-	AccessKeySecret string
-	SecurityToken   string
-}

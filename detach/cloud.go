@@ -95,7 +95,7 @@ func (e *CloudError) Error() string {
 
 // Throttled reports whether the cloud refused the call for exceeding a quota.
 func (e *CloudError) Throttled() bool {
-	return strings.HasPrefix(e.Code, "Throttling") || e.Code == "ServiceUnavailable.Throttling" || e.Status == http.StatusTooManyRequests
+	return strings.HasPrefix(e.Code, "Throttling") || e.Code == "TooManyRequests" || e.Status == http.StatusTooManyRequests
 }
 
 // Unavailable reports whether the call failed on the cloud's side or in transit, so

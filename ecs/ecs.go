@@ -20,7 +20,6 @@ import (
 	ecsclient "github.com/alibabacloud-go/ecs-20140526/v7/client"
 	"github.com/alibabacloud-go/tea/dara"
 	"github.com/alibabacloud-go/tea/tea"
-	credential "github.com/aliyun/credentials-go/credentials"
 
 	"detachkeypair/aliyun"
 	"detachkeypair/detach"
@@ -84,18 +83,11 @@ func New(cfg Config) (*Client, error) {
 	} else {
 		oc.Protocol = tea.String("https")
 	}
-	if c := cfg.Credentials; c != nil {
-		oc.AccessKeyId, oc.AccessKeySecret = tea.String(c.AccessKeyID), tea.String(c.AccessKeySecret)
-		if c.SecurityToken != "" {
-			oc.SecurityToken = tea.String(c.SecurityToken)
-		}
-	} else {
-		cred, err := credential.NewCredential(nil)
-		if err != nil {
-			return nil, fmt.Errorf("no credentials: the standard credential chain found none (%v)", aliyun.Redact(err.Error()))
-		}
-		oc.Credential = cred
+	cred, err := aliyun.Credential(cfg.Credentials)
+	if err != nil {
+		return nil, err
 	}
+	oc.Credential = cred
 	if cfg.SignatureV2 {
 		oc.SignatureAlgorithm = tea.String("v2")
 	}

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"flag"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -157,4 +158,17 @@ func (f *faults) admit(api string, qps float64, now time.Time) bool {
 	w.n++
 	f.windows[api] = w
 	return true
+}
+
+// RegisterFlags defines the command-line flags of a Fault on fs (-latency, -jitter,
+// -qps, -throttle-rate, -error-rate, -drop-rate, -forbidden-rate), for the commands
+// that start an emulator.
+func (f *Fault) RegisterFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&f.Latency, "latency", 0, "emulator: latency added to each request")
+	fs.DurationVar(&f.Jitter, "jitter", 0, "emulator: random latency in [0, jitter) added to each request")
+	fs.Float64Var(&f.QPS, "qps", 0, "emulator: flow-control quota in requests per second per API (0: none)")
+	fs.Float64Var(&f.ThrottleRate, "throttle-rate", 0, "emulator: share of requests answered Throttling.User")
+	fs.Float64Var(&f.ErrorRate, "error-rate", 0, "emulator: share of requests answered 503 ServiceUnavailable or 500 InternalError")
+	fs.Float64Var(&f.DropRate, "drop-rate", 0, "emulator: share of requests whose connection is dropped")
+	fs.Float64Var(&f.ForbiddenRate, "forbidden-rate", 0, "emulator: share of requests answered 403 Forbidden.RAM")
 }

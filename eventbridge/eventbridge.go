@@ -12,7 +12,6 @@ import (
 	ebsdk "github.com/alibabacloud-go/eventbridge-sdk/eventbridge"
 	util "github.com/alibabacloud-go/tea-utils/service"
 	"github.com/alibabacloud-go/tea/tea"
-	credential "github.com/aliyun/credentials-go/credentials"
 
 	"detachkeypair/aliyun"
 	"detachkeypair/detach"
@@ -62,18 +61,11 @@ func New(cfg Config) (*Publisher, error) {
 		ReadTimeout:    tea.Int(int(timeout.Milliseconds())),
 		ConnectTimeout: tea.Int(int(min(timeout, 3*time.Second).Milliseconds())),
 	}
-	if cr := cfg.Credentials; cr != nil {
-		c.AccessKeyId, c.AccessKeySecret = tea.String(cr.AccessKeyID), tea.String(cr.AccessKeySecret)
-		if cr.SecurityToken != "" {
-			c.SecurityToken = tea.String(cr.SecurityToken)
-		}
-	} else {
-		cred, err := credential.NewCredential(nil)
-		if err != nil {
-			return nil, fmt.Errorf("no credentials: the standard credential chain found none (%s)", aliyun.Redact(err.Error()))
-		}
-		c.Credential = cred
+	cred, err := aliyun.Credential(cfg.Credentials)
+	if err != nil {
+		return nil, err
 	}
+	c.Credential = cred
 	sdk, err := ebsdk.NewClient(c)
 	if err != nil {
 		return nil, fmt.Errorf("EventBridge client: %s", aliyun.Redact(err.Error()))

@@ -48,14 +48,13 @@ func main() {
 
 // options are the flags of invoke.
 type options struct {
-	event, fixture                        string
-	timeout, latency, jitter              time.Duration
-	qps, throttle, errs, drops, forbidden float64
-	faultAPI                              string
-	seed                                  int64
-	dryRun, quiet                         bool
-	env                                   multi
-	memory                                int
+	event, fixture, faultAPI string
+	timeout                  time.Duration
+	fault                    emulator.Fault
+	seed                     int64
+	dryRun, quiet            bool
+	env                      multi
+	memory                   int
 }
 
 type multi []string
@@ -76,13 +75,7 @@ func newFlags() *flag.FlagSet {
 	fs.BoolVar(&opts.quiet, "quiet", false, "do not show the function's logs")
 	fs.Var(&opts.env, "env", "a setting of the function, K=V (repeatable), e.g. --env BATCH_SIZE=20")
 	fs.StringVar(&opts.faultAPI, "fault-api", "*", "the API the faults below apply to (DetachKeyPair, DescribeInstances, DescribeKeyPairs, PutEvents, or * for all)")
-	fs.DurationVar(&opts.latency, "latency", 0, "emulator: added latency per call")
-	fs.DurationVar(&opts.jitter, "jitter", 0, "emulator: added random latency per call, up to this")
-	fs.Float64Var(&opts.qps, "qps", 0, "emulator: quota in calls a second per API (0 = none)")
-	fs.Float64Var(&opts.throttle, "throttle-rate", 0, "emulator: share of calls answered Throttling.User")
-	fs.Float64Var(&opts.errs, "error-rate", 0, "emulator: share of calls answered 5xx")
-	fs.Float64Var(&opts.drops, "drop-rate", 0, "emulator: share of calls whose connection is dropped")
-	fs.Float64Var(&opts.forbidden, "forbidden-rate", 0, "emulator: share of calls answered Forbidden.RAM")
+	opts.fault.RegisterFlags(fs)
 	fs.Int64Var(&opts.seed, "seed", 1, "emulator: seed of the random faults")
 	return fs
 }
@@ -117,11 +110,8 @@ func invoke(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	fmt.Fprintf(stderr, "local: building the function and starting the emulator...\n")
 	env, err := localrun.Start(ctx, localrun.Options{
-		Fixture: fixture,
-		Faults: map[string]emulator.Fault{opts.faultAPI: {
-			Latency: opts.latency, Jitter: opts.jitter, QPS: opts.qps, ThrottleRate: opts.throttle,
-			ErrorRate: opts.errs, DropRate: opts.drops, ForbiddenRate: opts.forbidden,
-		}},
+		Fixture:      fixture,
+		Faults:       map[string]emulator.Fault{opts.faultAPI: opts.fault},
 		Seed:         opts.seed,
 		Env:          opts.env,
 		Timeout:      opts.timeout,

@@ -1,0 +1,23 @@
+// Package deploy holds what the deployment files (s.yaml, template.yaml and the Makefile's
+// package target) share with the code, in one place: the name of the handler binary in the
+// code zip, where the zip is written, and which settings exist only for local emulation.
+//
+// Its tests hold those files to the code: the handler is the packaged binary, the
+// environment is exactly the settings the function reads, and the RAM policy allows
+// exactly the cloud APIs the code calls. How to deploy is in README.md next to this file.
+package deploy
+
+// BinaryName is the file name of the function binary inside the code zip. FC's go1
+// runtime runs the file the handler names, so s.yaml and template.yaml say
+// `handler: main`, and `make package` builds dist/main.
+const BinaryName = "main"
+
+// ZipPath is where `make package` writes the code zip, relative to the repository root.
+// s.yaml deploys it from there; for ROS it is uploaded to OSS first.
+const ZipPath = "dist/detach-keypair.zip"
+
+// LocalOnlySettings are settings the code reads that point the function at a local
+// emulator instead of the cloud. The deployment files leave them out, so that in the
+// cloud the SDKs use the region's own endpoints. (Add one to a deployment file only
+// to reach ECS or EventBridge through a VPC endpoint.)
+var LocalOnlySettings = []string{"ECS_ENDPOINT", "EVENTBRIDGE_ENDPOINT"}

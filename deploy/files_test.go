@@ -1,0 +1,348 @@
+package deploy
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// repoRoot is the repository root, seen from this package's directory (where go test runs).
+const repoRoot = ".."
+
+// readRepoFile reads a file of the repository.
+func readRepoFile(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// loadYAML parses a YAML file of the repository into maps, lists and scalars.
+func loadYAML(t *testing.T, name string) map[string]any {
+	t.Helper()
+	var doc map[string]any
+	if err := yaml.Unmarshal(readRepoFile(t, name), &doc); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return doc
+}
+
+// loadJSON parses a JSON file of the repository.
+func loadJSON(t *testing.T, name string) map[string]any {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(readRepoFile(t, name), &doc); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return doc
+}
+
+// get walks a parsed document along keys; it returns nil where the path ends early.
+func get(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func mapAt(v any, keys ...string) map[string]any {
+	m, _ := get(v, keys...).(map[string]any)
+	return m
+}
+
+func listAt(v any, keys ...string) []any {
+	l, _ := get(v, keys...).([]any)
+	return l
+}
+
+func strAt(v any, keys ...string) string {
+	s, _ := get(v, keys...).(string)
+	return s
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// ---- s.yaml ----
+
+// sFile is s.yaml: Serverless Devs 3.x, resources of the fc3 and ros components.
+type sFile struct {
+	doc  map[string]any
+	vars map[string]string
+}
+
+func loadS(t *testing.T) sFile {
+	t.Helper()
+	doc := loadYAML(t, "s.yaml")
+	if v := strAt(doc, "edition"); v != "3.0.0" {
+		t.Fatalf("s.yaml: edition %q, want 3.0.0 (Serverless Devs 3.x, the fc3 component)", v)
+	}
+	s := sFile{doc: doc, vars: map[string]string{}}
+	for k, v := range mapAt(doc, "vars") {
+		str, ok := v.(string)
+		if !ok {
+			t.Fatalf("s.yaml: vars.%s is %T, want a string", k, v)
+		}
+		s.vars[k] = str
+	}
+	return s
+}
+
+var varRef = regexp.MustCompile(`\$\{vars\.([A-Za-z0-9_-]+)\}`)
+
+// expand replaces ${vars.x} by the value of var x, as Serverless Devs does; other ${…}
+// expressions (outputs of other resources) are left as they are.
+func (s sFile) expand(t *testing.T, v string) string {
+	t.Helper()
+	return varRef.ReplaceAllStringFunc(v, func(m string) string {
+		name := varRef.FindStringSubmatch(m)[1]
+		val, ok := s.vars[name]
+		if !ok {
+			t.Errorf("s.yaml: %s names no var", m)
+		}
+		return val
+	})
+}
+
+// resources returns the resources of one component, by name.
+func (s sFile) resources(component string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for name, r := range mapAt(s.doc, "resources") {
+		if strAt(r, "component") == component {
+			out[name] = mapAt(r, "props")
+		}
+	}
+	return out
+}
+
+// function returns the name and props of the one fc3 resource.
+func (s sFile) function(t *testing.T) (string, map[string]any) {
+	t.Helper()
+	fns := s.resources("fc3")
+	if len(fns) != 1 {
+		t.Fatalf("s.yaml: %d resources of component fc3 (%v), want one: the function", len(fns), sortedKeys(fns))
+	}
+	for name, props := range fns {
+		return name, props
+	}
+	panic("unreachable")
+}
+
+// ---- template.yaml ----
+
+// rosFile is template.yaml, a ROS template.
+type rosFile struct {
+	doc map[string]any
+}
+
+func loadROS(t *testing.T) rosFile {
+	t.Helper()
+	doc := loadYAML(t, "template.yaml")
+	if v := strAt(doc, "ROSTemplateFormatVersion"); v != "2015-09-01" {
+		t.Fatalf("template.yaml: ROSTemplateFormatVersion %q, want 2015-09-01", v)
+	}
+	return rosFile{doc: doc}
+}
+
+// ofType returns the resources of one type, by logical name.
+func (r rosFile) ofType(typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for name, res := range mapAt(r.doc, "Resources") {
+		if strAt(res, "Type") == typ {
+			out[name] = mapAt(res)
+		}
+	}
+	return out
+}
+
+// one returns the single resource of a type.
+func (r rosFile) one(t *testing.T, typ string) (string, map[string]any) {
+	t.Helper()
+	rs := r.ofType(typ)
+	if len(rs) != 1 {
+		t.Fatalf("template.yaml: %d resources of type %s (%v), want one", len(rs), typ, sortedKeys(rs))
+	}
+	for name, res := range rs {
+		return name, res
+	}
+	panic("unreachable")
+}
+
+// pseudoParams stand in for ROS's pseudo parameters when a value is resolved.
+var pseudoParams = map[string]string{
+	"ALIYUN::Region":    "cn-hangzhou",
+	"ALIYUN::AccountId": "1234567890123456",
+}
+
+// resolve evaluates the intrinsic functions of a template value that depend only on
+// parameters ({"Ref": P} becomes P's default) and returns the value; ok is false when
+// something in it needs a deployed resource or is not understood.
+func (r rosFile) resolve(v any) (out any, ok bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		if ref, isRef := v["Ref"].(string); isRef && len(v) == 1 {
+			if p, isPseudo := pseudoParams[ref]; isPseudo {
+				return p, true
+			}
+			param := mapAt(r.doc, "Parameters", ref)
+			def, has := param["Default"]
+			if !has {
+				return nil, false
+			}
+			return fmt.Sprint(def), true
+		}
+		m := map[string]any{}
+		for k, e := range v {
+			if strings.HasPrefix(k, "Fn::") {
+				return nil, false
+			}
+			if m[k], ok = r.resolve(e); !ok {
+				return nil, false
+			}
+		}
+		return m, true
+	case []any:
+		l := make([]any, len(v))
+		for i, e := range v {
+			if l[i], ok = r.resolve(e); !ok {
+				return nil, false
+			}
+		}
+		return l, true
+	}
+	return v, true
+}
+
+// isGetAtt reports whether v is {"Fn::GetAtt": [resource, attribute]}.
+func isGetAtt(v any, resource, attribute string) bool {
+	args := listAt(v, "Fn::GetAtt")
+	return len(args) == 2 && args[0] == resource && args[1] == attribute
+}
+
+// ---- Makefile ----
+
+// makeRule is a Makefile rule: its prerequisites and recipe lines.
+type makeRule struct {
+	prereqs []string
+	recipe  []string
+}
+
+// makeRules parses the Makefile's rules and simple variable definitions.
+func makeRules(t *testing.T) (rules map[string]makeRule, vars map[string]string) {
+	t.Helper()
+	rules, vars = map[string]makeRule{}, map[string]string{}
+	var current string
+	for _, line := range strings.Split(string(readRepoFile(t, "Makefile")), "\n") {
+		switch {
+		case strings.HasPrefix(line, "\t"):
+			if current != "" {
+				r := rules[current]
+				r.recipe = append(r.recipe, strings.TrimSpace(line))
+				rules[current] = r
+			}
+			continue
+		case strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#"):
+			continue
+		}
+		current = ""
+		if name, val, ok := strings.Cut(line, "?="); ok && !strings.Contains(name, ":") {
+			vars[strings.TrimSpace(name)] = strings.TrimSpace(val)
+			continue
+		}
+		if name, val, ok := strings.Cut(line, "="); ok && !strings.Contains(name, ":") {
+			vars[strings.TrimSpace(name)] = strings.TrimSpace(val)
+			continue
+		}
+		if target, prereqs, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(target, ".") {
+			current = strings.TrimSpace(target)
+			rules[current] = makeRule{prereqs: strings.Fields(prereqs)}
+		}
+	}
+	return rules, vars
+}
+
+// ---- the go command ----
+
+// goTool returns the go command, or skips the test when there is none.
+func goTool(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH:", err)
+	}
+	return goBin
+}
+
+// runGo runs the go command in the repository root and returns its stdout.
+func runGo(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(goTool(t), args...)
+	cmd.Dir = repoRoot
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
+}
+
+// ---- EventBridge patterns ----
+
+// matches reports whether an event matches an EventBridge event pattern made of exact
+// values, the only kind the deployment files use: each key of the pattern must be in the
+// event, with one of the listed values, or, for a nested pattern, a matching object.
+func matches(pattern, event map[string]any) (bool, error) {
+	for key, want := range pattern {
+		got, present := event[key]
+		if !present {
+			return false, nil
+		}
+		switch want := want.(type) {
+		case map[string]any:
+			sub, isMap := got.(map[string]any)
+			if !isMap {
+				return false, nil
+			}
+			if ok, err := matches(want, sub); !ok || err != nil {
+				return false, err
+			}
+		case []any:
+			found := false
+			for _, w := range want {
+				if _, isMap := w.(map[string]any); isMap {
+					return false, fmt.Errorf("pattern %s: %v is a matching rule (prefix, anything-but…); this test knows exact values only", key, w)
+				}
+				found = found || reflect.DeepEqual(w, got)
+			}
+			if !found {
+				return false, nil
+			}
+		default:
+			return false, fmt.Errorf("pattern %s: %v (%T) is neither a list of values nor an object", key, want, want)
+		}
+	}
+	return true, nil
+}
