@@ -1,0 +1,79 @@
+package detach
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lossyCloud is an in-memory ECS whose first DetachKeyPair call detaches and then loses
+// its answer (a timeout after the cloud acted), the case the emulator cannot show.
+type lossyCloud struct {
+	mu    sync.Mutex
+	bound map[string]string
+	calls int
+}
+
+func (c *lossyCloud) DescribeKeyPairs(context.Context, string, string, int) (KeyPairPage, error) {
+	return KeyPairPage{KeyPairs: []KeyPair{{ID: "ssh-k1", Name: "k"}}, TotalCount: 1}, nil
+}
+
+func (c *lossyCloud) DescribeInstances(_ context.Context, _ string, q InstanceQuery) (InstancePage, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var p InstancePage
+	for _, id := range q.IDs {
+		if kp, ok := c.bound[id]; ok {
+			p.Instances = append(p.Instances, Instance{ID: id, Status: StatusStopped, KeyPairName: kp})
+		}
+	}
+	return p, nil
+}
+
+func (c *lossyCloud) DetachKeyPair(_ context.Context, _, name string, ids []string) ([]Outcome, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	var out []Outcome
+	for _, id := range ids {
+		if c.bound[id] == name {
+			c.bound[id] = ""
+			out = append(out, Outcome{InstanceID: id, Code: 200, Success: true})
+		} else {
+			out = append(out, Outcome{InstanceID: id, Code: 400, ErrorCode: CodeNotAttached, Message: "not attached"})
+		}
+	}
+	if c.calls == 1 {
+		return nil, &CloudError{Status: 0, Message: "read: connection reset by peer"}
+	}
+	return out, nil
+}
+
+// TestAnswerLostAfterDetach: when a call's answer is lost and the retry finds the key
+// pair already gone from instances that were bound, they are reported detached.
+func TestAnswerLostAfterDetach(t *testing.T) {
+	cloud := &lossyCloud{bound: map[string]string{}}
+	var ids []string
+	for i := range 3 {
+		id := fmt.Sprintf("i-a%d", i)
+		ids = append(ids, id)
+		cloud.bound[id] = "k"
+	}
+	s := NewService(Options{Backoff: time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := s.Detach(ctx, cloud, Request{RegionId: "cn-hangzhou", KeyPairName: "k", InstanceIds: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FailCount != 0 || cloud.calls != 2 {
+		t.Fatalf("FailCount %d after %d calls: %+v", res.FailCount, cloud.calls, res.Results)
+	}
+	for _, r := range res.Results {
+		if !r.Success || r.Message != MessageDetachedEarlier || cloud.bound[r.InstanceId] != "" {
+			t.Errorf("%+v (bound to %q)", r, cloud.bound[r.InstanceId])
+		}
+	}
+}
