@@ -85,7 +85,7 @@ func trimSDKPrefix(msg string) string {
 }
 
 var urlQuery = regexp.MustCompile(`(https?://[^\s?"']+)\?[^\s"']*`)
-var secretParam = regexp.MustCompile(`(?i)(Signature|SecurityToken|AccessKeySecret|x-acs-security-token|authorization)(["']?\s*[:=]\s*["']?)[^\s"'&,]+`)
+var secretParam = regexp.MustCompile(`(?i)(Signature|SecurityToken|AccessKeySecret|x-acs-security-token|authorization)(["']?\s*[:=]\s*["']?|%3D)[^\s"'&,%]+`)
 
 // Redact removes request URLs' queries and anything shaped like a secret from an
 // error message before it is logged or answered.

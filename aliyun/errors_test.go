@@ -6,9 +6,9 @@ import (
 )
 
 func TestRedact(t *testing.T) {
-	in := `Post "http://127.0.0.1:8300/?AccessKeyId=STS.x&Signature=abc%3D&SecurityToken=CAIStoken": EOF; authorization: acs3 sig; x-acs-security-token=CAIS2`
+	in := `Post "http://127.0.0.1:8300/?AccessKeyId=STS.x&Signature=abc%3D&SecurityToken=CAIStoken": EOF; authorization: acs3 sig; x-acs-security-token=CAIS2; string to sign is:POST&%2F&AccessKeyId%3DSTS.x%26SecurityToken%3DCAIS3%26Signature%3Dsig4`
 	out := Redact(in)
-	for _, secret := range []string{"abc%3D", "CAIStoken", "CAIS2", "acs3 sig"} {
+	for _, secret := range []string{"abc%3D", "CAIStoken", "CAIS2", "acs3 sig", "CAIS3", "sig4"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("%q still in %q", secret, out)
 		}

@@ -30,18 +30,20 @@ func call[T any](r *run, api string, op func(ctx context.Context) (T, error)) (T
 			if attempt == 0 {
 				return zero, backoff.Permanent(errNotStarted)
 			}
-			return zero, backoff.Permanent(last)
+			return zero, backoff.Permanent(last) // out of time for another try
 		}
 		attempt++
 		start := time.Now()
 		v, err := op(r.ctx)
-		r.observe(time.Since(start))
+		var ce *CloudError
+		if err == nil || errors.As(err, &ce) && ce.Status != 0 {
+			r.observe(time.Since(start)) // the time of a call that got an answer
+		}
 		if err == nil {
 			p.succeeded()
 			return v, nil
 		}
 		last = err
-		var ce *CloudError
 		if !errors.As(err, &ce) || !ce.Retryable() {
 			return zero, backoff.Permanent(err)
 		}
@@ -55,8 +57,8 @@ func call[T any](r *run, api string, op func(ctx context.Context) (T, error)) (T
 		backoff.WithMaxTries(uint(r.opts.MaxAttempts)),
 		backoff.WithMaxElapsedTime(0),
 	)
-	if err != nil && last != nil && !errors.Is(err, errNotStarted) && !isCloudError(err) && isCloudError(last) {
-		err = last // the deadline cut the retries short: report what the cloud said
+	if err != nil && isCloudError(last) && !isCloudError(err) && !errors.Is(err, errNotStarted) {
+		err = last // the deadline cut the waits between tries short: report what the cloud said
 	}
 	if err != nil && attempt > 1 {
 		r.log.Warn("cloud call failed after retries", "api", api, "attempts", attempt, "error", err.Error())

@@ -26,7 +26,6 @@ const (
 	KeyPairPageSize = 50  // DescribeKeyPairs: most key pairs a page
 	DescribeLimit   = 100 // DescribeInstances: most ids a call, and most instances a page
 	BatchLimit      = 50  // DetachKeyPair: most ids a call
-	MaxSelectorTags = 20  // DescribeInstances: most Tag.N filters
 )
 
 // KeyPair is an SSH key pair of a region.

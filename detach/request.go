@@ -28,7 +28,7 @@ type Request struct {
 // Targets selects instances instead of listing them: the instances of the region that
 // are bound to the key pair and carry every tag given and the resource group, if given.
 type Targets struct {
-	Tags            []Tag  `json:"Tags,omitempty" validate:"max=20,dive"`
+	Tags            []Tag  `json:"Tags,omitempty" validate:"max=20,dive"` // DescribeInstances takes Tag.1 to Tag.20
 	ResourceGroupId string `json:"ResourceGroupId,omitempty" validate:"omitempty,resourcegroupid"`
 }
 
@@ -88,12 +88,13 @@ func newValidator() *validator.Validate {
 // found is returned as an InvalidParameter.<Field> error. maxInstances caps InstanceIds.
 func ParseRequest(data []byte, maxInstances int) (Request, *Error) {
 	var req Request
+	var targets json.RawMessage
 	err := decodeObject(data, map[string]any{
 		"RegionId":    &req.RegionId,
 		"KeyPairId":   &req.KeyPairId,
 		"KeyPairName": &req.KeyPairName,
 		"InstanceIds": &req.InstanceIds,
-		"Targets":     &req.Targets,
+		"Targets":     &targets,
 		"DryRun":      &req.DryRun,
 	})
 	if err != nil {
@@ -103,23 +104,18 @@ func ParseRequest(data []byte, maxInstances int) (Request, *Error) {
 		}
 		return req, invalidParameter("Body", "the request must be a JSON object: "+err.Error())
 	}
-	if req.Targets != nil {
-		if err := decodeTargets(data, req.Targets); err != nil {
+	if len(targets) > 0 && string(targets) != "null" {
+		req.Targets = &Targets{}
+		if err := decodeTargets(targets, req.Targets); err != nil {
 			return req, err
 		}
 	}
 	return req, req.Validate(maxInstances)
 }
 
-// decodeTargets decodes the Targets object again, strictly, so that a typo inside it is
+// decodeTargets decodes the Targets object strictly, so that a typo inside it is
 // rejected like one at the top level.
-func decodeTargets(data []byte, t *Targets) *Error {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		return invalidParameter("Targets", err.Error())
-	}
-	raw := top["Targets"]
-	*t = Targets{}
+func decodeTargets(raw json.RawMessage, t *Targets) *Error {
 	var rawTags []json.RawMessage
 	if err := decodeObject(raw, map[string]any{"Tags": &rawTags, "ResourceGroupId": &t.ResourceGroupId}); err != nil {
 		return invalidParameter("Targets", nestedDetail("Targets", err))

@@ -15,7 +15,7 @@ type Result struct {
 	FailCount    int              `json:"FailCount"`
 	DryRun       bool             `json:"DryRun"`
 	MatchedCount *int             `json:"MatchedCount,omitempty"`
-	Truncated    bool             `json:"Truncated,omitempty"`
+	Truncated    *bool            `json:"Truncated,omitempty"`
 	EventEmitted *bool            `json:"EventEmitted,omitempty"`
 	Results      []InstanceResult `json:"Results"`
 }

@@ -99,10 +99,12 @@ func (s *Service) Detach(ctx context.Context, cloud Cloud, req Request) (*Result
 	defer r.cancel()
 	start := time.Now()
 	kp, err := r.resolveKeyPair()
-	if err != nil {
-		if r.outOfTime(err) {
-			return r.allNotAttempted(req), nil
-		}
+	switch {
+	case err != nil && r.outOfTime(err) && req.Targets != nil:
+		return nil, outOfTimeSelecting
+	case err != nil && r.outOfTime(err):
+		return r.allNotAttempted(req), nil
+	case err != nil:
 		return nil, err
 	}
 	r.result.KeyPairId, r.result.KeyPairName = kp.ID, kp.Name
@@ -111,7 +113,7 @@ func (s *Service) Detach(ctx context.Context, cloud Cloud, req Request) (*Result
 	if req.Targets != nil {
 		if err := r.selectTargets(kp); err != nil {
 			if r.outOfTime(err) {
-				return r.allNotAttempted(req), nil
+				return nil, outOfTimeSelecting
 			}
 			return nil, err
 		}
@@ -190,9 +192,7 @@ func (r *run) outOfTime(err *Error) bool {
 
 // allNotAttempted answers a request that ran out of time before any instance was checked.
 func (r *run) allNotAttempted(req Request) *Result {
-	if r.ids == nil {
-		r.setInstances(req.InstanceIds)
-	}
+	r.setInstances(req.InstanceIds)
 	for i, id := range r.ids {
 		r.result.Results[i] = notAttempted(id)
 	}
@@ -206,8 +206,19 @@ func notAttempted(id string) InstanceResult {
 		"not attempted: too little time was left before the function's deadline; run the request again")
 }
 
+// outOfTimeFor reports whether a read-only call failed for the deadline: it was never
+// made, or the deadline cut it short. Either way nothing changed in the cloud.
+func (r *run) outOfTimeFor(err error) bool {
+	return errors.Is(err, errNotStarted) || err != nil && !isCloudError(err) && r.ctx.Err() != nil
+}
+
 // errNotStarted marks a call that was never made because the deadline came first.
 var errNotStarted = errors.New("not started before the deadline")
+
+// outOfTimeSelecting answers a Targets request whose instances could not be selected in
+// time: nothing was detached, and there is no instance to report NotAttempted.
+var outOfTimeSelecting = &Error{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable,
+	Message: "the function ran out of time before it could select the target instances; nothing was detached: run the request again, or give the function a longer timeout"}
 
 // timeUp is the request-level form of errNotStarted, turned into NotAttempted results.
 var timeUp = &Error{Status: http.StatusGatewayTimeout, Code: CodeNotAttempted, Message: "out of time"}
@@ -224,7 +235,7 @@ func (r *run) resolveKeyPair() (KeyPair, *Error) {
 		p, err := call(r, APIDescribeKeyPairs, func(ctx context.Context) (KeyPairPage, error) {
 			return r.cloud.DescribeKeyPairs(ctx, r.req.RegionId, pattern, page)
 		})
-		if errors.Is(err, errNotStarted) {
+		if r.outOfTimeFor(err) {
 			return KeyPair{}, timeUp
 		}
 		if err != nil {
@@ -235,7 +246,7 @@ func (r *run) resolveKeyPair() (KeyPair, *Error) {
 				found = append(found, kp)
 			}
 		}
-		if len(found) > 0 || len(p.KeyPairs) < KeyPairPageSize || page*KeyPairPageSize >= p.TotalCount {
+		if len(found) > 0 || len(p.KeyPairs) < KeyPairPageSize || p.TotalCount > 0 && page*KeyPairPageSize >= p.TotalCount {
 			break
 		}
 	}
@@ -265,7 +276,7 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 		p, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
 			return r.cloud.DescribeInstances(ctx, r.req.RegionId, q)
 		})
-		if errors.Is(err, errNotStarted) {
+		if r.outOfTimeFor(err) {
 			return timeUp
 		}
 		if err != nil {
@@ -279,11 +290,10 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 	}
 	slices.SortFunc(all, func(a, b Instance) int { return strings.Compare(a.ID, b.ID) })
 	all = slices.CompactFunc(all, func(a, b Instance) bool { return a.ID == b.ID })
-	matched := len(all)
-	r.result.MatchedCount = &matched
-	if matched > r.opts.MaxInstances {
+	matched, truncated := len(all), len(all) > r.opts.MaxInstances
+	r.result.MatchedCount, r.result.Truncated = &matched, &truncated
+	if truncated {
 		all = all[:r.opts.MaxInstances]
-		r.result.Truncated = true
 	}
 	ids := make([]string, len(all))
 	r.known = make(map[string]Instance, len(all))
@@ -292,7 +302,7 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 		r.known[in.ID] = in
 	}
 	r.setInstances(ids)
-	r.log.Info("targets selected", "matched", matched, "taken", len(ids), "truncated", r.result.Truncated)
+	r.log.Info("targets selected", "matched", matched, "taken", len(ids), "truncated", truncated)
 	return nil
 }
 
@@ -307,19 +317,22 @@ func (r *run) checkAndDetach(kp KeyPair) *Error {
 		r.batchAndDetach(kp, eligible)
 	}()
 
-	var errs []*Error
-	if r.known != nil { // selected by Targets: DescribeInstances already told the status
-		for _, id := range r.ids {
-			r.judge(kp, id, r.known[id], true, eligible)
+	var err *Error
+	func() {
+		defer close(eligible) // even on a panic, so that the batcher ends
+		var errs []*Error
+		if r.known != nil { // selected by Targets: DescribeInstances already told the status
+			for _, id := range r.ids {
+				r.judge(kp, id, r.known[id], true, eligible)
+			}
+		} else {
+			errs = r.check(kp, eligible)
 		}
-	} else {
-		errs = r.check(kp, eligible)
-	}
-	err := r.requestFailure(kp, errs)
-	if err == nil && r.known == nil && r.req.KeyPairId == "" {
-		r.releaseChecked(eligible)
-	}
-	close(eligible)
+		err = r.requestFailure(kp, errs)
+		if err == nil && r.known == nil && r.req.KeyPairId == "" {
+			r.releaseChecked(eligible)
+		}
+	}()
 	<-detached
 	if err != nil {
 		return err
@@ -345,6 +358,22 @@ func (r *run) releaseChecked(eligible chan<- string) {
 			eligible <- r.ids[i]
 		default:
 			r.result.Results[i] = notAttempted(r.ids[i])
+		}
+	}
+}
+
+// recoverIDs turns a panic in the work on ids into failed results for those of them
+// that have none yet, so that a bug costs those instances, not the whole process.
+func (r *run) recoverIDs(ids []string) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	r.log.Error("unexpected failure; its instances are reported failed", "panic", fmt.Sprint(p), "instances", len(ids))
+	for _, id := range ids {
+		if i := r.pos[id]; r.result.Results[i].Code == 0 {
+			r.result.Results[i] = failed(id, http.StatusInternalServerError, CodeInternalError,
+				"the function failed unexpectedly while working on this instance; check it and run the request again")
 		}
 	}
 }
@@ -404,6 +433,7 @@ func (r *run) check(kp KeyPair, eligible chan<- string) []*Error {
 	byName := r.req.KeyPairId == ""
 	for chunk := range slices.Chunk(r.ids, DescribeLimit) {
 		g.Go(func() error {
+			defer r.recoverIDs(chunk)
 			page, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
 				return r.cloud.DescribeInstances(ctx, r.req.RegionId, InstanceQuery{IDs: chunk, PageSize: DescribeLimit})
 			})
@@ -438,7 +468,7 @@ func eligibleUnless(wait bool, ch chan<- string) chan<- string {
 // checkFailed records a DescribeInstances call that failed: before any detach the whole
 // request fails; after one, its instances fail one by one, and the rest goes on.
 func (r *run) checkFailed(chunk []string, err error, mu *sync.Mutex, errs *[]*Error) {
-	if errors.Is(err, errNotStarted) {
+	if r.outOfTimeFor(err) {
 		for _, id := range chunk {
 			r.result.Results[r.pos[id]] = notAttempted(id)
 		}
@@ -504,6 +534,7 @@ func (r *run) batchAndDetach(kp KeyPair, ids <-chan string) {
 		r.batches++
 		r.mu.Unlock()
 		g.Go(func() error {
+			defer r.recoverIDs(b)
 			r.detachBatch(kp, b)
 			return nil
 		})
@@ -558,7 +589,13 @@ func (r *run) detachBatch(kp KeyPair, ids []string) {
 		return
 	case err != nil:
 		r.log.Warn("detach batch failed", "instances", len(ids), "error", err.Error())
-		r.recordBatch(ids, func(id string) InstanceResult { return toInstanceFailure(id, err) })
+		r.recordBatch(ids, func(id string) InstanceResult {
+			res := toInstanceFailure(id, err)
+			if uncertain {
+				res.Message += "; an attempt got no clear answer, so the key pair may already be detached: check the instance (by KeyPairId, a rerun reports it as not bound)"
+			}
+			return res
+		})
 		return
 	}
 	byID := make(map[string]Outcome, len(outcomes))

@@ -77,3 +77,47 @@ func TestAnswerLostAfterDetach(t *testing.T) {
 		}
 	}
 }
+
+// slowCloud answers DescribeInstances only after delay (or when the call is cut).
+type slowCloud struct {
+	lossyCloud
+	delay time.Duration
+}
+
+func (c *slowCloud) DescribeInstances(ctx context.Context, region string, q InstanceQuery) (InstancePage, error) {
+	select {
+	case <-time.After(c.delay):
+		return c.lossyCloud.DescribeInstances(ctx, region, q)
+	case <-ctx.Done():
+		return InstancePage{}, fmt.Errorf("cut short: %w", ctx.Err())
+	}
+}
+
+// TestOutOfTimeWhileChecking: a check cut by the deadline leaves every instance
+// NotAttempted (nothing was detached), and a Targets request that could not select its
+// instances in time fails as a whole with a 503, so that its trigger retries it.
+func TestOutOfTimeWhileChecking(t *testing.T) {
+	cloud := &slowCloud{lossyCloud: lossyCloud{bound: map[string]string{"i-a1": "k", "i-a2": "k"}}, delay: time.Minute}
+	s := NewService(Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	res, err := s.Detach(ctx, cloud, Request{RegionId: "cn-hangzhou", KeyPairId: "ssh-k1", InstanceIds: []string{"i-a1", "i-a2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Results {
+		if r.Code != 504 || r.ErrorCode != CodeNotAttempted {
+			t.Errorf("%+v", r)
+		}
+	}
+	if res.FailCount != 2 || cloud.calls != 0 {
+		t.Fatalf("FailCount %d, DetachKeyPair calls %d", res.FailCount, cloud.calls)
+	}
+
+	ctx, cancel = context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err = s.Detach(ctx, cloud, Request{RegionId: "cn-hangzhou", KeyPairName: "k", Targets: &Targets{}})
+	if err == nil || err.Status != 503 || !err.Retryable() {
+		t.Fatalf("Targets out of time: %v", err)
+	}
+}

@@ -34,11 +34,6 @@ type Config struct {
 	// Credentials to sign with; nil means the standard Alibaba Cloud credential chain
 	// (environment, profile, instance role, OIDC).
 	Credentials *aliyun.Credentials
-	// SignatureV2 signs the older RPC way (HMAC-SHA1 Signature parameter) instead of
-	// ACS3-HMAC-SHA256; for endpoints that only take that.
-	SignatureV2 bool
-	// Timeout bounds one HTTP call (default 30s); the context's deadline bounds it too.
-	Timeout time.Duration
 }
 
 // Client is the ECS API of one region, with one set of credentials. It is safe for
@@ -88,13 +83,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	oc.Credential = cred
-	if cfg.SignatureV2 {
-		oc.SignatureAlgorithm = tea.String("v2")
-	}
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
+	const timeout = 30 * time.Second // one HTTP call; the context's deadline bounds it too
 	oc.ReadTimeout = tea.Int(int(timeout.Milliseconds()))
 	oc.ConnectTimeout = tea.Int(5000)
 	oc.HttpClient = httpClient{&http.Client{Transport: transport, Timeout: timeout}}

@@ -5,11 +5,13 @@
 package handler
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/aliyun/fc-runtime-go-sdk/events"
 	"github.com/aliyun/fc-runtime-go-sdk/fc/messages"
@@ -155,8 +157,7 @@ func (h *Handler) invokeHTTP(ctx context.Context, inv Invocation, payload []byte
 	case err != nil:
 		o = outcome{err: err}
 	case method != "" && method != http.MethodPost:
-		o = outcome{err: &detach.Error{Status: http.StatusMethodNotAllowed, Code: detach.CodeInvalidParameter + ".Method",
-			Message: fmt.Sprintf("The specified field Method invalid. Please check it again. (%s: send the request with POST)", method)}}
+		o = outcome{err: detach.InvalidParameter("Method", method+": send the request with POST")}
 	default:
 		o = h.run(ctx, inv, body, log)
 	}
@@ -207,7 +208,7 @@ func (h *Handler) runEvent(ctx context.Context, inv Invocation, seq int, raw jso
 	log = log.With("event_id", ev.ID, "event_source", ev.Source)
 	if ev.Source == ecsEventSource {
 		req, err := h.instanceEventRequest(ev, data)
-		keyPair := h.cfg.KeyPairName + h.cfg.KeyPairID
+		keyPair := cmp.Or(h.cfg.KeyPairName, h.cfg.KeyPairID)
 		if err != nil {
 			log.Warn("ECS event rejected", "type", ev.Type, "error", err.Message)
 			return h.emit(ctx, inv, seq, outcome{err: err}, keyPair, log)
@@ -235,6 +236,10 @@ func keyPairOf(raw []byte) string {
 	return r.KeyPairId
 }
 
+// answerMargin is the time before the deadline that emitting the event leaves for
+// sending the answer.
+const answerMargin = 100 * time.Millisecond
+
 // emit sends the result event of one request to EVENT_BUS, if set, and records in the
 // outcome whether it went out. A failed emit is logged; the outcome is otherwise kept.
 func (h *Handler) emit(ctx context.Context, inv Invocation, seq int, o outcome, keyPair string, log *slog.Logger) outcome {
@@ -258,6 +263,11 @@ func (h *Handler) emit(ctx context.Context, inv Invocation, seq int, o outcome, 
 	}
 	emitted := false
 	o.emitted = &emitted
+	if dl, ok := ctx.Deadline(); ok { // keep time to answer: the answer matters more
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-answerMargin))
+		defer cancel()
+	}
 	pub, err := h.publishers(region, inv.AccountID, inv.Credentials)
 	if err == nil {
 		err = detach.Emit(ctx, pub, ev, h.cfg.MaxAttempts)

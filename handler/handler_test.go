@@ -408,3 +408,25 @@ func TestThousandInstances(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTPMethod: only POST carries a request; another method is InvalidParameter.Method.
+func TestHTTPMethod(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	before := e.bindings()
+	ev := strings.Replace(httpEvent(request(`"KeyPairName":"ops-2026"`, ids(1, 2))), `"POST"`, `"GET"`, 1)
+	ctx, cancel := fcContext(10 * time.Second)
+	defer cancel()
+	out, err := e.h.Invoke(ctx, []byte(ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hr struct {
+		StatusCode int
+		Body       string
+	}
+	json.Unmarshal(out, &hr)
+	if hr.StatusCode != 400 || !strings.Contains(hr.Body, `"InvalidParameter.Method"`) {
+		t.Fatalf("answer %s", out)
+	}
+	e.assertState(before, detach.Result{})
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"detachkeypair/detach"
 	"detachkeypair/emulator"
@@ -212,5 +213,23 @@ func TestCanarySecret(t *testing.T) {
 		if strings.Contains(out, secret) || strings.Contains(out, token) {
 			t.Fatalf("a secret leaked into: %.300s", out)
 		}
+	}
+}
+
+// TestEventBusHangs: an EventBridge that does not answer cannot hold the answer past
+// the function's deadline; the answer says EventEmitted false.
+func TestEventBusHangs(t *testing.T) {
+	httpSample, _ := os.ReadFile("../events/http.json")
+	env, _ := startLogged(t, localrun.Options{
+		Timeout: 2 * time.Second,
+		Faults:  map[string]emulator.Fault{"PutEvents": {Latency: 10 * time.Second}},
+	})
+	res, err := env.Invoke(context.Background(), httpSample)
+	if err != nil || res.Outcome != fcruntime.Succeeded {
+		t.Fatalf("invocation: %v %v (after %s)", err, res.Error, res.Duration)
+	}
+	_, got := answers(t, res.Payload)
+	if got[0].EventEmitted == nil || *got[0].EventEmitted || got[0].FailCount != 0 || len(got[0].Results) != 2 {
+		t.Fatalf("answer %s", res.Payload)
 	}
 }

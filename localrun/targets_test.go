@@ -37,7 +37,7 @@ func TestTargetsByTag(t *testing.T) {
 	env := start(t, localrun.Options{})
 	before := bindings(env.Emulator)
 	a := invokeOne(t, env, timerEvent(map[string]any{"KeyPairName": "ops-2026", "Targets": map[string]any{"Tags": []map[string]string{{"Key": "env", "Value": "staging"}}}}))
-	if a.MatchedCount == nil || *a.MatchedCount != 15 || a.Truncated || a.TotalCount != 15 || a.FailCount != 5 {
+	if a.MatchedCount == nil || *a.MatchedCount != 15 || a.Truncated == nil || *a.Truncated || a.TotalCount != 15 || a.FailCount != 5 {
 		t.Fatalf("answer: matched %v truncated %v total %d failed %d", a.MatchedCount, a.Truncated, a.TotalCount, a.FailCount)
 	}
 	for i, r := range a.Results {
@@ -66,7 +66,7 @@ func TestTargetsCapAndContinue(t *testing.T) {
 		before := bindings(env.Emulator)
 		a := invokeOne(t, env, payload)
 		matched := 15 - 4*run
-		if a.MatchedCount == nil || *a.MatchedCount != matched || !a.Truncated || a.TotalCount != 4 {
+		if a.MatchedCount == nil || *a.MatchedCount != matched || a.Truncated == nil || !*a.Truncated || a.TotalCount != 4 {
 			t.Fatalf("run %d: matched %v truncated %v total %d", run+1, a.MatchedCount, a.Truncated, a.TotalCount)
 		}
 		var got []int

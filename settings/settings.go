@@ -41,11 +41,11 @@ var Names = []string{
 
 // Defaults of the settings that have one.
 const (
-	DefaultBatchSize    = 50
-	DefaultConcurrency  = 4
+	DefaultBatchSize    = detach.DefaultBatchSize
+	DefaultConcurrency  = detach.DefaultConcurrency
 	DefaultECSQPS       = 20
-	DefaultMaxAttempts  = 5
-	DefaultMaxInstances = 1000
+	DefaultMaxAttempts  = detach.DefaultMaxAttempts
+	DefaultMaxInstances = detach.DefaultMaxInstances
 	DefaultMaxBodyBytes = 1 << 20
 	DefaultEventSource  = "acs.fc.detach-keypair"
 )
@@ -80,7 +80,7 @@ func Load(getenv func(string) string) (Settings, error) {
 		}
 		return n
 	}
-	s.BatchSize = intSetting("BATCH_SIZE", DefaultBatchSize, 1, 50)
+	s.BatchSize = intSetting("BATCH_SIZE", DefaultBatchSize, 1, detach.BatchLimit)
 	s.Concurrency = intSetting("CONCURRENCY", DefaultConcurrency, 1, 256)
 	s.MaxAttempts = intSetting("MAX_ATTEMPTS", DefaultMaxAttempts, 1, 20)
 	s.MaxInstances = intSetting("MAX_INSTANCES", DefaultMaxInstances, 1, 100000)
