@@ -100,9 +100,9 @@ func (s *Service) Detach(ctx context.Context, cloud Cloud, req Request) (*Result
 	start := time.Now()
 	kp, err := r.resolveKeyPair()
 	switch {
-	case err != nil && r.outOfTime(err) && req.Targets != nil:
+	case err == timeUp && req.Targets != nil:
 		return nil, outOfTimeSelecting
-	case err != nil && r.outOfTime(err):
+	case err == timeUp:
 		return r.allNotAttempted(req), nil
 	case err != nil:
 		return nil, err
@@ -112,7 +112,7 @@ func (s *Service) Detach(ctx context.Context, cloud Cloud, req Request) (*Result
 
 	if req.Targets != nil {
 		if err := r.selectTargets(kp); err != nil {
-			if r.outOfTime(err) {
+			if err == timeUp {
 				return nil, outOfTimeSelecting
 			}
 			return nil, err
@@ -183,11 +183,6 @@ func (r *run) setInstances(ids []string) {
 		r.pos[id] = i
 	}
 	r.result.Results = make([]InstanceResult, len(ids))
-}
-
-// outOfTime reports whether err comes from the deadline rather than from the cloud.
-func (r *run) outOfTime(err *Error) bool {
-	return err.Code == CodeNotAttempted
 }
 
 // allNotAttempted answers a request that ran out of time before any instance was checked.

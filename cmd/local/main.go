@@ -91,7 +91,7 @@ func invoke(args []string, stdout, stderr io.Writer) (int, error) {
 		return 2, err
 	}
 	if opts.dryRun {
-		if payload, err = SetDryRun(payload); err != nil {
+		if payload, err = setDryRun(payload); err != nil {
 			return 2, fmt.Errorf("--dry-run: %w", err)
 		}
 	}
@@ -174,8 +174,8 @@ func pretty(b []byte) []byte {
 	return out.Bytes()
 }
 
-// SetDryRun sets DryRun in the request(s) an event carries, whatever its envelope.
-func SetDryRun(payload []byte) ([]byte, error) {
+// setDryRun sets DryRun in the request(s) an event carries, whatever its envelope.
+func setDryRun(payload []byte) ([]byte, error) {
 	switch handler.Classify(payload) {
 	case handler.HTTP:
 		return rewriteField(payload, "body", func(body []byte) ([]byte, error) {
