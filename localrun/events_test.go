@@ -1,12 +1,10 @@
 package localrun_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,27 +14,9 @@ import (
 	"detachkeypair/localrun"
 )
 
-// lockedBuffer collects the function's logs from its two output streams.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func startLogged(t *testing.T, o localrun.Options) (*localrun.Env, *lockedBuffer) {
+func startLogged(t *testing.T, o localrun.Options) (*localrun.Env, *fcruntime.Logs) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &fcruntime.Logs{}
 	o.Binary, o.FunctionLogs = binary, logs
 	env, err := localrun.Start(context.Background(), o)
 	if err != nil {
@@ -152,6 +132,9 @@ func TestEventBusDown(t *testing.T) {
 	if len(env.Emulator.Events(env.EventBus)) != 0 {
 		t.Error("an event was recorded though every PutEvents failed")
 	}
+	if !logs.WaitEnd(res.RequestID, 5*time.Second) {
+		t.Fatalf("the function's end line for %s never arrived", res.RequestID)
+	}
 	found := false
 	for _, line := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(line, "result event not emitted") && strings.Contains(line, res.RequestID) {
@@ -201,6 +184,9 @@ func TestCanarySecret(t *testing.T) {
 			t.Fatal(err)
 		}
 		outputs = append(outputs, string(res.Payload))
+		if !logs.WaitEnd(res.RequestID, 5*time.Second) {
+			t.Fatalf("%s: the function's end line for %s never arrived", f, res.RequestID)
+		}
 	}
 	for _, ev := range env.Emulator.Events(env.EventBus) {
 		outputs = append(outputs, string(ev.Raw))

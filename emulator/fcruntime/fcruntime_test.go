@@ -1,7 +1,6 @@
 package fcruntime_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,24 +40,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer is a bytes.Buffer safe for the runner's writes and the test's reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // echo is what testdata/echofn answers.
 type echo struct {
 	Payload       json.RawMessage   `json:"payload"`
@@ -82,9 +63,9 @@ type echo struct {
 
 // start runs echofn under a runner that is closed when the test ends; the
 // function's output is logged if the test fails.
-func start(t *testing.T, cfg fcruntime.Config) (*fcruntime.Runner, *syncBuffer) {
+func start(t *testing.T, cfg fcruntime.Config) (*fcruntime.Runner, *fcruntime.Logs) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &fcruntime.Logs{}
 	cfg.Binary = echoBin
 	cfg.Stdout, cfg.Stderr = logs, logs
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -203,8 +184,8 @@ func TestInvokeDeliversPayloadHeadersAndEnvironment(t *testing.T) {
 	if e.PID != r.PID() {
 		t.Errorf("function pid %d, runner says %d", e.PID, r.PID())
 	}
-	if !strings.Contains(logs.String(), "FC Invoke Start RequestId: "+res.RequestID) {
-		t.Errorf("function stdout lacks the SDK's start line; got:\n%s", logs)
+	if !logs.WaitEnd(res.RequestID, 5*time.Second) || !strings.Contains(logs.String(), "FC Invoke Start RequestId: "+res.RequestID) {
+		t.Errorf("function stdout lacks the SDK's start or end line; got:\n%s", logs)
 	}
 	if strings.Contains(logs.String(), creds.AccessKeySecret) {
 		t.Error("the secret appears in the function's output")
