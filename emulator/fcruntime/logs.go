@@ -2,7 +2,6 @@ package fcruntime
 
 import (
 	"bytes"
-	"strings"
 	"sync"
 	"time"
 )
@@ -40,11 +39,12 @@ func (l *Logs) String() string {
 // WaitFor waits until the output contains s, at most timeout; it reports
 // whether s arrived.
 func (l *Logs) WaitFor(s string, timeout time.Duration) bool {
+	want := []byte(s)
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		l.mu.Lock()
-		if strings.Contains(l.buf.String(), s) {
+		if bytes.Contains(l.buf.Bytes(), want) {
 			l.mu.Unlock()
 			return true
 		}
