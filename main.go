@@ -1,14 +1,22 @@
 // Command main is the detach-keypair function for Function Compute 3.0 (runtime go1):
-// it detaches one SSH key pair from many ECS instances. FC runs it as the handler
-// "main"; locally, `make run` runs it the same way against the embedded emulator.
+// it detaches one SSH key pair from many instances. FC runs it as the handler "main";
+// locally, `make run` runs it the same way against the embedded emulator.
+//
+// It is the only place that wires the function together: the settings, the logger, and
+// the adapters to the cloud that the handler is given.
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 
 	"github.com/aliyun/fc-runtime-go-sdk/fc"
 
+	"detachkeypair/aliyun"
+	"detachkeypair/detach"
+	"detachkeypair/ecs"
+	"detachkeypair/eventbridge"
 	"detachkeypair/handler"
 	"detachkeypair/settings"
 )
@@ -20,5 +28,24 @@ func main() {
 		log.Error("the function's settings are invalid; fix them and redeploy", "error", err.Error())
 		os.Exit(2)
 	}
-	fc.Start(handler.New(cfg, log).Invoke)
+	fc.Start(handler.New(wire(cfg, log)).Invoke)
+}
+
+// wire connects the function's adapters to its settings.
+func wire(cfg settings.Settings, log *slog.Logger) handler.Config {
+	return handler.Config{
+		Settings: cfg,
+		Logger:   log,
+		Clouds: func(product, region string, creds *aliyun.Credentials) (detach.Cloud, error) {
+			switch product {
+			case detach.ProductECS:
+				return ecs.New(ecs.Config{Region: region, Endpoint: cfg.ECSEndpoint, Credentials: creds})
+			}
+			return nil, fmt.Errorf("product %q is not served", product)
+		},
+		Publishers: func(region, accountID string, creds *aliyun.Credentials) (detach.Publisher, error) {
+			return eventbridge.New(eventbridge.Config{Bus: cfg.EventBus, Region: region, AccountID: accountID,
+				Endpoint: cfg.EventBridgeEndpoint, Credentials: creds})
+		},
+	}
 }

@@ -16,12 +16,8 @@ import (
 // MaxAttempts times, never past the run's deadline. It returns errNotStarted when the
 // deadline came before the first attempt, else the last error of the cloud.
 func call[T any](r *run, api string, op func(ctx context.Context) (T, error)) (T, error) {
-	p := r.pacers[api]
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = r.opts.Backoff
-	b.MaxInterval = r.opts.MaxBackoff
-	b.RandomizationFactor = 0.5
-	b.Multiplier = 2
+	p := r.pacer(r.lim, api)
+	b := newBackoff(r.opts.Backoff, r.opts.MaxBackoff)
 	attempt := 0
 	var last error
 	v, err := backoff.Retry(r.ctx, func() (T, error) {
@@ -64,6 +60,18 @@ func call[T any](r *run, api string, op func(ctx context.Context) (T, error)) (T
 		r.log.Warn("cloud call failed after retries", "api", api, "attempts", attempt, "error", err.Error())
 	}
 	return v, err
+}
+
+// newBackoff is the one retry schedule of the function's cloud calls: exponential from
+// initial, doubling up to max, each wait randomised by ±50% (jitter) so that retries
+// of concurrent calls do not meet again.
+func newBackoff(initial, max time.Duration) *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = initial
+	b.MaxInterval = max
+	b.RandomizationFactor = 0.5
+	b.Multiplier = 2
+	return b
 }
 
 // pacer keeps the calls of one API under its quota, evenly spaced (no bursts).

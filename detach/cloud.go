@@ -8,30 +8,57 @@ import (
 	"strings"
 )
 
-// Cloud is what the function needs from ECS, one cloud call per method. The ecs package
-// implements it over the Alibaba Cloud SDK; paging, pacing and retries are done here.
+// Cloud is what the function needs from one product's API in one place (an ECS region,
+// or ENS, which has no API regions): one cloud call per method. The adapters (ecs, ens)
+// implement it over the Alibaba Cloud SDKs; paging, pacing, retries and every rule of
+// the contract are done here, so the adapters only translate.
 type Cloud interface {
-	// DescribeKeyPairs returns one page (1-based, up to PageSize key pairs) of the key
-	// pairs of the region whose name matches the pattern ("" = all; "*" is a wildcard).
-	DescribeKeyPairs(ctx context.Context, region, namePattern string, page int) (KeyPairPage, error)
-	// DescribeInstances returns one page of the instances that match the query.
-	DescribeInstances(ctx context.Context, region string, q InstanceQuery) (InstancePage, error)
-	// DetachKeyPair detaches the named key pair from up to BatchLimit instances and
-	// returns ECS's own result for each instance.
-	DetachKeyPair(ctx context.Context, region, keyPairName string, instanceIDs []string) ([]Outcome, error)
+	// Limits says which product the cloud is and how much one call may carry.
+	Limits() Limits
+	// DescribeKeyPairs returns one page of the key pairs that match q.
+	DescribeKeyPairs(ctx context.Context, q KeyPairQuery) (KeyPairPage, error)
+	// DescribeInstances returns one page of the instances that match q.
+	DescribeInstances(ctx context.Context, q InstanceQuery) (InstancePage, error)
+	// DetachKeyPair detaches kp from up to Limits().Batch instances and returns the
+	// cloud's own result for each instance. The adapter names kp the way its API
+	// prefers (ECS: by name; ENS: by id when it has one).
+	DetachKeyPair(ctx context.Context, kp KeyPair, instanceIDs []string) ([]Outcome, error)
 }
 
-// Limits of the ECS API that the function plans around.
+// Products the function serves.
 const (
-	KeyPairPageSize = 50  // DescribeKeyPairs: most key pairs a page
-	DescribeLimit   = 100 // DescribeInstances: most ids a call, and most instances a page
-	BatchLimit      = 50  // DetachKeyPair: most ids a call
+	ProductECS = "ECS"
+	ProductENS = "ENS"
 )
 
-// KeyPair is an SSH key pair of a region.
+// Limits describe a cloud: its product and region, and the most a call may carry.
+type Limits struct {
+	Product     string // ProductECS or ProductENS
+	Region      string // the API region the cloud serves ("" for ENS)
+	KeyPairPage int    // DescribeKeyPairs: most key pairs a page
+	DescribeIDs int    // DescribeInstances: most ids a call, and most instances a page
+	Batch       int    // DetachKeyPair: most ids a call
+}
+
+// ECS's limits, for the ecs adapter and for the settings that may not exceed them.
+const (
+	ECSKeyPairPage = 50  // DescribeKeyPairs PageSize
+	ECSDescribeIDs = 100 // DescribeInstances InstanceIds and MaxResults
+	ECSBatch       = 50  // DetachKeyPair InstanceIds
+)
+
+// KeyPair is an SSH key pair. ID is "" where the cloud does not tell it.
 type KeyPair struct {
 	ID   string
 	Name string
+}
+
+// KeyPairQuery selects key pairs: by exact id, or by name ("" = all; "*" is a wildcard
+// where the API treats the name as a pattern), one page at a time (Page is 1-based).
+type KeyPairQuery struct {
+	ID   string
+	Name string
+	Page int
 }
 
 // KeyPairPage is one page of DescribeKeyPairs.
@@ -40,23 +67,25 @@ type KeyPairPage struct {
 	TotalCount int
 }
 
-// Instance is what the function needs to know of an ECS instance.
+// Instance is what the function needs to know of an instance.
 type Instance struct {
 	ID          string
 	Status      string // Running, Stopped, Starting, Stopping, ...
 	KeyPairName string // the bound key pair, "" if none
 }
 
-// StatusStopped is the only status in which ECS detaches a key pair.
+// StatusStopped is the only status in which the contract detaches a key pair.
 const StatusStopped = "Stopped"
 
-// InstanceQuery selects instances: by ids (up to DescribeLimit), or by key pair, tags and
-// resource group, one page at a time (NextToken "" = the first page).
+// InstanceQuery selects instances: by ids (up to Limits().DescribeIDs), or by key pair,
+// tags and resource group, one page at a time (NextToken "" = the first page). An
+// adapter whose API cannot filter by key pair may return other instances too: the
+// caller keeps those bound to the key pair.
 type InstanceQuery struct {
 	IDs             []string
 	KeyPairName     string
 	Tags            []Tag
-	ResourceGroupId string
+	ResourceGroupID string
 	NextToken       string
 	PageSize        int
 }
@@ -67,7 +96,7 @@ type InstancePage struct {
 	NextToken string
 }
 
-// Outcome is ECS's result for one instance of a DetachKeyPair call.
+// Outcome is the cloud's result for one instance of a DetachKeyPair call.
 type Outcome struct {
 	InstanceID string
 	Code       int // 200 on success

@@ -1,11 +1,13 @@
 package detach
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -36,6 +38,7 @@ type Publisher interface {
 // EventScope says where a request ran, for the event's subject and id.
 type EventScope struct {
 	Source    string // EVENT_SOURCE
+	Product   string // ProductECS ("" means it) or ProductENS, for the subject
 	Region    string
 	AccountID string
 	RequestID string // the FC request id
@@ -59,7 +62,8 @@ func NewEvent(scope EventScope, res *Result, failure *ErrorResponse, keyPair str
 	if keyPair == "" {
 		keyPair = "unknown"
 	}
-	ev.Subject = fmt.Sprintf("acs:ecs:%s:%s:keypair/%s", scope.Region, scope.AccountID, keyPair)
+	product := strings.ToLower(cmp.Or(scope.Product, ProductECS))
+	ev.Subject = fmt.Sprintf("acs:%s:%s:%s:keypair/%s", product, scope.Region, scope.AccountID, keyPair)
 	seed := fmt.Sprintf("%s/%s/%d", scope.Source, scope.RequestID, scope.Seq)
 	if scope.RequestID == "" {
 		seed += "/" + ev.Time.Format(time.RFC3339Nano)
@@ -74,10 +78,7 @@ func NewEvent(scope EventScope, res *Result, failure *ErrorResponse, keyPair str
 // at most attempts times and within ctx's deadline. The detach result never depends
 // on it: the caller only records whether it worked.
 func Emit(ctx context.Context, p Publisher, ev Event, attempts int) error {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = 100 * time.Millisecond
-	b.MaxInterval = 2 * time.Second
-	b.RandomizationFactor = 0.5
+	b := newBackoff(100*time.Millisecond, 2*time.Second)
 	var last error
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		err := p.Publish(ctx, ev)

@@ -16,7 +16,7 @@ import (
 
 // Options are the service's settings; zero values take the defaults of the contract.
 type Options struct {
-	BatchSize    int           // ids per DetachKeyPair call, 1 to BatchLimit (default 50)
+	BatchSize    int           // ids per DetachKeyPair call (default and cap: the cloud's Limits().Batch)
 	Concurrency  int           // calls in flight at once per API (default 4)
 	QPS          float64       // calls a second per API, shared by all requests (0 = unpaced)
 	MaxAttempts  int           // tries per cloud call, retries included (default 5)
@@ -28,16 +28,13 @@ type Options struct {
 
 // Defaults of the contract's settings.
 const (
-	DefaultBatchSize    = BatchLimit
+	DefaultBatchSize    = ECSBatch
 	DefaultConcurrency  = 4
 	DefaultMaxAttempts  = 5
 	DefaultMaxInstances = 1000
 )
 
 func (o Options) withDefaults() Options {
-	if o.BatchSize <= 0 || o.BatchSize > BatchLimit {
-		o.BatchSize = DefaultBatchSize
-	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultConcurrency
 	}
@@ -60,13 +57,20 @@ func (o Options) withDefaults() Options {
 }
 
 // Service detaches key pairs. One Service serves every request of a process, so that
-// its pacing of the cloud's APIs holds across concurrent requests.
+// its pacing of the cloud's APIs holds across concurrent requests. It is safe for
+// concurrent use.
 type Service struct {
-	opts   Options
-	pacers map[string]*pacer
+	opts Options
+
+	mu     sync.Mutex
+	pacers map[pacerKey]*pacer // one per product, region and API, made on first use
 }
 
-// Cloud API names, as ECS spells them; the keys of the service's pacing.
+// pacerKey names the quota a call counts against: the cloud's quotas are per API, and
+// per region for ECS.
+type pacerKey struct{ product, region, api string }
+
+// Cloud API names, as ECS and ENS spell them; the keys of the service's pacing.
 const (
 	APIDescribeKeyPairs  = "DescribeKeyPairs"
 	APIDescribeInstances = "DescribeInstances"
@@ -76,25 +80,31 @@ const (
 // NewService returns a service with the given options.
 func NewService(opts Options) *Service {
 	opts = opts.withDefaults()
-	s := &Service{opts: opts, pacers: map[string]*pacer{}}
-	for _, api := range []string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair} {
-		s.pacers[api] = newPacer(opts.QPS)
+	return &Service{opts: opts, pacers: map[pacerKey]*pacer{}}
+}
+
+// pacer returns the pacer of an API of the cloud described by lim.
+func (s *Service) pacer(lim Limits, api string) *pacer {
+	k := pacerKey{lim.Product, lim.Region, api}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pacers[k]
+	if !ok {
+		p = newPacer(s.opts.QPS)
+		s.pacers[k] = p
 	}
-	return s
+	return p
 }
 
 // MaxInstances is the most instances a request may name.
 func (s *Service) MaxInstances() int { return s.opts.MaxInstances }
 
-// Detach carries out a validated request through cloud, the ECS API of the request's
-// region: it resolves the key pair, checks the instances, and detaches the key pair
-// from the eligible ones in batches, within the deadline of ctx. A request-level
-// failure (nothing detached) is returned as *Error; everything else, including
-// failures of single instances, is in the Result.
+// Detach carries out a validated request through cloud, the API the request names (for
+// ECS, that of the request's region): it resolves the key pair, checks the instances,
+// and detaches the key pair from the eligible ones in batches, within the deadline of
+// ctx. A request-level failure (nothing detached) is returned as *Error; everything
+// else, including failures of single instances, is in the Result.
 func (s *Service) Detach(ctx context.Context, cloud Cloud, req Request) (*Result, *Error) {
-	if req.RegionId == "" {
-		return nil, invalidParameter("RegionId", "no region: give RegionId, or set REGION_ID where the function runs outside FC")
-	}
 	r := s.newRun(ctx, cloud, req)
 	defer r.cancel()
 	start := time.Now()
@@ -134,6 +144,8 @@ func (s *Service) Detach(ctx context.Context, cloud Cloud, req Request) (*Result
 type run struct {
 	*Service
 	cloud  Cloud
+	lim    Limits          // cloud.Limits()
+	batch  int             // ids per DetachKeyPair call: BatchSize, at most lim.Batch
 	ctx    context.Context // bounded by the deadline less a reserve for answering
 	cancel context.CancelFunc
 	req    Request
@@ -159,7 +171,11 @@ func reserve(left time.Duration) time.Duration {
 }
 
 func (s *Service) newRun(ctx context.Context, cloud Cloud, req Request) *run {
-	r := &run{Service: s, cloud: cloud, req: req, log: loggerFrom(ctx, s.opts.Logger)}
+	lim := cloud.Limits()
+	r := &run{Service: s, cloud: cloud, lim: lim, batch: min(s.opts.BatchSize, lim.Batch), req: req, log: loggerFrom(ctx, s.opts.Logger)}
+	if r.batch <= 0 {
+		r.batch = max(lim.Batch, 1)
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		r.ctx, r.cancel = context.WithDeadline(ctx, dl.Add(-reserve(time.Until(dl))))
 	} else {
@@ -167,6 +183,15 @@ func (s *Service) newRun(ctx context.Context, cloud Cloud, req Request) *run {
 	}
 	r.result = Result{RequestId: requestIDFrom(ctx), KeyPairId: req.KeyPairId, KeyPairName: req.KeyPairName, DryRun: req.DryRun}
 	return r
+}
+
+// where names the place the request's instances are in, for messages:
+// "in region cn-hangzhou" for ECS, "in ENS" for ENS.
+func (r *run) where() string {
+	if r.lim.Region != "" {
+		return "in region " + r.lim.Region
+	}
+	return "in " + r.lim.Product
 }
 
 func (r *run) namedBy() string {
@@ -221,14 +246,14 @@ var timeUp = &Error{Status: http.StatusGatewayTimeout, Code: CodeNotAttempted, M
 // resolveKeyPair finds the key pair the request names, by id (matched against every key
 // pair of the region) or by exact name.
 func (r *run) resolveKeyPair() (KeyPair, *Error) {
-	pattern := r.req.KeyPairName
-	if r.req.KeyPairId != "" {
-		pattern = "" // the id is matched against all key pairs of the region
+	q := KeyPairQuery{ID: r.req.KeyPairId}
+	if q.ID == "" {
+		q.Name = r.req.KeyPairName // a pattern to the cloud: the name is matched exactly below
 	}
 	var found []KeyPair
-	for page := 1; ; page++ {
+	for q.Page = 1; ; q.Page++ {
 		p, err := call(r, APIDescribeKeyPairs, func(ctx context.Context) (KeyPairPage, error) {
-			return r.cloud.DescribeKeyPairs(ctx, r.req.RegionId, pattern, page)
+			return r.cloud.DescribeKeyPairs(ctx, q)
 		})
 		if r.outOfTimeFor(err) {
 			return KeyPair{}, timeUp
@@ -241,7 +266,7 @@ func (r *run) resolveKeyPair() (KeyPair, *Error) {
 				found = append(found, kp)
 			}
 		}
-		if len(found) > 0 || len(p.KeyPairs) < KeyPairPageSize || p.TotalCount > 0 && page*KeyPairPageSize >= p.TotalCount {
+		if len(found) > 0 || len(p.KeyPairs) < r.lim.KeyPairPage || p.TotalCount > 0 && q.Page*r.lim.KeyPairPage >= p.TotalCount {
 			break
 		}
 	}
@@ -251,7 +276,7 @@ func (r *run) resolveKeyPair() (KeyPair, *Error) {
 			what = "KeyPairId " + r.req.KeyPairId
 		}
 		return KeyPair{}, &Error{Status: http.StatusNotFound, Code: CodeKeyPairNotFound,
-			Message: fmt.Sprintf("no key pair with %s in region %s", what, r.req.RegionId)}
+			Message: fmt.Sprintf("no key pair with %s %s", what, r.where())}
 	}
 	kp := found[0]
 	if r.req.KeyPairId != "" && r.req.KeyPairName != "" && kp.Name != r.req.KeyPairName {
@@ -265,11 +290,11 @@ func (r *run) resolveKeyPair() (KeyPair, *Error) {
 // selectTargets finds the instances of the Targets selector: bound to the key pair and
 // matching the tags and resource group, all pages, capped at MaxInstances in id order.
 func (r *run) selectTargets(kp KeyPair) *Error {
-	q := InstanceQuery{KeyPairName: kp.Name, Tags: r.req.Targets.Tags, ResourceGroupId: r.req.Targets.ResourceGroupId, PageSize: DescribeLimit}
+	q := InstanceQuery{KeyPairName: kp.Name, Tags: r.req.Targets.Tags, ResourceGroupID: r.req.Targets.ResourceGroupId, PageSize: r.lim.DescribeIDs}
 	var all []Instance
 	for {
 		p, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
-			return r.cloud.DescribeInstances(ctx, r.req.RegionId, q)
+			return r.cloud.DescribeInstances(ctx, q)
 		})
 		if r.outOfTimeFor(err) {
 			return timeUp
@@ -277,7 +302,11 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 		if err != nil {
 			return toRequestError(err, "DescribeInstances")
 		}
-		all = append(all, p.Instances...)
+		for _, in := range p.Instances {
+			if in.KeyPairName == kp.Name { // an API without a key pair filter returns others too
+				all = append(all, in)
+			}
+		}
 		if p.NextToken == "" || len(p.Instances) == 0 {
 			break
 		}
@@ -418,7 +447,7 @@ func (r *run) requestFailure(kp KeyPair, errs []*Error) *Error {
 		kp.Name, len(unbound), strings.Join(shown, ", "), more)}
 }
 
-// check describes the instances, up to DescribeLimit ids a call and several calls at
+// check describes the instances, up to Limits().DescribeIDs ids a call and several calls at
 // once, and judges each. It returns the request-level errors of calls that failed.
 func (r *run) check(kp KeyPair, eligible chan<- string) []*Error {
 	var g errgroup.Group
@@ -426,11 +455,11 @@ func (r *run) check(kp KeyPair, eligible chan<- string) []*Error {
 	var mu sync.Mutex
 	var errs []*Error
 	byName := r.req.KeyPairId == ""
-	for chunk := range slices.Chunk(r.ids, DescribeLimit) {
+	for chunk := range slices.Chunk(r.ids, r.lim.DescribeIDs) {
 		g.Go(func() error {
 			defer r.recoverIDs(chunk)
 			page, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
-				return r.cloud.DescribeInstances(ctx, r.req.RegionId, InstanceQuery{IDs: chunk, PageSize: DescribeLimit})
+				return r.cloud.DescribeInstances(ctx, InstanceQuery{IDs: chunk, PageSize: r.lim.DescribeIDs})
 			})
 			if err != nil {
 				r.checkFailed(chunk, err, &mu, &errs)
@@ -495,7 +524,7 @@ func (r *run) judge(kp KeyPair, id string, in Instance, exists bool, eligible ch
 	switch {
 	case !exists:
 		r.result.Results[i] = failed(id, http.StatusNotFound, CodeInstanceNotFound,
-			fmt.Sprintf("instance %s does not exist in region %s", id, r.req.RegionId))
+			fmt.Sprintf("instance %s does not exist %s", id, r.where()))
 	case in.KeyPairName != kp.Name:
 		bound := "no key pair"
 		if in.KeyPairName != "" {
@@ -513,18 +542,18 @@ func (r *run) judge(kp KeyPair, id string, in Instance, exists bool, eligible ch
 	}
 }
 
-// batchAndDetach groups eligible ids into batches of BatchSize and detaches them,
+// batchAndDetach groups eligible ids into batches of r.batch and detaches them,
 // Concurrency calls at once. It returns when ids is closed and every batch is done.
 func (r *run) batchAndDetach(kp KeyPair, ids <-chan string) {
 	var g errgroup.Group
 	g.SetLimit(r.opts.Concurrency)
-	batch := make([]string, 0, r.opts.BatchSize)
+	batch := make([]string, 0, r.batch)
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
 		b := batch
-		batch = make([]string, 0, r.opts.BatchSize)
+		batch = make([]string, 0, r.batch)
 		r.mu.Lock()
 		r.batches++
 		r.mu.Unlock()
@@ -536,7 +565,7 @@ func (r *run) batchAndDetach(kp KeyPair, ids <-chan string) {
 	}
 	for id := range ids {
 		batch = append(batch, id)
-		if len(batch) == r.opts.BatchSize {
+		if len(batch) == r.batch {
 			flush()
 		}
 	}
@@ -565,7 +594,7 @@ func (r *run) detachBatch(kp KeyPair, ids []string) {
 
 	uncertain := false // an earlier attempt got no clear answer: it may have detached
 	outcomes, err := call(r, APIDetachKeyPair, func(ctx context.Context) ([]Outcome, error) {
-		out, err := r.cloud.DetachKeyPair(ctx, r.req.RegionId, kp.Name, ids)
+		out, err := r.cloud.DetachKeyPair(ctx, kp, ids)
 		var ce *CloudError
 		if errors.As(err, &ce) && ce.Unavailable() {
 			uncertain = true
@@ -602,7 +631,7 @@ func (r *run) detachBatch(kp KeyPair, ids []string) {
 		switch {
 		case !ok:
 			return failed(id, http.StatusInternalServerError, CodeInternalError,
-				"ECS answered without a result for this instance; check it and run the request again")
+				r.lim.Product+" answered without a result for this instance; check it and run the request again")
 		case o.Success:
 			return succeeded(id, MessageSuccessful)
 		case uncertain && o.ErrorCode == CodeNotAttached:

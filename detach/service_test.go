@@ -16,11 +16,15 @@ type lossyCloud struct {
 	calls int
 }
 
-func (c *lossyCloud) DescribeKeyPairs(context.Context, string, string, int) (KeyPairPage, error) {
+func (c *lossyCloud) Limits() Limits {
+	return Limits{Product: ProductECS, Region: "cn-hangzhou", KeyPairPage: ECSKeyPairPage, DescribeIDs: ECSDescribeIDs, Batch: ECSBatch}
+}
+
+func (c *lossyCloud) DescribeKeyPairs(context.Context, KeyPairQuery) (KeyPairPage, error) {
 	return KeyPairPage{KeyPairs: []KeyPair{{ID: "ssh-k1", Name: "k"}}, TotalCount: 1}, nil
 }
 
-func (c *lossyCloud) DescribeInstances(_ context.Context, _ string, q InstanceQuery) (InstancePage, error) {
+func (c *lossyCloud) DescribeInstances(_ context.Context, q InstanceQuery) (InstancePage, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var p InstancePage
@@ -32,7 +36,8 @@ func (c *lossyCloud) DescribeInstances(_ context.Context, _ string, q InstanceQu
 	return p, nil
 }
 
-func (c *lossyCloud) DetachKeyPair(_ context.Context, _, name string, ids []string) ([]Outcome, error) {
+func (c *lossyCloud) DetachKeyPair(_ context.Context, kp KeyPair, ids []string) ([]Outcome, error) {
+	name := kp.Name
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls++
@@ -84,10 +89,10 @@ type slowCloud struct {
 	delay time.Duration
 }
 
-func (c *slowCloud) DescribeInstances(ctx context.Context, region string, q InstanceQuery) (InstancePage, error) {
+func (c *slowCloud) DescribeInstances(ctx context.Context, q InstanceQuery) (InstancePage, error) {
 	select {
 	case <-time.After(c.delay):
-		return c.lossyCloud.DescribeInstances(ctx, region, q)
+		return c.lossyCloud.DescribeInstances(ctx, q)
 	case <-ctx.Done():
 		return InstancePage{}, fmt.Errorf("cut short: %w", ctx.Err())
 	}

@@ -40,6 +40,7 @@ type Config struct {
 // concurrent use: the SDK's client is not (each call writes its Headers field), so
 // every call borrows one of a pool of SDK clients.
 type Client struct {
+	region string
 	config *openapi.Config
 	pool   sync.Pool // of *ecsclient.Client
 }
@@ -87,7 +88,7 @@ func New(cfg Config) (*Client, error) {
 	oc.ReadTimeout = tea.Int(int(timeout.Milliseconds()))
 	oc.ConnectTimeout = tea.Int(5000)
 	oc.HttpClient = httpClient{&http.Client{Transport: transport, Timeout: timeout}}
-	c := &Client{config: oc}
+	c := &Client{region: cfg.Region, config: oc}
 	sdk, err := c.newSDK() // check the configuration now
 	if err != nil {
 		return nil, err
@@ -119,16 +120,24 @@ func runtime() *dara.RuntimeOptions {
 	return &dara.RuntimeOptions{Autoretry: tea.Bool(false)}
 }
 
-// DescribeKeyPairs returns one page of the region's key pairs matching namePattern. It
-// calls the API without the SDK's response model, which lacks the KeyPairId field.
-func (c *Client) DescribeKeyPairs(ctx context.Context, region, namePattern string, page int) (detach.KeyPairPage, error) {
+// Limits are ECS's: per region, key pairs named by name, 50 ids a DetachKeyPair call.
+func (c *Client) Limits() detach.Limits {
+	return detach.Limits{Product: detach.ProductECS, Region: c.region,
+		KeyPairPage: detach.ECSKeyPairPage, DescribeIDs: detach.ECSDescribeIDs, Batch: detach.ECSBatch}
+}
+
+// DescribeKeyPairs returns one page of the region's key pairs whose name matches
+// q.Name (a pattern; "" = all). ECS takes no key pair id: with q.ID the page holds every
+// key pair, for the caller to match. It calls the API without the SDK's response model,
+// which lacks the KeyPairId field that the cloud may send.
+func (c *Client) DescribeKeyPairs(ctx context.Context, q detach.KeyPairQuery) (detach.KeyPairPage, error) {
 	query := map[string]any{
-		"RegionId":   tea.String(region),
-		"PageNumber": tea.Int32(int32(page)),
-		"PageSize":   tea.Int32(detach.KeyPairPageSize),
+		"RegionId":   tea.String(c.region),
+		"PageNumber": tea.Int32(int32(max(q.Page, 1))),
+		"PageSize":   tea.Int32(detach.ECSKeyPairPage),
 	}
-	if namePattern != "" {
-		query["KeyPairName"] = tea.String(namePattern)
+	if q.Name != "" {
+		query["KeyPairName"] = tea.String(q.Name)
 	}
 	params := &openapiutil.Params{
 		Action: tea.String("DescribeKeyPairs"), Version: tea.String("2014-05-26"),
@@ -167,8 +176,8 @@ func (c *Client) DescribeKeyPairs(ctx context.Context, region, namePattern strin
 }
 
 // DescribeInstances returns one page of the instances matching q.
-func (c *Client) DescribeInstances(ctx context.Context, region string, q detach.InstanceQuery) (detach.InstancePage, error) {
-	req := &ecsclient.DescribeInstancesRequest{RegionId: tea.String(region)}
+func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) (detach.InstancePage, error) {
+	req := &ecsclient.DescribeInstancesRequest{RegionId: tea.String(c.region)}
 	if len(q.IDs) > 0 {
 		ids, _ := json.Marshal(q.IDs)
 		req.InstanceIds = tea.String(string(ids))
@@ -183,12 +192,12 @@ func (c *Client) DescribeInstances(ctx context.Context, region string, q detach.
 		}
 		req.Tag = append(req.Tag, tag)
 	}
-	if q.ResourceGroupId != "" {
-		req.ResourceGroupId = tea.String(q.ResourceGroupId)
+	if q.ResourceGroupID != "" {
+		req.ResourceGroupId = tea.String(q.ResourceGroupID)
 	}
 	size := q.PageSize
-	if size <= 0 || size > detach.DescribeLimit {
-		size = detach.DescribeLimit
+	if size <= 0 || size > detach.ECSDescribeIDs {
+		size = detach.ECSDescribeIDs
 	}
 	req.MaxResults = tea.Int32(int32(size))
 	if q.NextToken != "" {
@@ -220,12 +229,12 @@ func (c *Client) DescribeInstances(ctx context.Context, region string, q detach.
 	return p, nil
 }
 
-// DetachKeyPair detaches the key pair named keyPairName from up to 50 instances.
-func (c *Client) DetachKeyPair(ctx context.Context, region, keyPairName string, instanceIDs []string) ([]detach.Outcome, error) {
+// DetachKeyPair detaches kp, named by its name (ECS takes no id), from up to 50 instances.
+func (c *Client) DetachKeyPair(ctx context.Context, kp detach.KeyPair, instanceIDs []string) ([]detach.Outcome, error) {
 	ids, _ := json.Marshal(instanceIDs)
 	req := &ecsclient.DetachKeyPairRequest{
-		RegionId:    tea.String(region),
-		KeyPairName: tea.String(keyPairName),
+		RegionId:    tea.String(c.region),
+		KeyPairName: tea.String(kp.Name),
 		InstanceIds: tea.String(string(ids)),
 	}
 	sdk, err := c.sdk()

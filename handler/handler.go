@@ -1,26 +1,24 @@
 // Package handler is the function's entry point on Function Compute: it recognises the
 // trigger envelope (HTTP, EventBridge, timer, direct), turns it into a detach.Request,
-// runs it, and answers in the form of the trigger. It is the only package that knows
-// FC's envelopes.
+// runs it, emits its result event, and answers in the form of the trigger. It is the
+// only package that knows FC's envelopes; it knows no cloud SDK (main wires the
+// adapters in through Config).
+//
+// The files follow an invocation: envelope.go decodes, handler.go runs each request,
+// emit.go sends its result event, answer.go encodes the answer.
 package handler
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
-	"github.com/aliyun/fc-runtime-go-sdk/events"
-	"github.com/aliyun/fc-runtime-go-sdk/fc/messages"
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
 
 	"detachkeypair/aliyun"
 	"detachkeypair/detach"
-	"detachkeypair/ecs"
-	"detachkeypair/eventbridge"
 	"detachkeypair/settings"
 )
 
@@ -45,14 +43,25 @@ func invocationFrom(ctx context.Context) Invocation {
 	return inv
 }
 
-// CloudFactory returns the ECS API of a region, signed with the given credentials
-// (nil: the standard credential chain).
-type CloudFactory func(region string, creds *aliyun.Credentials) (detach.Cloud, error)
+// CloudFactory returns the API of a product (detach.ProductECS, ...) in a region ("" for
+// a product without API regions), signed with the given credentials (nil: the standard
+// credential chain).
+type CloudFactory func(product, region string, creds *aliyun.Credentials) (detach.Cloud, error)
 
-// PublisherFactory returns the publisher of result events to the EVENT_BUS bus.
+// PublisherFactory returns the publisher of result events to the EVENT_BUS bus of a
+// region and account.
 type PublisherFactory func(region, accountID string, creds *aliyun.Credentials) (detach.Publisher, error)
 
-// Handler is the function. Its Invoke method is what fc.Start runs.
+// Config is what the function is made of: its settings and the adapters to the cloud.
+type Config struct {
+	Settings   settings.Settings
+	Logger     *slog.Logger     // nil: discarded
+	Clouds     CloudFactory     // required
+	Publishers PublisherFactory // required when Settings.EventBus is set
+}
+
+// Handler is the function. Its Invoke method is what fc.Start runs; it is safe for
+// concurrent use.
 type Handler struct {
 	cfg        settings.Settings
 	service    *detach.Service
@@ -61,8 +70,13 @@ type Handler struct {
 	log        *slog.Logger
 }
 
-// New returns the function configured by cfg, logging to log.
-func New(cfg settings.Settings, log *slog.Logger) *Handler {
+// New returns the function made of c.
+func New(c Config) *Handler {
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg := c.Settings
 	return &Handler{
 		cfg: cfg,
 		service: detach.NewService(detach.Options{
@@ -73,44 +87,18 @@ func New(cfg settings.Settings, log *slog.Logger) *Handler {
 			MaxInstances: cfg.MaxInstances,
 			Logger:       log,
 		}),
-		clouds: func(region string, creds *aliyun.Credentials) (detach.Cloud, error) {
-			return ecs.New(ecs.Config{Region: region, Endpoint: cfg.ECSEndpoint, Credentials: creds})
-		},
-		publishers: func(region, accountID string, creds *aliyun.Credentials) (detach.Publisher, error) {
-			return eventbridge.New(eventbridge.Config{Bus: cfg.EventBus, Region: region, AccountID: accountID,
-				Endpoint: cfg.EventBridgeEndpoint, Credentials: creds})
-		},
-		log: log,
+		clouds:     c.Clouds,
+		publishers: c.Publishers,
+		log:        log,
 	}
 }
 
-// outcome is the answer to one request: a result, or a request-level error.
-type outcome struct {
-	result  *detach.Result
-	err     *detach.Error
-	emitted *bool  // whether the result event went out; nil when no bus is set
-	region  string // the request's region, once known
-}
-
-// body is the outcome as the contract's JSON answer.
-func (o outcome) body(requestID string) any {
-	if o.err != nil {
-		r := o.err.Response(requestID)
-		r.EventEmitted = o.emitted
-		return r
-	}
-	if o.result != nil {
-		o.result.EventEmitted = o.emitted
-	}
-	return o.result
-}
-
-// status is the HTTP status of the outcome.
-func (o outcome) status() int {
-	if o.err != nil {
-		return o.err.Status
-	}
-	return http.StatusOK
+// task is one request of an invocation: the invocation, the request's place in it (an
+// EventBridge batch holds several), and its logger.
+type task struct {
+	inv Invocation
+	seq int
+	log *slog.Logger
 }
 
 // Invoke handles one invocation: payload is the trigger's event as FC delivers it.
@@ -119,38 +107,26 @@ func (o outcome) status() int {
 func (h *Handler) Invoke(ctx context.Context, payload []byte) (json.RawMessage, error) {
 	inv := invocationFrom(ctx)
 	env := Classify(payload)
-	log := h.log.With("request_id", inv.RequestID, "trigger", env.String())
-	ctx = detach.WithLogger(detach.WithRequestID(ctx, inv.RequestID), log)
+	t := task{inv: inv, log: h.log.With("request_id", inv.RequestID, "trigger", env.String())}
+	ctx = detach.WithLogger(detach.WithRequestID(ctx, inv.RequestID), t.log)
 
 	switch env {
 	case HTTP:
-		return h.invokeHTTP(ctx, inv, payload, log)
+		return h.invokeHTTP(ctx, t, payload)
 	case CloudEvent, EventBatch:
-		return h.invokeEvents(ctx, inv, payload, env, log)
+		return h.invokeEvents(ctx, t, payload, env)
 	case Timer:
 		req, err := timerPayload(payload)
 		if err != nil {
-			return answer(inv, h.emit(ctx, inv, 0, outcome{err: err}, "", log))
+			return answer(inv, h.emit(ctx, t, outcome{err: err}, ""))
 		}
-		return answer(inv, h.serve(ctx, inv, 0, req, log))
+		return answer(inv, h.serve(ctx, t, req))
 	default:
-		return answer(inv, h.serve(ctx, inv, 0, payload, log))
+		return answer(inv, h.serve(ctx, t, payload))
 	}
 }
 
-// answer encodes the outcome of a non-HTTP trigger, failing the invocation on 5xx.
-func answer(inv Invocation, o outcome) (json.RawMessage, error) {
-	b, err := json.Marshal(o.body(inv.RequestID))
-	if err != nil {
-		return nil, err
-	}
-	if o.err != nil && o.err.Retryable() {
-		return nil, messages.InvokeResponse_Error{Type: o.err.Code, Message: string(b)}
-	}
-	return b, nil
-}
-
-func (h *Handler) invokeHTTP(ctx context.Context, inv Invocation, payload []byte, log *slog.Logger) (json.RawMessage, error) {
+func (h *Handler) invokeHTTP(ctx context.Context, t task, payload []byte) (json.RawMessage, error) {
 	body, method, err := httpBody(payload)
 	var o outcome
 	switch {
@@ -159,68 +135,50 @@ func (h *Handler) invokeHTTP(ctx context.Context, inv Invocation, payload []byte
 	case method != "" && method != http.MethodPost:
 		o = outcome{err: detach.InvalidParameter("Method", method+": send the request with POST")}
 	default:
-		o = h.run(ctx, inv, body, log)
+		o = h.run(ctx, t, body)
 	}
-	o = h.emit(ctx, inv, 0, o, keyPairOf(body), log)
-	b, mErr := json.Marshal(o.body(inv.RequestID))
-	if mErr != nil {
-		return nil, mErr
-	}
-	headers := map[string]string{"Content-Type": "application/json"}
-	if inv.RequestID != "" {
-		headers["X-Fc-Request-Id"] = inv.RequestID
-	}
-	return json.Marshal(events.HTTPTriggerResponse{StatusCode: o.status(), Headers: headers, Body: string(b)})
+	return httpAnswer(t.inv, h.emit(ctx, t, o, keyPairOf(body)))
 }
 
 // invokeEvents runs each CloudEvent's request and answers with one result per event.
-func (h *Handler) invokeEvents(ctx context.Context, inv Invocation, payload []byte, env Envelope, log *slog.Logger) (json.RawMessage, error) {
+func (h *Handler) invokeEvents(ctx context.Context, t task, payload []byte, env Envelope) (json.RawMessage, error) {
 	items, err := eventsOf(payload, env)
 	if err != nil {
-		return answer(inv, h.emit(ctx, inv, 0, outcome{err: err}, "", log))
+		return answer(t.inv, h.emit(ctx, t, outcome{err: err}, ""))
 	}
-	answers := make([]any, len(items))
-	var retry *detach.Error
+	outcomes := make([]outcome, len(items))
 	for i, raw := range items {
-		o := h.runEvent(ctx, inv, i, raw, log)
-		if o.err != nil && o.err.Retryable() && retry == nil {
-			retry = o.err
-		}
-		answers[i] = o.body(inv.RequestID)
+		outcomes[i] = h.runEvent(ctx, task{inv: t.inv, seq: i, log: t.log}, raw)
 	}
-	b, mErr := json.Marshal(answers)
-	if mErr != nil {
-		return nil, mErr
-	}
-	if retry != nil {
-		return nil, messages.InvokeResponse_Error{Type: retry.Code, Message: string(b)}
-	}
-	return b, nil
+	return batchAnswer(t.inv, outcomes)
 }
 
 // runEvent runs the request of one CloudEvent: its data, or, for an ECS instance event,
 // a request for that instance with the key pair of the settings.
-func (h *Handler) runEvent(ctx context.Context, inv Invocation, seq int, raw json.RawMessage, log *slog.Logger) outcome {
+func (h *Handler) runEvent(ctx context.Context, t task, raw json.RawMessage) outcome {
 	ev, data, err := parseEvent(raw)
 	if err != nil {
-		return h.emit(ctx, inv, seq, outcome{err: err}, "", log)
+		return h.emit(ctx, t, outcome{err: err}, "")
 	}
-	log = log.With("event_id", ev.ID, "event_source", ev.Source)
+	t.log = t.log.With("event_id", ev.ID, "event_source", ev.Source)
 	if ev.Source == ecsEventSource {
 		req, err := h.instanceEventRequest(ev, data)
-		keyPair := cmp.Or(h.cfg.KeyPairName, h.cfg.KeyPairID)
-		if err != nil {
-			log.Warn("ECS event rejected", "type", ev.Type, "error", err.Message)
-			return h.emit(ctx, inv, seq, outcome{err: err}, keyPair, log)
+		keyPair := h.cfg.KeyPairName
+		if keyPair == "" {
+			keyPair = h.cfg.KeyPairID
 		}
-		return h.emit(ctx, inv, seq, h.runRequest(ctx, inv, req, log), keyPair, log)
+		if err != nil {
+			t.log.Warn("ECS event rejected", "type", ev.Type, "error", err.Message)
+			return h.emit(ctx, t, outcome{err: err}, keyPair)
+		}
+		return h.emit(ctx, t, h.runRequest(ctx, t, req), keyPair)
 	}
-	return h.serve(ctx, inv, seq, data, log)
+	return h.serve(ctx, t, data)
 }
 
 // serve runs one request given as JSON and emits its result event.
-func (h *Handler) serve(ctx context.Context, inv Invocation, seq int, raw []byte, log *slog.Logger) outcome {
-	return h.emit(ctx, inv, seq, h.run(ctx, inv, raw, log), keyPairOf(raw), log)
+func (h *Handler) serve(ctx context.Context, t task, raw []byte) outcome {
+	return h.emit(ctx, t, h.run(ctx, t, raw), keyPairOf(raw))
 }
 
 // keyPairOf names the key pair of a request for the subject of a failure event, even
@@ -236,87 +194,47 @@ func keyPairOf(raw []byte) string {
 	return r.KeyPairId
 }
 
-// answerMargin is the time before the deadline that emitting the event leaves for
-// sending the answer.
-const answerMargin = 100 * time.Millisecond
-
-// emit sends the result event of one request to EVENT_BUS, if set, and records in the
-// outcome whether it went out. A failed emit is logged; the outcome is otherwise kept.
-func (h *Handler) emit(ctx context.Context, inv Invocation, seq int, o outcome, keyPair string, log *slog.Logger) outcome {
-	if h.cfg.EventBus == "" {
-		return o
-	}
-	region := inv.Region
-	if o.region != "" {
-		region = o.region
-	}
-	if region == "" {
-		region = h.cfg.RegionID
-	}
-	scope := detach.EventScope{Source: h.cfg.EventSource, Region: region, AccountID: inv.AccountID, RequestID: inv.RequestID, Seq: seq}
-	var ev detach.Event
-	if o.err != nil {
-		resp := o.err.Response(inv.RequestID)
-		ev = detach.NewEvent(scope, nil, &resp, keyPair)
-	} else {
-		ev = detach.NewEvent(scope, o.result, nil, keyPair)
-	}
-	emitted := false
-	o.emitted = &emitted
-	if dl, ok := ctx.Deadline(); ok { // keep time to answer: the answer matters more
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-answerMargin))
-		defer cancel()
-	}
-	pub, err := h.publishers(region, inv.AccountID, inv.Credentials)
-	if err == nil {
-		err = detach.Emit(ctx, pub, ev, h.cfg.MaxAttempts)
-	}
-	if err != nil {
-		log.Error("result event not emitted; the answer stands", "event_id", ev.ID, "bus", h.cfg.EventBus, "error", aliyun.Redact(err.Error()))
-		return o
-	}
-	emitted = true
-	log.Info("result event emitted", "event_id", ev.ID, "type", ev.Type, "bus", h.cfg.EventBus)
-	return o
-}
-
 // run parses, checks and carries out one request given as JSON.
-func (h *Handler) run(ctx context.Context, inv Invocation, raw []byte, log *slog.Logger) outcome {
+func (h *Handler) run(ctx context.Context, t task, raw []byte) outcome {
 	if len(raw) > h.cfg.MaxBodyBytes {
 		return outcome{err: detach.TooLarge(len(raw), h.cfg.MaxBodyBytes)}
 	}
 	req, err := detach.ParseRequest(raw, h.cfg.MaxInstances)
 	if err != nil {
-		log.Info("request rejected", "code", err.Code, "message", err.Message)
+		t.log.Info("request rejected", "code", err.Code, "message", err.Message)
 		return outcome{err: err}
 	}
-	return h.runRequest(ctx, inv, req, log)
+	return h.runRequest(ctx, t, req)
 }
 
 // runRequest carries out a valid request and logs its outcome.
-func (h *Handler) runRequest(ctx context.Context, inv Invocation, req detach.Request, log *slog.Logger) (o outcome) {
+func (h *Handler) runRequest(ctx context.Context, t task, req detach.Request) (o outcome) {
 	defer func() {
 		if p := recover(); p != nil {
-			log.Error("request failed unexpectedly", "panic", fmt.Sprint(p))
+			t.log.Error("request failed unexpectedly", "panic", fmt.Sprint(p))
 			o = outcome{err: detach.Internal("the function failed unexpectedly; the request id identifies its logs")}
 		}
 	}()
+	product := detach.ProductECS
 	if req.RegionId == "" {
-		req.RegionId = inv.Region
+		req.RegionId = t.inv.Region
 	}
 	if req.RegionId == "" {
 		req.RegionId = h.cfg.RegionID
 	}
-	cloud, cerr := h.clouds(req.RegionId, inv.Credentials)
+	if req.RegionId == "" {
+		return outcome{err: detach.InvalidParameter("RegionId", "no region: give RegionId, or set REGION_ID where the function runs outside FC")}
+	}
+	cloud, cerr := h.clouds(product, req.RegionId, t.inv.Credentials)
 	if cerr != nil {
-		log.Error("ECS client not ready", "error", cerr.Error())
-		return outcome{err: detach.Internal("the function could not set up its ECS client: " + cerr.Error())}
+		t.log.Error("cloud client not ready", "product", product, "region", req.RegionId, "error", aliyun.Redact(cerr.Error()))
+		return outcome{err: detach.Internal(fmt.Sprintf("the function could not set up its %s client for region %s: %s; check the %s_ENDPOINT setting and the function's role",
+			product, req.RegionId, aliyun.Redact(cerr.Error()), product))}
 	}
 	res, err := h.service.Detach(ctx, cloud, req)
 	if err != nil {
-		log.Warn("request failed", "code", err.Code, "status", err.Status, "message", err.Message)
-		return outcome{err: err, region: req.RegionId}
+		t.log.Warn("request failed", "code", err.Code, "status", err.Status, "message", err.Message)
+		return outcome{err: err, region: req.RegionId, product: product}
 	}
-	return outcome{result: res, region: req.RegionId}
+	return outcome{result: res, region: req.RegionId, product: product}
 }

@@ -14,8 +14,11 @@ import (
 	"github.com/aliyun/fc-runtime-go-sdk/fc/messages"
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
 
+	"detachkeypair/aliyun"
 	"detachkeypair/detach"
+	"detachkeypair/ecs"
 	"detachkeypair/emulator"
+	"detachkeypair/eventbridge"
 	"detachkeypair/handler"
 	"detachkeypair/settings"
 )
@@ -67,7 +70,22 @@ func newEnvFor(t testing.TB, emu *emulator.Server, set map[string]string) *env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewJSONHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	return &env{t: t, emu: emu, h: handler.New(cfg, log)}
+	return &env{t: t, emu: emu, h: handler.New(wire(cfg, log))}
+}
+
+// wire connects the handler to the real adapters, as main does.
+func wire(cfg settings.Settings, log *slog.Logger) handler.Config {
+	return handler.Config{
+		Settings: cfg,
+		Logger:   log,
+		Clouds: func(product, region string, creds *aliyun.Credentials) (detach.Cloud, error) {
+			return ecs.New(ecs.Config{Region: region, Endpoint: cfg.ECSEndpoint, Credentials: creds})
+		},
+		Publishers: func(region, accountID string, creds *aliyun.Credentials) (detach.Publisher, error) {
+			return eventbridge.New(eventbridge.Config{Bus: cfg.EventBus, Region: region, AccountID: accountID,
+				Endpoint: cfg.EventBridgeEndpoint, Credentials: creds})
+		},
+	}
 }
 
 type tWriter struct{ t testing.TB }

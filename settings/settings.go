@@ -18,7 +18,7 @@ import (
 type Settings struct {
 	RegionID            string     // REGION_ID: region when neither the request nor FC gives one
 	ECSEndpoint         string     // ECS_ENDPOINT: overrides the region's ECS endpoint
-	BatchSize           int        // BATCH_SIZE: ids per DetachKeyPair call, 1 to 50
+	BatchSize           int        // BATCH_SIZE: ids per DetachKeyPair call, 1 to 50 (and at most the product's limit)
 	Concurrency         int        // CONCURRENCY: cloud calls in flight per API
 	ECSQPS              float64    // ECS_QPS: calls a second per ECS API (0 = unpaced)
 	MaxAttempts         int        // MAX_ATTEMPTS: tries per cloud call, retries included
@@ -80,7 +80,7 @@ func Load(getenv func(string) string) (Settings, error) {
 		}
 		return n
 	}
-	s.BatchSize = intSetting("BATCH_SIZE", DefaultBatchSize, 1, detach.BatchLimit)
+	s.BatchSize = intSetting("BATCH_SIZE", DefaultBatchSize, 1, detach.ECSBatch)
 	s.Concurrency = intSetting("CONCURRENCY", DefaultConcurrency, 1, 256)
 	s.MaxAttempts = intSetting("MAX_ATTEMPTS", DefaultMaxAttempts, 1, 20)
 	s.MaxInstances = intSetting("MAX_INSTANCES", DefaultMaxInstances, 1, 100000)

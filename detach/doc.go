@@ -1,0 +1,22 @@
+// Package detach is the function's domain: what a request is and how it is checked,
+// and how one key pair is detached from many instances, safely and fast.
+//
+// A request names a key pair (by id or by name) and instances (by id, or by a Targets
+// selector). Service.Detach carries it out in steps:
+//
+//  1. resolve the key pair (DescribeKeyPairs, matched exactly);
+//  2. check every instance (DescribeInstances): it must exist, be Stopped and be bound
+//     to the key pair; named by name, one unbound instance fails the whole request
+//     before anything is detached, named by id it fails alone;
+//  3. detach from the eligible instances in batches (DetachKeyPair), several calls in
+//     flight, paced under the cloud's quota, retried with backoff, and never started
+//     when too little time is left before the deadline;
+//  4. answer with one result per instance: nothing is lost, nothing is reported done
+//     that the cloud did not do.
+//
+// NewEvent and Emit turn the answer into a result event for a Publisher.
+//
+// The package talks to the cloud only through the interfaces it declares (Cloud,
+// Publisher) and imports no cloud SDK: the adapters (ecs, eventbridge) translate.
+// Products differ in their Limits and in how they name a key pair, not in the steps.
+package detach

@@ -1,0 +1,91 @@
+package handler
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/aliyun/fc-runtime-go-sdk/events"
+	"github.com/aliyun/fc-runtime-go-sdk/fc/messages"
+
+	"detachkeypair/detach"
+)
+
+// outcome is the answer to one request: a result, or a request-level error.
+type outcome struct {
+	result  *detach.Result
+	err     *detach.Error
+	emitted *bool  // whether the result event went out; nil when no bus is set
+	product string // the request's product, once known
+	region  string // the request's region, once known
+}
+
+// body is the outcome as the contract's JSON answer.
+func (o outcome) body(requestID string) any {
+	if o.err != nil {
+		r := o.err.Response(requestID)
+		r.EventEmitted = o.emitted
+		return r
+	}
+	if o.result != nil {
+		o.result.EventEmitted = o.emitted
+	}
+	return o.result
+}
+
+// status is the HTTP status of the outcome.
+func (o outcome) status() int {
+	if o.err != nil {
+		return o.err.Status
+	}
+	return http.StatusOK
+}
+
+// retryable reports whether the outcome should fail a non-HTTP invocation, so that the
+// platform's retry policy runs it again: a request-level 5xx.
+func (o outcome) retryable() bool { return o.err != nil && o.err.Retryable() }
+
+// answer encodes the outcome of a non-HTTP trigger.
+func answer(inv Invocation, o outcome) (json.RawMessage, error) {
+	return encode(o.body(inv.RequestID), o)
+}
+
+// batchAnswer encodes the outcomes of an EventBridge batch, one answer per event; the
+// first retryable outcome fails the invocation.
+func batchAnswer(inv Invocation, outcomes []outcome) (json.RawMessage, error) {
+	bodies := make([]any, len(outcomes))
+	var retry outcome
+	for i, o := range outcomes {
+		bodies[i] = o.body(inv.RequestID)
+		if o.retryable() && !retry.retryable() {
+			retry = o
+		}
+	}
+	return encode(bodies, retry)
+}
+
+// encode marshals an answer body; when o is retryable, the invocation fails with the
+// outcome's code as errorType and the body as errorMessage.
+func encode(body any, o outcome) (json.RawMessage, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	if o.retryable() {
+		return nil, messages.InvokeResponse_Error{Type: o.err.Code, Message: string(b)}
+	}
+	return b, nil
+}
+
+// httpAnswer encodes the outcome as the HTTP trigger's response: the contract's status
+// and JSON body. An HTTP caller sees a 5xx and decides for itself whether to retry.
+func httpAnswer(inv Invocation, o outcome) (json.RawMessage, error) {
+	b, err := json.Marshal(o.body(inv.RequestID))
+	if err != nil {
+		return nil, err
+	}
+	headers := map[string]string{"Content-Type": "application/json"}
+	if inv.RequestID != "" {
+		headers["X-Fc-Request-Id"] = inv.RequestID
+	}
+	return json.Marshal(events.HTTPTriggerResponse{StatusCode: o.status(), Headers: headers, Body: string(b)})
+}
