@@ -1,32 +1,3 @@
-// Package fcruntime runs a built Function Compute (FC 3.0) Go function
-// locally, the way FC runs it.
-//
-// A Runner starts the function's executable as a child process and serves it
-// the FC runtime API on a loopback port, as FC does for the built-in Go
-// runtime (go1): the process finds the API through FC_RUNTIME_API
-// ("127.0.0.1:PORT"), and the SDK's fc.Start loop long-polls
-// GET /2020-11-11/runtime/invocation/next for work and posts each answer to
-// .../invocation/{id}/response or .../invocation/{id}/error.
-//
-// Each invocation carries the headers FC sends (request id, deadline,
-// timeout, memory, function name and handler, region, account and the
-// temporary credentials of the function's role), so the function sees the
-// same fccontext.FcContext as in the cloud.
-//
-// Failures are reported as FC reports them to the caller of InvokeFunction
-// (X-Fc-Error-Type: UnhandledInvocationError):
-//
-//   - an error returned by the handler, or a panic, is the function's own
-//     {"errorMessage","errorType"[,"stackTrace"]};
-//   - an invocation still running at its deadline gets
-//     {"errorMessage":"Function timed out after N seconds (maxMemoryUsage: X.XXMB)"},
-//     and the instance (the process) is killed; the next invocation starts a
-//     new one, as FC recycles a timed-out instance;
-//   - an instance that exits while invocations are in flight fails them with
-//     {"errorMessage":"Process exited unexpectedly before completing request (duration: Nms, maxMemoryUsage: X.XXMB)"},
-//     and the next invocation starts a new instance.
-//
-// The package is Linux-first: memory figures come from /proc/PID/status.
 package fcruntime
 
 import (
@@ -54,14 +25,12 @@ const (
 	DefaultRegion       = "cn-hangzhou"
 	DefaultAccountID    = "1234567890123456"
 	DefaultStartTimeout = 10 * time.Second
+
+	// DefaultMaxInstances is FC's default instance quota of an account in a
+	// region ("each Alibaba Cloud account can run up to 100 instances per
+	// region"), which bounds a function without an instance limit of its own.
+	DefaultMaxInstances = 100
 )
-
-// ErrorTypeUnhandled is the X-Fc-Error-Type FC sets on the answer of an
-// invocation that failed in the Go runtime, whatever the cause.
-const ErrorTypeUnhandled = "UnhandledInvocationError"
-
-// ErrClosed is returned by Invoke once the Runner is closed.
-var ErrClosed = errors.New("fcruntime: runner closed")
 
 // stopGrace is how long Close waits after SIGTERM before it kills.
 const stopGrace = 2 * time.Second
@@ -75,6 +44,7 @@ type Credentials struct {
 }
 
 // Config says which executable to run and how FC would have configured it.
+// A zero field means its default.
 type Config struct {
 	// Binary is the path of the built function executable.
 	Binary string
@@ -96,22 +66,26 @@ type Config struct {
 	// Credentials of the function's role; empty means the function has no role.
 	Credentials Credentials
 
-	// Stdout and Stderr receive the function's output (its logs); nil
-	// discards it. If they are the same writer, writes never overlap.
+	// Stdout and Stderr receive the output (the logs) of every instance; nil
+	// discards it. Writes from all instances are serialized, so a writer
+	// that is not safe for concurrent use is fine.
 	Stdout, Stderr io.Writer
 
-	// InstanceConcurrency is how many invocations one instance is handed at
-	// once; 0 means no limit. FC 3.0's built-in runtimes run one invocation
-	// per instance at a time (1); the default lets a single process serve
-	// concurrent invocations, as the SDK's loop allows.
-	InstanceConcurrency int
+	// MaxInstances is the most instances (processes) that run at once, the
+	// function's instance limit (fc3 concurrencyConfig.reservedConcurrency);
+	// default DefaultMaxInstances. Each instance serves one invocation at a
+	// time, as FC's built-in runtimes do.
+	MaxInstances int
+
+	// Async configures asynchronous invocations (InvokeAsync).
+	Async AsyncConfig
 
 	// StartTimeout bounds how long a new process may take to ask for its
 	// first invocation; default DefaultStartTimeout.
 	StartTimeout time.Duration
 
-	// Logger receives the runner's own events (starts, exits, timeouts);
-	// nil discards them. Credentials are never logged.
+	// Logger receives the runner's own events (starts, exits, timeouts,
+	// retries); nil discards them. Credentials are never logged.
 	Logger *slog.Logger
 }
 
@@ -120,7 +94,7 @@ type Invocation struct {
 	RequestID  string        // "" = a new FC-style id, e.g. 1-65ddae0a-12245c4f-517e4d57f6f1
 	Payload    []byte        // the event, sent as the body
 	HTTPParams string        // optional x-fc-http-params
-	RetryCount int           // x-fc-retry-count
+	RetryCount int           // x-fc-retry-count (of the first attempt, for InvokeAsync)
 	Timeout    time.Duration // 0 = Config.Timeout
 }
 
@@ -151,50 +125,48 @@ type Result struct {
 	HTTPParams string // x-fc-http-params the function answered with (HTTP handlers)
 }
 
-// FunctionError is what the function reported (or the runner, for timeouts
-// and crashes), in FC's JSON shape. FC's timeout and crash errors carry no
-// errorType; use Result.Outcome to tell them apart.
-type FunctionError struct {
-	Type       string          `json:"errorType,omitempty"`
-	Message    string          `json:"errorMessage"`
-	StackTrace json.RawMessage `json:"stackTrace,omitempty"`
-}
-
-func (e *FunctionError) Error() string {
-	if e.Type == "" {
-		return e.Message
-	}
-	return e.Type + ": " + e.Message
-}
-
-// Runner runs one function instance at a time and hands it invocations.
+// Runner runs a function's instances and hands them invocations, as FC does.
 // Its methods are safe for concurrent use.
 type Runner struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	arn  string        // the function's ARN, for destination records
+	quit chan struct{} // closed by Close
+	peak atomic.Int64  // highest VmHWM seen in any instance, bytes
 
-	startSem chan struct{} // held while an instance is being started
-	peak     atomic.Int64  // highest VmHWM seen, bytes
+	// starting counts instances being started; Close waits for them.
+	starting sync.WaitGroup
 
-	mu       sync.Mutex
-	closed   bool
-	inst     *instance        // the current (or last) instance
-	pending  []*call          // invocations not yet handed out
-	inflight map[string]*call // invocations handed out, by request id
-	wake     chan struct{}    // closed and replaced when pending or capacity changes
+	mu        sync.Mutex // guards everything below, and the fields of instances and calls marked so
+	closed    bool
+	instances map[*instance]struct{} // starting or running, not yet exited
+	idle      []*instance            // ready and serving nothing, most recently freed last
+	queue     []*call                // asynchronous attempts waiting for an instance, oldest first
+	timers    map[*time.Timer]struct{}
+	pending   int           // asynchronous invocations accepted and not yet settled
+	changed   chan struct{} // closed and replaced whenever work ends (Drain)
+	all       []*instance   // every instance whose process started, in order
+	stats     Stats         // counters; the snapshot fields are filled by Stats
+	succeeded []DestinationRecord
+	lost      []DestinationRecord
 }
 
-// call is one invocation on its way through the runner.
+// call is one attempt of an invocation on its way through the runner.
 type call struct {
 	id      string
 	inv     Invocation
 	timeout time.Duration
+	task    *task        // the asynchronous invocation it is an attempt of; nil if synchronous
 	done    chan outcome // receives exactly one outcome
 
-	started chan struct{} // closed when handed to an instance; then:
-	inst    *instance
-	start   time.Time
-	dl      time.Time // deadline
+	started chan struct{} // closed when handed to the function
+
+	// Guarded by Runner.mu.
+	inst   *instance // the instance serving it, once assigned
+	handed bool      // handed to the function (then started is closed)
+	ended  bool      // its outcome is decided
+	start  time.Time // when handed
+	dl     time.Time // deadline
 }
 
 // outcome is how a call ended, before it becomes a Result.
@@ -204,26 +176,32 @@ type outcome struct {
 	httpParams string
 	ferr       *FunctionError
 	duration   time.Duration
-	err        error // the runner failed (closed)
+	err        error // the runner failed (closed, an instance could not start, the caller gave up)
 }
 
-// Start checks cfg, starts the function process with its runtime API, and
-// returns once the process has asked for its first invocation.
+// Start checks cfg, starts one instance of the function (so that a binary
+// that is not an FC function fails here), and returns once it has asked for
+// its first invocation.
 func Start(ctx context.Context, cfg Config) (*Runner, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
 	r := &Runner{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		startSem: make(chan struct{}, 1),
-		inflight: map[string]*call{},
-		wake:     make(chan struct{}),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		arn:       fmt.Sprintf("acs:fc:%s:%s:functions/%s", cfg.Region, cfg.AccountID, cfg.FunctionName),
+		quit:      make(chan struct{}),
+		instances: map[*instance]struct{}{},
+		timers:    map[*time.Timer]struct{}{},
+		changed:   make(chan struct{}),
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
-	if _, err := r.instance(ctx); err != nil {
+	r.mu.Lock()
+	inst := r.newInstance(nil)
+	r.mu.Unlock()
+	if err := r.start(ctx, inst); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -263,77 +241,124 @@ func (c *Config) setDefaults() error {
 	if c.AccountID == "" {
 		c.AccountID = DefaultAccountID
 	}
+	if c.MaxInstances <= 0 {
+		c.MaxInstances = DefaultMaxInstances
+	}
 	if c.StartTimeout <= 0 {
 		c.StartTimeout = DefaultStartTimeout
 	}
+	c.Async.setDefaults()
+	c.Stdout, c.Stderr = serialize(c.Stdout, c.Stderr)
 	return nil
 }
 
-// Invoke runs one invocation and waits for its end. The error is only for
-// failures of the runner itself (closed, the process cannot start, ctx
-// done); what the function did, failures included, is in the Result.
+// Invoke runs one synchronous invocation and waits for its end, as
+// InvokeFunction does. It goes to an idle instance, or to a new one if all
+// are busy; with MaxInstances busy, it is refused at once with FC's
+// throttling error, a *ServiceError (429 ResourceExhausted).
 //
-// If ctx ends while the function is working, Invoke returns ctx's error at
-// once, but the invocation goes on as in FC: its answer is dropped, and its
-// deadline is still enforced.
+// Other errors are failures of the runner itself (closed, the process cannot
+// start, ctx done); what the function did, failures included, is in the
+// Result. If ctx ends while the function is working, Invoke returns ctx's
+// error at once, but the invocation goes on as in FC: its answer is
+// dropped, and its deadline is still enforced.
 func (r *Runner) Invoke(ctx context.Context, inv Invocation) (Result, error) {
-	c := r.newCall(inv)
+	c := r.newCall(inv, nil)
 	res := Result{RequestID: c.id}
-	for {
-		inst, err := r.instance(ctx)
-		if err != nil {
-			return res, err
-		}
-		if err := r.enqueue(c); err != nil {
-			return res, err
-		}
-		select {
-		case <-c.started:
-		case <-inst.done:
-			// The instance died before taking the call: start another one.
-			if r.dequeue(c) {
-				continue
-			}
-		case <-ctx.Done():
-			if r.dequeue(c) {
-				return res, ctx.Err()
-			}
-		}
-		break
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return res, ErrClosed
 	}
-
+	inst, fresh, err := r.place(c)
+	r.mu.Unlock()
+	if err != nil {
+		return res, err
+	}
+	if fresh {
+		if err := r.start(ctx, inst); err != nil {
+			r.end(c, outcome{err: err}, false)
+			return res, err
+		}
+	}
 	ended := make(chan outcome, 1)
 	go func() { ended <- r.await(c) }()
 	select {
 	case o := <-ended:
 		return c.result(o)
 	case <-ctx.Done():
+		r.withdraw(c, ctx.Err()) // unless the function has it already
 		return res, ctx.Err()
 	}
 }
 
-// PID is the process id of the current function instance (or of the last
-// one, if it has exited and no other has started since).
+// PID is the process id of the instance started last (which may have
+// exited since).
 func (r *Runner) PID() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.inst == nil {
+	if len(r.all) == 0 {
 		return 0
 	}
-	return r.inst.pid
+	return r.all[len(r.all)-1].pid
 }
 
 // PeakRSS is the highest resident set size (VmHWM, bytes) seen for any
 // process the runner started. It is sampled every 100ms while a process
 // lives, when an invocation is handed out or ends, before a process is
-// killed, and on Close.
+// killed, and on Close. Stats has it per instance.
 func (r *Runner) PeakRSS() int64 {
 	return r.peak.Load()
 }
 
-// Close stops the function process (SIGTERM, then SIGKILL after a grace
-// period) and its runtime API server. Invocations in flight or waiting end
-// with ErrClosed.
+// Stats is a snapshot of what a Runner has done since it started.
+type Stats struct {
+	InstancesStarted int // processes started: the first, scale-out, and replacements of dead ones
+	InstancesLive    int // starting or running now
+	PeakInstances    int // most instances alive at once
+	Invocations      int // attempts handed to the function, synchronous and asynchronous, retries included
+	Throttled        int // synchronous invocations refused with 429 ResourceExhausted
+
+	AsyncAccepted  int // asynchronous invocations accepted
+	AsyncQueued    int // attempts waiting for an instance now
+	AsyncRetrying  int // invocations waiting for their retry's backoff now
+	AsyncRetried   int // retries made after failed attempts
+	AsyncSucceeded int // settled with a success (on-success destination)
+	AsyncLost      int // settled as lost (on-failure destination)
+
+	PeakRSS   int64           // highest VmHWM of any instance, bytes
+	Instances []InstanceStats // every instance whose process started, in start order
+}
+
+// InstanceStats describes one instance (process) of the function.
+type InstanceStats struct {
+	ID          string // FC_INSTANCE_ID
+	PID         int
+	Invocations int   // handed to it
+	PeakRSS     int64 // its highest VmHWM, bytes
+	Exited      bool
+}
+
+// Stats returns what the runner has done so far.
+func (r *Runner) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.stats
+	s.InstancesLive = len(r.instances)
+	s.AsyncQueued = len(r.queue)
+	s.AsyncRetrying = len(r.timers)
+	s.PeakRSS = r.peak.Load()
+	s.Instances = make([]InstanceStats, len(r.all))
+	for i, inst := range r.all {
+		s.Instances[i] = InstanceStats{ID: inst.id, PID: inst.pid, Invocations: inst.invocations, PeakRSS: inst.peak.Load(), Exited: inst.exited}
+	}
+	return s
+}
+
+// Close stops every instance (SIGTERM, then SIGKILL after a grace period)
+// and its runtime API server. Invocations in flight end with ErrClosed;
+// asynchronous invocations still queued or waiting for a retry are dropped
+// (FC would keep them: they are not recorded as lost).
 func (r *Runner) Close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -341,111 +366,55 @@ func (r *Runner) Close() error {
 		return nil
 	}
 	r.closed = true
-	inst := r.inst
-	r.wakeAll()
-	r.mu.Unlock()
-	if inst != nil {
-		r.stop(inst, stopGrace)
+	close(r.quit)
+	for t := range r.timers {
+		t.Stop()
 	}
-	// Wait for a start under way: it sees closed and stops its process.
-	r.startSem <- struct{}{}
-	<-r.startSem
+	r.timers, r.queue, r.idle, r.pending = nil, nil, nil, 0
+	var running []*instance
+	for inst := range r.instances {
+		if inst.pid != 0 {
+			running = append(running, inst)
+		}
+	}
+	r.broadcast()
+	r.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, inst := range running {
+		wg.Go(func() { r.stop(inst, stopGrace) })
+	}
+	wg.Wait()
+	r.starting.Wait() // a start under way sees quit and stops its process
 	return nil
 }
 
-func (r *Runner) newCall(inv Invocation) *call {
-	id := inv.RequestID
-	if id == "" {
-		id = newRequestID()
+func (r *Runner) newCall(inv Invocation, t *task) *call {
+	if inv.RequestID == "" {
+		inv.RequestID = newRequestID()
 	}
 	timeout := inv.Timeout
 	if timeout <= 0 {
 		timeout = r.cfg.Timeout
 	}
 	return &call{
-		id:      id,
+		id:      inv.RequestID,
 		inv:     inv,
 		timeout: timeout,
+		task:    t,
 		done:    make(chan outcome, 1),
 		started: make(chan struct{}),
 	}
 }
 
-// enqueue makes c available to the next request for work.
-func (r *Runner) enqueue(c *call) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return ErrClosed
-	}
-	if _, busy := r.inflight[c.id]; busy {
-		return fmt.Errorf("fcruntime: request id %q is already in flight", c.id)
-	}
-	for _, p := range r.pending {
-		if p.id == c.id {
-			return fmt.Errorf("fcruntime: request id %q is already waiting", c.id)
-		}
-	}
-	r.pending = append(r.pending, c)
-	r.wakeAll()
-	return nil
-}
-
-// dequeue takes c back if no instance has taken it yet.
-func (r *Runner) dequeue(c *call) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i, p := range r.pending {
-		if p == c {
-			r.pending = append(r.pending[:i], r.pending[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
-
-// claim hands the oldest waiting call to inst, if inst may take one.
-// It returns nil and the channel to wait on otherwise. r.mu must be held.
-func (r *Runner) claim(inst *instance) (*call, <-chan struct{}) {
-	limit := r.cfg.InstanceConcurrency
-	if r.closed || inst.stopping || len(r.pending) == 0 || (limit > 0 && inst.active >= limit) {
-		return nil, r.wake
-	}
-	c := r.pending[0]
-	r.pending = r.pending[1:]
-	c.inst = inst
-	c.start = time.Now()
-	c.dl = c.start.Add(c.timeout)
-	inst.active++
-	r.inflight[c.id] = c
-	close(c.started)
-	return c, nil
-}
-
-// finish ends c with o if it is still in flight, and reports whether it did.
-// Whoever removes c from the in-flight set delivers its only outcome.
-func (r *Runner) finish(c *call, o outcome) bool {
-	r.mu.Lock()
-	if r.inflight[c.id] != c {
-		r.mu.Unlock()
-		return false
-	}
-	delete(r.inflight, c.id)
-	c.inst.active--
-	r.wakeAll()
-	r.mu.Unlock()
-	c.done <- o
-	return true
-}
-
-// wakeAll wakes every request waiting for work. r.mu must be held.
-func (r *Runner) wakeAll() {
-	close(r.wake)
-	r.wake = make(chan struct{})
-}
-
-// await waits for the end of a started call and enforces its deadline.
+// await waits for the end of a call, once handed to the function, and
+// enforces its deadline.
 func (r *Runner) await(c *call) outcome {
+	select {
+	case o := <-c.done:
+		return o // ended before the function got it
+	case <-c.started:
+	}
 	timer := time.NewTimer(time.Until(c.dl))
 	defer timer.Stop()
 	select {
@@ -460,7 +429,7 @@ func (r *Runner) await(c *call) outcome {
 		ferr:     &FunctionError{Message: fmt.Sprintf("Function timed out after %s seconds (maxMemoryUsage: %s)", seconds(c.timeout), megabytes(inst.peak.Load()))},
 		duration: time.Since(c.start),
 	}
-	if r.finish(c, o) {
+	if r.end(c, o, true) {
 		r.log.Warn("invocation timed out; recycling the instance", "requestId", c.id, "pid", inst.pid, "timeout", c.timeout)
 		r.stop(inst, 0)
 	}
@@ -482,6 +451,46 @@ func (c *call) result(o outcome) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// serialize wraps the output writers so that writes from every instance
+// never overlap; the same writer given twice stays one writer.
+func serialize(stdout, stderr io.Writer) (io.Writer, io.Writer) {
+	mu := &sync.Mutex{}
+	wrap := func(w io.Writer) io.Writer {
+		if w == nil {
+			return nil
+		}
+		return &lockedWriter{mu: mu, w: w}
+	}
+	out := wrap(stdout)
+	if sameWriter(stdout, stderr) {
+		return out, out
+	}
+	return out, wrap(stderr)
+}
+
+// sameWriter reports whether a and b are the same writer; writers of types
+// that cannot be compared are never the same.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
+// lockedWriter is a writer shared by every instance's output.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // seconds formats a timeout as in "Function timed out after 3 seconds".

@@ -274,6 +274,9 @@ func TestTimeoutKillsAndRestarts(t *testing.T) {
 	}
 }
 
+// TestConcurrentInvocations: each invocation gets its own answer, and the
+// function never has two at once in one process (go1 runs one invocation
+// per instance).
 func TestConcurrentInvocations(t *testing.T) {
 	r, _ := start(t, fcruntime.Config{})
 	var wg sync.WaitGroup
@@ -293,47 +296,46 @@ func TestConcurrentInvocations(t *testing.T) {
 			if e.RequestID != res.RequestID || string(e.Payload) != string(payload) {
 				t.Errorf("invocation %d got the answer of another: %s", i, res.Payload)
 			}
+			if e.Active != 1 {
+				t.Errorf("invocation %d: the function had %d invocations at once, want 1", i, e.Active)
+			}
 			if _, dup := seen.LoadOrStore(res.RequestID, i); dup {
 				t.Errorf("request id %s used twice", res.RequestID)
 			}
 		})
 	}
 	wg.Wait()
-}
-
-func TestInstanceConcurrencyOneRunsOneAtATime(t *testing.T) {
-	r, _ := start(t, fcruntime.Config{InstanceConcurrency: 1})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			res, err := r.Invoke(ctx, fcruntime.Invocation{Payload: []byte(`{"sleepMs":50}`)})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			var e echo
-			_ = json.Unmarshal(res.Payload, &e)
-			if e.Active != 1 {
-				t.Errorf("the function had %d invocations at once, want 1", e.Active)
-			}
-		})
+	if st := r.Stats(); st.Invocations != 8 || st.InstancesStarted < 1 || st.InstancesStarted > 8 {
+		t.Errorf("stats %+v: want 8 invocations on 1 to 8 instances", st)
 	}
-	wg.Wait()
 }
 
-func TestCallerCancelLeavesTheRunnerWorking(t *testing.T) {
+// TestCallerCancelLeavesTheInvocationRunning: a caller that gives up does not
+// stop the invocation (as in FC); while it runs, its instance is busy, so the
+// next invocation gets another instance; the first one is not recycled.
+func TestCallerCancelLeavesTheInvocationRunning(t *testing.T) {
+	b := newBarrier(t)
 	r, _ := start(t, fcruntime.Config{})
-	pid := r.PID()
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	_, err := r.Invoke(ctx, fcruntime.Invocation{Payload: []byte(`{"sleepMs":1000}`)})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Invoke with an expiring context: %v, want DeadlineExceeded", err)
+	first := r.PID()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.Invoke(ctx, fcruntime.Invocation{Payload: b.request("held")})
+		errc <- err
+	}()
+	b.wait(t, 1)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Invoke with a cancelled context: %v, want Canceled", err)
 	}
-	if e := answer(t, invoke(t, r, fcruntime.Invocation{}, map[string]any{})); e.PID != pid {
-		t.Errorf("after a caller gave up the function runs in pid %d, want the same %d", e.PID, pid)
+	if e := answer(t, invoke(t, r, fcruntime.Invocation{}, map[string]any{})); e.PID == first {
+		t.Errorf("the next invocation ran in the busy instance %d", first)
+	}
+	b.open()
+	drain(t, r)
+	st := r.Stats()
+	if len(st.Instances) != 2 || st.Instances[0].PID != first || st.Instances[0].Exited || st.Instances[0].Invocations != 1 {
+		t.Errorf("instances %+v: want the first still alive after serving the abandoned invocation", st.Instances)
 	}
 }
 

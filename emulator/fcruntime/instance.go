@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -28,65 +27,46 @@ const maxPayload = 32 << 20
 // instance is one function process with its own runtime API server, as an
 // FC instance has its own runtime API endpoint.
 type instance struct {
-	id   string // FC_INSTANCE_ID
-	addr string // FC_RUNTIME_API, host:port
-	pid  int
-	cmd  *exec.Cmd
-	srv  *http.Server
-	peak atomic.Int64 // highest VmHWM seen, bytes
+	id     string // FC_INSTANCE_ID
+	addr   string // FC_RUNTIME_API, host:port
+	cmd    *exec.Cmd
+	srv    *http.Server
+	peak   atomic.Int64  // highest VmHWM seen, bytes
+	ready  chan struct{} // closed at the process's first request for work
+	done   chan struct{} // closed once the process has exited and been reaped
+	signal chan struct{} // wakes its request for work when a call is assigned
 
-	ready     chan struct{} // closed at the process's first request for work
-	readyOnce sync.Once
-	done      chan struct{} // closed once the process has exited and been reaped
-	waitErr   error         // how it exited; read after done
+	waitErr error // how it exited; read after done
 
 	// Guarded by Runner.mu.
-	stopping bool // hand out no more work: it is exiting or being killed
-	active   int  // invocations handed out and not yet ended
+	pid         int   // set before its runtime API serves
+	current     *call // the call it serves (assigned or handed out), or nil
+	isReady     bool  // ready is closed
+	stopping    bool  // hand out no more work: it is exiting or being killed
+	exited      bool
+	invocations int // calls handed to it
 }
 
-// instance returns the live instance, starting a new one if there is none
-// or the last one has exited or is being recycled.
-func (r *Runner) instance(ctx context.Context) (*instance, error) {
-	select {
-	case r.startSem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	defer func() { <-r.startSem }()
-
+// start starts the process of a registered instance and its runtime API
+// server, and waits for the process to ask for work. On failure the
+// instance is gone; a call assigned to it is the caller's to end.
+func (r *Runner) start(ctx context.Context, inst *instance) error {
 	r.mu.Lock()
-	closed, inst := r.closed, r.inst
-	alive := inst != nil && !inst.stopping
-	r.mu.Unlock()
-	switch {
-	case closed:
-		return nil, ErrClosed
-	case alive:
-		return inst, nil
-	case inst != nil:
-		select { // let the old process go before starting the next
-		case <-inst.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	if r.closed {
+		r.forget(inst)
+		r.mu.Unlock()
+		return ErrClosed
 	}
-	return r.startInstance(ctx)
-}
+	r.starting.Add(1)
+	r.mu.Unlock()
+	defer r.starting.Done()
 
-// startInstance starts a process and its runtime API server, and waits for
-// the process to ask for work.
-func (r *Runner) startInstance(ctx context.Context) (*instance, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("fcruntime: runtime API listener: %w", err)
+		r.locked(func() { r.forget(inst) })
+		return fmt.Errorf("fcruntime: runtime API listener: %w", err)
 	}
-	inst := &instance{
-		id:    newInstanceID(),
-		addr:  ln.Addr().String(),
-		ready: make(chan struct{}),
-		done:  make(chan struct{}),
-	}
+	inst.addr = ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+apiPrefix+"next", r.handleNext(inst))
 	mux.HandleFunc("POST "+apiPrefix+"{id}/response", r.handleAnswer(inst, false))
@@ -105,82 +85,94 @@ func (r *Runner) startInstance(ctx context.Context) (*instance, error) {
 	cmd.WaitDelay = time.Second // don't hang on pipes held by the function's own children
 	if err := cmd.Start(); err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("fcruntime: start %s: %w", r.cfg.Binary, err)
+		r.locked(func() { r.forget(inst) })
+		return fmt.Errorf("fcruntime: start %s: %w", r.cfg.Binary, err)
 	}
-	inst.cmd, inst.pid = cmd, cmd.Process.Pid
+	inst.cmd = cmd
+	r.locked(func() {
+		inst.pid = cmd.Process.Pid
+		r.all = append(r.all, inst)
+		r.stats.InstancesStarted++
+	})
 	// Serve only now that inst is complete; until then the process's first
 	// connection waits in the listener's backlog.
 	go inst.srv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed
-
-	r.mu.Lock()
-	closed := r.closed
-	if !closed {
-		r.inst = inst
-	}
-	r.mu.Unlock()
 	go r.watch(inst)
 	go r.sampleEvery(inst, sampleInterval)
-	if closed {
-		r.stop(inst, 0)
-		return nil, ErrClosed
-	}
 	r.log.Info("function instance started", "instance", inst.id, "pid", inst.pid, "runtimeAPI", inst.addr)
 
 	timer := time.NewTimer(r.cfg.StartTimeout)
 	defer timer.Stop()
 	select {
 	case <-inst.ready:
-		return inst, nil
+		return nil
 	case <-inst.done:
-		return nil, fmt.Errorf("fcruntime: %s exited before asking for an invocation (%v); is it an fc.Start program? see its stderr", r.cfg.Binary, inst.waitErr)
+		return fmt.Errorf("fcruntime: %s exited before asking for an invocation (%v); is it an fc.Start program? see its stderr", r.cfg.Binary, inst.waitErr)
 	case <-timer.C:
 		r.stop(inst, 0)
-		return nil, fmt.Errorf("fcruntime: %s did not ask for an invocation within %s (FC_RUNTIME_API=%s); is it an fc.Start program?", r.cfg.Binary, r.cfg.StartTimeout, inst.addr)
+		return fmt.Errorf("fcruntime: %s did not ask for an invocation within %s (FC_RUNTIME_API=%s); is it an fc.Start program?", r.cfg.Binary, r.cfg.StartTimeout, inst.addr)
 	case <-ctx.Done():
 		r.stop(inst, 0)
-		return nil, ctx.Err()
+		return ctx.Err()
+	case <-r.quit:
+		r.stop(inst, 0)
+		return ErrClosed
 	}
 }
 
-// watch waits for the process to exit, then fails the invocations it still
-// had, as FC does when an instance dies, and shuts its API server down.
+// locked runs f with r.mu held.
+func (r *Runner) locked(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f()
+}
+
+// watch waits for the process to exit, then fails the call it still had, as
+// FC does when an instance dies, and shuts its API server down. The freed
+// place lets a queued call start a new instance.
 func (r *Runner) watch(inst *instance) {
 	err := inst.cmd.Wait()
 	inst.waitErr = err
 
 	r.mu.Lock()
-	inst.stopping = true
-	closed := r.closed
-	var lost []*call
-	for _, c := range r.inflight {
-		if c.inst == inst {
-			lost = append(lost, c)
-		}
-	}
-	r.mu.Unlock()
-
-	for _, c := range lost {
-		o := outcome{err: ErrClosed}
+	inst.exited, inst.stopping = true, true
+	delete(r.instances, inst)
+	r.unidle(inst)
+	c, closed := inst.current, r.closed
+	var o outcome
+	if c != nil {
+		o = outcome{err: ErrClosed}
 		if !closed {
+			var d time.Duration
+			if c.handed {
+				d = time.Since(c.start)
+			}
 			o = outcome{
 				kind:     Crashed,
-				ferr:     &FunctionError{Message: fmt.Sprintf("Process exited unexpectedly before completing request (duration: %dms, maxMemoryUsage: %s)", time.Since(c.start).Milliseconds(), megabytes(inst.peak.Load()))},
-				duration: time.Since(c.start),
+				ferr:     &FunctionError{Message: fmt.Sprintf("Process exited unexpectedly before completing request (duration: %dms, maxMemoryUsage: %s)", d.Milliseconds(), megabytes(inst.peak.Load()))},
+				duration: d,
 			}
 		}
-		r.finish(c, o)
+	}
+	r.dispatch()
+	r.broadcast()
+	r.mu.Unlock()
+
+	if c != nil {
+		r.end(c, o, false)
 	}
 	inst.srv.Close()
 	close(inst.done)
-	r.log.Info("function instance exited", "instance", inst.id, "pid", inst.pid, "status", exitStatus(err), "lostInvocations", len(lost))
+	r.log.Info("function instance exited", "instance", inst.id, "pid", inst.pid, "status", exitStatus(err), "lostInvocation", c != nil)
 }
 
 // stop makes inst take no more work and ends its process: SIGTERM first if
 // grace > 0, SIGKILL after grace. It returns once the process is reaped.
 func (r *Runner) stop(inst *instance, grace time.Duration) {
-	r.mu.Lock()
-	inst.stopping = true
-	r.mu.Unlock()
+	r.locked(func() {
+		inst.stopping = true
+		r.unidle(inst)
+	})
 	r.sample(inst)
 	if grace > 0 {
 		r.signal(inst, syscall.SIGTERM)
@@ -228,7 +220,7 @@ func (r *Runner) sample(inst *instance) {
 		return // reaped: its pid may belong to another process now
 	default:
 	}
-	hwm, err := vmHWM(inst.pid)
+	hwm, err := vmHWM(inst.cmd.Process.Pid)
 	if err != nil {
 		return
 	}
@@ -236,22 +228,33 @@ func (r *Runner) sample(inst *instance) {
 	maxInt64(&r.peak, hwm)
 }
 
-// handleNext serves GET .../invocation/next: it blocks until an invocation
-// is available for inst, then answers with its headers and payload.
+// handleNext serves GET .../invocation/next: it blocks until inst has a call
+// to hand out, then answers with its headers and payload. The first request
+// makes the instance ready; one that serves nothing joins the idle ones.
 func (r *Runner) handleNext(inst *instance) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
-		inst.readyOnce.Do(func() { close(inst.ready) })
 		for {
 			r.mu.Lock()
-			c, wake := r.claim(inst)
-			r.mu.Unlock()
-			if c != nil {
+			if !inst.isReady {
+				inst.isReady = true
+				close(inst.ready)
+				r.free(inst)
+			}
+			c := inst.current
+			if c != nil && !c.handed && !c.ended && !inst.stopping {
+				c.handed, c.start = true, time.Now()
+				c.dl = c.start.Add(c.timeout)
+				inst.invocations++
+				r.stats.Invocations++
+				close(c.started)
+				r.mu.Unlock()
 				r.sample(inst)
 				r.writeInvocation(w, c)
 				return
 			}
+			r.mu.Unlock()
 			select {
-			case <-wake:
+			case <-inst.signal:
 			case <-req.Context().Done():
 				return
 			case <-inst.done:
@@ -286,7 +289,7 @@ func (r *Runner) writeInvocation(w http.ResponseWriter, c *call) {
 	set("Content-Type", "application/octet-stream")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(c.inv.Payload)
-	r.log.Debug("invocation handed out", "requestId", c.id, "pid", c.inst.pid)
+	r.log.Debug("invocation handed out", "requestId", c.id, "retryCount", c.inv.RetryCount, "instance", c.inst.id)
 }
 
 // handleAnswer serves POST .../invocation/{id}/response and .../error.
@@ -299,9 +302,10 @@ func (r *Runner) handleAnswer(inst *instance, isError bool) http.HandlerFunc {
 			return
 		}
 		r.mu.Lock()
-		c := r.inflight[id]
+		c := inst.current
+		inFlight := c != nil && c.id == id && c.handed && !c.ended
 		r.mu.Unlock()
-		if c == nil || c.inst != inst {
+		if !inFlight {
 			apiError(w, http.StatusNotFound, "no invocation "+strconv.Quote(id)+" in flight")
 			return
 		}
@@ -312,22 +316,12 @@ func (r *Runner) handleAnswer(inst *instance, isError bool) http.HandlerFunc {
 		} else {
 			o.httpParams = req.Header.Get("x-fc-http-params")
 		}
-		if !r.finish(c, o) {
+		if !r.end(c, o, false) {
 			apiError(w, http.StatusNotFound, "invocation "+strconv.Quote(id)+" already ended")
 			return
 		}
 		w.WriteHeader(http.StatusOK) // the SDK accepts nothing else
 	}
-}
-
-// parseFunctionError reads the SDK's error body; a body that is not its
-// JSON becomes the message.
-func parseFunctionError(body []byte) *FunctionError {
-	var fe FunctionError
-	if err := json.Unmarshal(body, &fe); err != nil || (fe.Message == "" && fe.Type == "") {
-		return &FunctionError{Message: string(body)}
-	}
-	return &fe
 }
 
 // apiError answers a runtime API request the function got wrong.

@@ -1,7 +1,9 @@
 // Command echofn is a tiny FC 3.0 Go function used by the fcruntime tests.
 //
 // It answers with the payload and the context it was given, and misbehaves on
-// request: it sleeps, returns an error, panics or exits, as the payload asks.
+// request: it waits at a barrier, sleeps, returns an error, panics or exits,
+// as the payload asks. Each invocation prints one line with its request id
+// and retry count, so that a test sees every attempt, failed ones included.
 // It never prints a secret: it only says whether the secret it got matches
 // the one the test expected.
 package main
@@ -10,6 +12,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -21,12 +25,16 @@ import (
 
 // Request says what the function should do.
 type Request struct {
-	SleepMs      int    `json:"sleepMs,omitempty"`
-	Error        string `json:"error,omitempty"`
-	Panic        string `json:"panic,omitempty"`
-	Exit         bool   `json:"exit,omitempty"`
-	ExpectSecret string `json:"expectSecret,omitempty"`
-	ExpectToken  string `json:"expectToken,omitempty"`
+	// Barrier is a URL to GET before anything else: the test holds the
+	// request until it releases the barrier.
+	Barrier        string `json:"barrier,omitempty"`
+	SleepMs        int    `json:"sleepMs,omitempty"`
+	FailUntilRetry int    `json:"failUntilRetry,omitempty"` // fail while x-fc-retry-count is lower
+	Error          string `json:"error,omitempty"`
+	Panic          string `json:"panic,omitempty"`
+	Exit           bool   `json:"exit,omitempty"`
+	ExpectSecret   string `json:"expectSecret,omitempty"`
+	ExpectToken    string `json:"expectToken,omitempty"`
 }
 
 // Response is what the function saw.
@@ -57,9 +65,21 @@ func handle(ctx context.Context, raw json.RawMessage) (*Response, error) {
 	n := active.Add(1)
 	defer active.Add(-1)
 
+	fctx, ok := fccontext.FromContext(ctx)
+	if !ok {
+		return nil, errors.New("no FC context")
+	}
+	fmt.Printf("echofn: request %s retry %d\n", fctx.RequestID, fctx.RetryCount)
 	var req Request
 	if err := json.Unmarshal(raw, &req); err != nil {
 		return nil, err
+	}
+	if req.Barrier != "" {
+		resp, err := http.Get(req.Barrier)
+		if err != nil {
+			return nil, err
+		}
+		resp.Body.Close()
 	}
 	if req.SleepMs > 0 {
 		time.Sleep(time.Duration(req.SleepMs) * time.Millisecond)
@@ -71,12 +91,10 @@ func handle(ctx context.Context, raw json.RawMessage) (*Response, error) {
 		panic(req.Panic)
 	case req.Error != "":
 		return nil, errors.New(req.Error)
+	case fctx.RetryCount < req.FailUntilRetry:
+		return nil, fmt.Errorf("failing until retry %d", req.FailUntilRetry)
 	}
 
-	fctx, ok := fccontext.FromContext(ctx)
-	if !ok {
-		return nil, errors.New("no FC context")
-	}
 	resp := &Response{
 		Payload:       raw,
 		PID:           os.Getpid(),
