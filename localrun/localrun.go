@@ -33,12 +33,21 @@ type Options struct {
 	Region       string        // the region FC runs the function in (default cn-hangzhou)
 	EventBus     string        // EVENT_BUS (default DefaultEventBus; "-" = none)
 	FunctionLogs io.Writer     // where the function's logs go (nil = discarded)
+
+	// MaxInstances is the function's instance limit: concurrent invocations
+	// start up to this many instances (default fcruntime.DefaultMaxInstances).
+	MaxInstances int
+	// Async is the function's asynchronous invocation configuration: retries,
+	// event age, and callbacks for its destination records.
+	Async fcruntime.AsyncConfig
 }
 
 // DefaultEventBus is the bus result events go to unless Options say otherwise.
 const DefaultEventBus = "detach-results"
 
-// Env is a running function with its emulated cloud.
+// Env is a running function with its emulated cloud. Runner has the rest of
+// FC's view of the function: its instances and counters (Stats), and the
+// records of asynchronous invocations (SuccessRecords, FailureRecords).
 type Env struct {
 	Emulator    *emulator.Server
 	Runner      *fcruntime.Runner
@@ -113,6 +122,9 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		Credentials: e.Credentials,
 		Stdout:      o.FunctionLogs,
 		Stderr:      o.FunctionLogs,
+
+		MaxInstances: o.MaxInstances,
+		Async:        o.Async,
 	})
 	if err != nil {
 		e.Close()
@@ -132,9 +144,15 @@ func Build(ctx context.Context, src string) (string, error) {
 	return bin, fcruntime.Build(ctx, src, bin)
 }
 
-// Invoke hands the function one event, as FC would.
+// Invoke hands the function one event, as FC would, and waits for its answer.
 func (e *Env) Invoke(ctx context.Context, payload []byte) (fcruntime.Result, error) {
 	return e.Runner.Invoke(ctx, fcruntime.Invocation{Payload: payload})
+}
+
+// InvokeAsync queues one event for the function, as FC's asynchronous
+// invocation does, and returns its request id; Runner.Drain waits for it.
+func (e *Env) InvokeAsync(payload []byte) (string, error) {
+	return e.Runner.InvokeAsync(fcruntime.Invocation{Payload: payload})
 }
 
 // Close stops the function and the emulator and removes the build.
