@@ -161,6 +161,9 @@ func (h *Handler) runEvent(ctx context.Context, t task, raw json.RawMessage) out
 		return h.emit(ctx, t, outcome{err: err}, "")
 	}
 	t.log = t.log.With("event_id", ev.ID, "event_source", ev.Source)
+	if err := refuseOwnEvent(ev, h.cfg.EventSource, t.log); err != nil {
+		return outcome{err: err} // no result event: it would be routed back the same way
+	}
 	if ev.Source == ecsEventSource {
 		req, err := h.instanceEventRequest(ev, data)
 		keyPair := h.cfg.KeyPairName
