@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -191,7 +190,7 @@ func TestEnvironmentMatchesSettings(t *testing.T) {
 	checkEnvironment(t, "template.yaml", rEnv, rRaw)
 
 	for _, name := range sortedKeys(sEnv) {
-		if ref := strAt(rRaw, name, "Ref"); pseudoParams[ref] != "" {
+		if ref := strAt(rRaw, name, "Ref"); pseudoExample[ref] != "" {
 			continue // the stack's region, known when deployed
 		}
 		if rv, ok := rEnv[name]; ok && rv != sEnv[name] {
@@ -230,55 +229,98 @@ func TestFunctionsAgree(t *testing.T) {
 	if lc := mapAt(props, "LogConfig"); !isGetAtt(lc["Project"], "LogProject", "Name") || !isGetAtt(lc["Logstore"], "LogStore", "LogstoreName") {
 		t.Errorf("template.yaml: LogConfig %v, want the stack's SLS project and logstore", lc)
 	}
+
+	// Asynchronous invocations: the same retries and age, and the failures' records on the
+	// result bus (the bus of the result events, EVENT_BUS).
+	sAsync := mapAt(fn, "asyncInvokeConfig")
+	_, ac := r.one(t, "ALIYUN::FC3::AsyncInvokeConfig")
+	rAsync := mapAt(ac, "Properties")
+	if !isGetAtt(rAsync["FunctionName"], "Function", "FunctionName") {
+		t.Errorf("template.yaml: the async configuration is for %v, want the stack's function", rAsync["FunctionName"])
+	}
+	for sKey, rKey := range map[string]string{"maxAsyncRetryAttempts": "MaxAsyncRetryAttempts", "maxAsyncEventAgeInSeconds": "MaxAsyncEventAgeInSeconds"} {
+		if sv, rv := get(sAsync, sKey), get(rAsync, rKey); sv == nil || !reflect.DeepEqual(sv, rv) {
+			t.Errorf("%s is %v in s.yaml but %s is %v in template.yaml; want the same, set", sKey, sv, rKey, rv)
+		}
+	}
+	sDest := s.expand(t, strAt(sAsync, "destinationConfig", "onFailure", "destination"))
+	rDest, ok := r.resolve(get(rAsync, "DestinationConfig", "OnFailure", "Destination"))
+	resultBus := fmt.Sprintf("acs:eventbridge:%s:%s:eventbus/%s", s.vars["region"], sampleAccountID, s.vars["resultBus"])
+	if sDest != resultBus || !ok || rDest != resultBus {
+		t.Errorf("the failure destination is %q in s.yaml and %v in template.yaml, want the result bus %s in both", sDest, rDest, resultBus)
+	}
+	if get(sAsync, "destinationConfig", "onSuccess") != nil || get(rAsync, "DestinationConfig", "OnSuccess") != nil {
+		t.Errorf("an on-success destination: the function emits its own result events")
+	}
 }
 
-// TestStacksOfS: s.yaml's ros resources deploy pieces of template.yaml with parameters it
-// declares, and the fc3 function takes its role from the base piece.
+// TestStacksOfS: s.yaml's ros resources deploy the base and routes pieces of
+// template.yaml; the fc3 function uses the role the base piece creates, and the rule of
+// the routes piece targets the fc3 function; flow deploys them in that order and removes
+// them in the reverse one.
 func TestStacksOfS(t *testing.T) {
 	s := loadS(t)
 	r := loadROS(t)
-	params := mapAt(r.doc, "Parameters")
 	parts := map[string]string{} // Part → resource name
 	for name, props := range s.resources("ros") {
-		if got := strAt(props, "template"); got != "./template.yaml" {
-			t.Errorf("s.yaml: %s deploys template %q, want ./template.yaml", name, got)
-		}
-		for key, v := range mapAt(props, "parameters") {
-			p := mapAt(params, key)
-			if p == nil {
-				t.Errorf("s.yaml: %s passes parameter %s, which template.yaml does not declare", name, key)
-				continue
-			}
-			val, _ := v.(string)
-			val = s.expand(t, val)
-			if allowed := listAt(p, "AllowedValues"); allowed != nil && !slices.Contains(allowed, any(val)) {
-				t.Errorf("s.yaml: %s passes %s=%q, not one of %v", name, key, val, allowed)
-			}
-			if pat := strAt(p, "AllowedPattern"); pat != "" && !strings.Contains(val, "${") && !regexp.MustCompile(pat).MatchString(val) {
-				t.Errorf("s.yaml: %s passes %s=%q, which does not match %s", name, key, val, pat)
-			}
-		}
-		parts[strAt(props, "parameters", "Part")] = name
+		parts[s.expand(t, strAt(props, "parameters", "Part"))] = name
 	}
 	base, routes := parts["base"], parts["routes"]
 	if base == "" || routes == "" {
 		t.Fatalf("s.yaml: ros resources by Part %v, want a base and a routes piece of template.yaml", parts)
 	}
 	fnName, fn := s.function(t)
-	if got, want := strAt(fn, "role"), "${resources."+base+".output.RoleArn}"; got != want {
-		t.Errorf("s.yaml: role %q, want %q, the role of template.yaml's base piece", got, want)
+
+	// The role: the one the base stack creates, named by its parameters.
+	baseParams := stackParameters(t, s, base)
+	_, role := r.one(t, "ALIYUN::RAM::Role")
+	roleName, ok := r.withParameters(baseParams).resolve(get(role, "Properties", "RoleName"))
+	if !ok {
+		t.Fatalf("template.yaml: the role's name %v cannot be resolved from parameters", get(role, "Properties", "RoleName"))
+	}
+	if got, want := s.expand(t, strAt(fn, "role")), "acs:ram::"+sampleAccountID+":role/"+roleName.(string); got != want {
+		t.Errorf("s.yaml: the function's role is %q, want %q, the role of the %s stack in the account of s config", got, want, base)
+	}
+	if _, f := r.one(t, "ALIYUN::FC3::Function"); !isGetAtt(get(f, "Properties", "Role"), "Role", "Arn") {
+		t.Errorf("template.yaml: the function's Role is not the stack's Role")
 	}
 	if out := mapAt(r.doc, "Outputs", "RoleArn"); !isGetAtt(out["Value"], "Role", "Arn") || out["Condition"] != "WithBase" {
 		t.Errorf("template.yaml: output RoleArn %v, want the Role's Arn whenever the base piece is deployed", out)
 	}
-	_, f := r.one(t, "ALIYUN::FC3::Function")
-	if !isGetAtt(get(f, "Properties", "Role"), "Role", "Arn") {
-		t.Errorf("template.yaml: the function's Role is %v, want the stack's Role", get(f, "Properties", "Role"))
+
+	// The rule: it targets the function fc3 deploys.
+	routeParams := stackParameters(t, s, routes)
+	if got, want := routeParams["FunctionName"], s.expand(t, strAt(fn, "functionName")); got != want {
+		t.Errorf("s.yaml: %s targets function %q, but %s deploys %q", routes, got, fnName, want)
 	}
-	// The routes piece targets the function, so it must come after it.
-	if got, want := strAt(mapAt(s.doc, "resources", routes), "props", "parameters", "FunctionName"), "${resources."+fnName+".output.functionName}"; got != want {
-		t.Errorf("s.yaml: %s's FunctionName is %q, want %q so that it is deployed after the function", routes, got, want)
+	for _, k := range []string{"RequestBusName", "ResultBusName", "OpsEventSource"} {
+		if baseParams[k] != routeParams[k] {
+			t.Errorf("s.yaml: %s is %q for %s but %q for %s; pass the same to both, so that the template's Rules see the real pair", k, baseParams[k], base, routeParams[k], routes)
+		}
 	}
+
+	// The order: base, function, rule; removed the other way round. (No resource refers
+	// to another's output, so the engine would otherwise run them in file order both times.)
+	wantDeploy := []string{base, fnName, routes}
+	if got := flowOrder(s.doc, "deploy"); !slices.Equal(got, wantDeploy) {
+		t.Errorf("s.yaml: flow.deploy runs %v, want %v: the role before the function, the function before its rule", got, wantDeploy)
+	}
+	wantRemove := slices.Clone(wantDeploy)
+	slices.Reverse(wantRemove)
+	if got := flowOrder(s.doc, "remove"); !slices.Equal(got, wantRemove) {
+		t.Errorf("s.yaml: flow.remove runs %v, want %v: what uses a resource goes before it", got, wantRemove)
+	}
+}
+
+// stackParameters returns the parameters a ros resource of s.yaml passes, vars expanded.
+func stackParameters(t *testing.T, s sFile, resource string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for k, v := range mapAt(s.doc, "resources", resource, "props", "parameters") {
+		str, _ := v.(string)
+		out[k] = s.expand(t, str)
+	}
+	return out
 }
 
 // policyStatements returns the statements of the policies the template gives the
@@ -314,14 +356,63 @@ func policyStatements(t *testing.T, r rosFile) (statements []map[string]any, tru
 	return statements, mapAt(role, "Properties", "AssumeRolePolicyDocument")
 }
 
+// destinationActions are the actions Function Compute performs with the function's role
+// to deliver the record of an asynchronous invocation to a destination, by the
+// destination's service (the service of its ARN). FC uses the function's role for this:
+// "Ensure the FC Function RAM Role has necessary permissions for the destination, such as
+// mns:SendMessage, mns:PublishMessage or fc:InvokeFunction" (terraform-provider-alicloud,
+// website/docs/r/fc_function_async_invoke_config.html.markdown); for an EventBridge bus,
+// the action that puts events on it.
+var destinationActions = map[string]string{
+	"eventbridge": "eventbridge:PutEvents",
+	"fc":          "fc:InvokeFunction",
+	"mns":         "mns:SendMessage",
+}
+
+// roleUse is an action the role must allow on a resource, and who needs it.
+type roleUse struct {
+	action, resource, who string
+}
+
+// platformUses are what FC does with the role besides running the code: deliver the
+// records of asynchronous invocations to the destinations of the template's
+// AsyncInvokeConfig resources. Resources are resolved with parameter defaults.
+func platformUses(t *testing.T, r rosFile) []roleUse {
+	t.Helper()
+	var uses []roleUse
+	for name, cfg := range r.ofType("ALIYUN::FC3::AsyncInvokeConfig") {
+		for _, when := range []string{"OnSuccess", "OnFailure"} {
+			dest := get(cfg, "Properties", "DestinationConfig", when, "Destination")
+			if dest == nil {
+				continue
+			}
+			arn, ok := r.resolve(dest)
+			if !ok {
+				t.Errorf("template.yaml: %s %s destination %v cannot be resolved from parameters", name, when, dest)
+				continue
+			}
+			service := strings.SplitN(fmt.Sprint(arn), ":", 3)[1]
+			action, known := destinationActions[service]
+			if !known {
+				t.Errorf("template.yaml: %s %s destination %v: no action known for service %q (destinationActions)", name, when, arn, service)
+				continue
+			}
+			uses = append(uses, roleUse{action, fmt.Sprint(arn), fmt.Sprintf("template.yaml %s %s (FC delivers with the function's role)", name, when)})
+		}
+	}
+	return uses
+}
+
 // TestPolicyMatchesCode: the role allows exactly the cloud APIs the code calls, found by
-// reading the code (see codeCloudCalls), with PutEvents on the configured bus only, and
-// only Function Compute may assume it.
+// reading the code (see codeCloudCalls), and what FC does with it (platformUses); events
+// may be put on the buses the function and FC put them on, no other; only Function
+// Compute may assume the role.
 func TestPolicyMatchesCode(t *testing.T) {
 	r := loadROS(t)
 	statements, trust := policyStatements(t, r)
 
 	allowed := map[string]bool{}
+	resources := map[string][]string{} // action → resources, resolved
 	for _, st := range statements {
 		if st["Effect"] != "Allow" {
 			t.Errorf("template.yaml: statement %v: Effect %v, want Allow (nothing else is needed)", st, st["Effect"])
@@ -330,31 +421,34 @@ func TestPolicyMatchesCode(t *testing.T) {
 		if _, hasCond := st["Condition"]; hasCond {
 			t.Logf("statement %v has a Condition; not checked", st)
 		}
-		actions := listAt(st, "Action")
-		if a, ok := st["Action"].(string); ok {
-			actions = []any{a}
+		if res := st["Resource"]; res == "*" || slices.Contains(listAt(st, "Resource"), any("*")) {
+			t.Errorf("template.yaml: statement %v applies to every resource (*); scope it", st)
 		}
-		for _, a := range actions {
+		var res []string
+		for _, v := range asList(st["Resource"]) {
+			arn, ok := r.resolve(v)
+			if !ok {
+				t.Errorf("template.yaml: resource %v cannot be resolved from parameters", v)
+			}
+			res = append(res, fmt.Sprint(arn))
+		}
+		for _, a := range asList(st["Action"]) {
 			action, _ := a.(string)
 			if strings.Contains(action, "*") {
 				t.Errorf("template.yaml: action %q is a wildcard; name the APIs", action)
 			}
 			allowed[action] = true
-			if strings.HasPrefix(action, "eventbridge:") {
-				want := map[string]any{"Fn::Sub": "acs:eventbridge:${ALIYUN::Region}:${ALIYUN::AccountId}:eventbus/${EventBusName}"}
-				if res := listAt(st, "Resource"); len(res) != 1 || !reflect.DeepEqual(res[0], want) {
-					t.Errorf("template.yaml: %s on %v, want only the configured bus, %v", action, st["Resource"], want)
-				}
-			}
-			if res := st["Resource"]; res == "*" || slices.Contains(listAt(st, "Resource"), any("*")) {
-				t.Errorf("template.yaml: %s on every resource (*); scope it", action)
-			}
+			resources[action] = append(resources[action], res...)
 		}
 	}
 
 	called := map[string][]string{}
 	for _, c := range codeCloudCalls(t) {
 		called[c.action] = append(called[c.action], c.where)
+	}
+	uses := platformUses(t, r)
+	for _, u := range uses {
+		called[u.action] = append(called[u.action], u.who)
 	}
 	adapterExists := func(service string) bool {
 		_, err := os.Stat(filepath.Join(repoRoot, service))
@@ -367,7 +461,30 @@ func TestPolicyMatchesCode(t *testing.T) {
 	for _, n := range notes {
 		t.Log(n)
 	}
-	t.Logf("cloud calls in the code: %v", sortedKeys(called))
+	t.Logf("cloud calls in the code, and FC's uses of the role: %v", sortedKeys(called))
+
+	// Events go to the result bus only: the function's EVENT_BUS and FC's destination.
+	buses := map[string]bool{}
+	_, f := r.one(t, "ALIYUN::FC3::Function")
+	if bus, ok := r.resolve(get(f, "Properties", "EnvironmentVariables", "EVENT_BUS")); ok && bus != "" {
+		buses[fmt.Sprintf("acs:eventbridge:%s:%s:eventbus/%s", pseudoExample["ALIYUN::Region"], pseudoExample["ALIYUN::TenantId"], bus)] = true
+	}
+	for _, u := range uses {
+		if u.action == "eventbridge:PutEvents" {
+			buses[u.resource] = true
+		}
+	}
+	got := slices.Clone(resources["eventbridge:PutEvents"])
+	slices.Sort(got)
+	got = slices.Compact(got)
+	if want := sortedKeys(buses); !slices.Equal(got, want) {
+		t.Errorf("template.yaml: eventbridge:PutEvents on %v, want exactly the buses events are put on: %v", got, want)
+	}
+	for _, u := range uses {
+		if !slices.Contains(resources[u.action], u.resource) {
+			t.Errorf("template.yaml: the role allows %s on %v, not on %s, which %s needs", u.action, resources[u.action], u.resource, u.who)
+		}
+	}
 
 	sts := listAt(trust, "Statement")
 	if len(sts) != 1 || strAt(sts[0], "Action") != "sts:AssumeRole" ||
@@ -462,6 +579,16 @@ func TestTriggers(t *testing.T) {
 	if len(byType) != 3 {
 		t.Errorf("s.yaml: trigger types %v, want http, eventbridge and timer", sortedKeys(byType))
 	}
+	// fc3 stops deploying the list at the first unchanged eventbridge trigger
+	// (components_test.go), so those come last, and one of them at most would ever update.
+	seenEB := false
+	for i, tr := range listAt(fn, "triggers") {
+		isEB := strAt(tr, "triggerType") == "eventbridge"
+		if seenEB && (!isEB || fc3TriggersStopAtUnchangedEventBridge) {
+			t.Errorf("s.yaml: trigger %d (%s) comes after an eventbridge trigger: fc3 never updates it once that one is unchanged; put eventbridge triggers last, and one only", i, strAt(tr, "triggerName"))
+		}
+		seenEB = seenEB || isEB
+	}
 
 	for _, tr := range byType["http"] {
 		cfg := mapAt(tr, "triggerConfig")
@@ -528,7 +655,8 @@ func TestTriggers(t *testing.T) {
 		}
 	}
 
-	// The rule on the custom bus sends the ops portal's requests to the function.
+	// The rule on the request bus sends the ops portal's requests to the function, and
+	// neither the function's result events nor ECS's events.
 	ruleName, rule := r.one(t, "ALIYUN::EventBridge::Rule")
 	props := mapAt(rule, "Properties")
 	pattern, ok := r.resolve(props["FilterPattern"])
@@ -538,14 +666,27 @@ func TestTriggers(t *testing.T) {
 	opsEvent := loadJSON(t, "events/eventbridge.json")
 	expectMatch(t, "the ops rule", pattern.(map[string]any), "events/eventbridge.json", opsEvent, true)
 	expectMatch(t, "the ops rule", pattern.(map[string]any), "events/ecs-instance-stopped.json", loadJSON(t, "events/ecs-instance-stopped.json"), false)
-	if got, want := strAt(r.doc, "Parameters", "EventBusName", "Default"), strAt(opsEvent, "aliyuneventbusname"); got != want {
-		t.Errorf("template.yaml: EventBusName defaults to %q, want %q, the bus of the sample ops request", got, want)
+	for _, typ := range []string{detach.EventCompleted, detach.EventFailed} {
+		result := map[string]any{"specversion": "1.0", "source": settings.DefaultEventSource, "type": typ, "data": map[string]any{}}
+		expectMatch(t, "the ops rule", pattern.(map[string]any), "a result event ("+typ+")", result, false)
+	}
+	if !reflect.DeepEqual(props["EventBusName"], map[string]any{"Ref": "RequestBusName"}) {
+		t.Errorf("template.yaml: %s is on bus %v, want the request bus (Ref RequestBusName)", ruleName, props["EventBusName"])
+	}
+	params := mapAt(r.doc, "Parameters")
+	if got, want := strAt(params, "RequestBusName", "Default"), strAt(opsEvent, "aliyuneventbusname"); got != want {
+		t.Errorf("template.yaml: RequestBusName defaults to %q, want %q, the bus of the sample ops request", got, want)
 	}
 	if got, want := s.vars["opsEventSource"], strAt(opsEvent, "source"); got != want {
 		t.Errorf("s.yaml: opsEventSource %q, want %q, the source of the sample ops request", got, want)
 	}
-	if got, want := s.vars["eventBus"], strAt(r.doc, "Parameters", "EventBusName", "Default"); got != want {
-		t.Errorf("s.yaml: eventBus %q, template.yaml's EventBusName defaults to %q; want the same", got, want)
+	for sVar, param := range map[string]string{"requestBus": "RequestBusName", "resultBus": "ResultBusName", "opsEventSource": "OpsEventSource"} {
+		if got, want := s.vars[sVar], strAt(params, param, "Default"); got != want {
+			t.Errorf("s.yaml: %s %q, template.yaml's %s defaults to %q; want the same", sVar, got, param, want)
+		}
+	}
+	if s.vars["requestBus"] == s.vars["resultBus"] {
+		t.Errorf("s.yaml: requests and results on one bus %q: the function would be handed its own results", s.vars["requestBus"])
 	}
 	targets := listAt(props, "Targets")
 	if len(targets) != 1 || strAt(targets[0], "Type") != "acs.fc.function" {
@@ -558,9 +699,27 @@ func TestTriggers(t *testing.T) {
 	if !reflect.DeepEqual(keys["functionName"], map[string]any{"Ref": "FunctionName"}) {
 		t.Errorf("template.yaml: %s targets function %v, want Ref FunctionName", ruleName, keys["functionName"])
 	}
+	if keys["InvocationType"] != "Async" {
+		t.Errorf("template.yaml: %s invokes the function %v, want Async (FC's retries and the failure destination apply)", ruleName, keys["InvocationType"])
+	}
 	if _, ok := keys["Body"]; !ok {
 		t.Errorf("template.yaml: %s does not pass the event as the Body", ruleName)
 	}
+	branches := &rosCheck{doc: r.doc}
+	for _, part := range []string{"all", "routes"} {
+		endpoint := branches.pickBranches("Endpoint", get(targets[0], "Endpoint"), resolveConditions(r.doc, map[string]string{"Part": part}))
+		arn, ok := r.resolve(endpoint)
+		if ok && arn != functionARN(r) || !ok && !isGetAtt(endpoint, "Function", "ARN") {
+			t.Errorf("template.yaml: with Part=%s the rule's endpoint is %v, want the function's ARN %s", part, endpoint, functionARN(r))
+		}
+	}
+}
+
+// functionARN is the FC 3.0 ARN of the template's function with the parameters' defaults:
+// acs:fc:<region>:<account>:functions/<name> (FC API 2023-03-30: TagResource's
+// ResourceId, Destination's example, GetFunction's functionArn).
+func functionARN(r rosFile) string {
+	return fmt.Sprintf("acs:fc:%s:%s:functions/%s", pseudoExample["ALIYUN::Region"], pseudoExample["ALIYUN::TenantId"], strAt(r.doc, "Parameters", "FunctionName", "Default"))
 }
 
 // normalTriggerConfig returns a trigger's config with its event pattern parsed, so that

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -110,19 +109,17 @@ func loadS(t *testing.T) sFile {
 	return s
 }
 
-var varRef = regexp.MustCompile(`\$\{vars\.([A-Za-z0-9_-]+)\}`)
-
-// expand replaces ${vars.x} by the value of var x, as Serverless Devs does; other ${…}
-// expressions (outputs of other resources) are left as they are.
+// expand replaces ${vars.x} by the value of var x and ${config('AccountID')} by
+// sampleAccountID, as Serverless Devs does with real values; other ${…} expressions are
+// left as they are.
 func (s sFile) expand(t *testing.T, v string) string {
 	t.Helper()
-	return varRef.ReplaceAllStringFunc(v, func(m string) string {
-		name := varRef.FindStringSubmatch(m)[1]
+	return expandS(v, func(name string) (string, bool) {
 		val, ok := s.vars[name]
 		if !ok {
-			t.Errorf("s.yaml: %s names no var", m)
+			t.Errorf("s.yaml: ${vars.%s} names no var", name)
 		}
-		return val
+		return val, ok
 	})
 }
 
@@ -190,20 +187,15 @@ func (r rosFile) one(t *testing.T, typ string) (string, map[string]any) {
 	panic("unreachable")
 }
 
-// pseudoParams stand in for ROS's pseudo parameters when a value is resolved.
-var pseudoParams = map[string]string{
-	"ALIYUN::Region":    "cn-hangzhou",
-	"ALIYUN::AccountId": "1234567890123456",
-}
-
 // resolve evaluates the intrinsic functions of a template value that depend only on
-// parameters ({"Ref": P} becomes P's default) and returns the value; ok is false when
-// something in it needs a deployed resource or is not understood.
+// parameters ({"Ref": P} becomes P's default, Fn::Sub substitutes defaults and pseudo
+// parameters) and returns the value; ok is false when something in it needs a deployed
+// resource or is not understood.
 func (r rosFile) resolve(v any) (out any, ok bool) {
 	switch v := v.(type) {
 	case map[string]any:
 		if ref, isRef := v["Ref"].(string); isRef && len(v) == 1 {
-			if p, isPseudo := pseudoParams[ref]; isPseudo {
+			if p, isPseudo := pseudoExample[ref]; isPseudo {
 				return p, true
 			}
 			param := mapAt(r.doc, "Parameters", ref)
@@ -212,6 +204,9 @@ func (r rosFile) resolve(v any) (out any, ok bool) {
 				return nil, false
 			}
 			return fmt.Sprint(def), true
+		}
+		if sub, isSub := v["Fn::Sub"].(string); isSub && len(v) == 1 {
+			return r.substitute(sub)
 		}
 		m := map[string]any{}
 		for k, e := range v {
@@ -233,6 +228,46 @@ func (r rosFile) resolve(v any) (out any, ok bool) {
 		return l, true
 	}
 	return v, true
+}
+
+// withParameters returns the template with these parameter values as defaults, so that
+// resolve evaluates it as a stack given them.
+func (r rosFile) withParameters(values map[string]string) rosFile {
+	doc := map[string]any{}
+	for k, v := range r.doc {
+		doc[k] = v
+	}
+	params := map[string]any{}
+	for name, p := range mapAt(r.doc, "Parameters") {
+		cp := map[string]any{}
+		for k, v := range mapAt(p) {
+			cp[k] = v
+		}
+		if v, ok := values[name]; ok {
+			cp["Default"] = v
+		}
+		params[name] = cp
+	}
+	doc["Parameters"] = params
+	return rosFile{doc: doc}
+}
+
+// substitute resolves the ${Name} of a Fn::Sub string with parameter defaults and
+// pseudo parameters; ok is false when one names a resource or an attribute.
+func (r rosFile) substitute(sub string) (string, bool) {
+	ok := true
+	out := subVar.ReplaceAllStringFunc(sub, func(m string) string {
+		name := subVar.FindStringSubmatch(m)[1]
+		if p, isPseudo := pseudoExample[name]; isPseudo {
+			return p
+		}
+		if def, has := mapAt(r.doc, "Parameters", name)["Default"]; has {
+			return fmt.Sprint(def)
+		}
+		ok = false
+		return m
+	})
+	return out, ok
 }
 
 // isGetAtt reports whether v is {"Fn::GetAtt": [resource, attribute]}.
@@ -311,19 +346,18 @@ func runGo(t *testing.T, args ...string) string {
 
 // ---- EventBridge patterns ----
 
-// matches reports whether an event matches an EventBridge event pattern made of exact
-// values, the only kind the deployment files use: each key of the pattern must be in the
-// event, with one of the listed values, or, for a nested pattern, a matching object.
+// matches reports whether an event matches an EventBridge event pattern: each key of the
+// pattern must match the event's field, a nested pattern a nested object, a list of
+// conditions one of them: a value (equal), or a matching rule among prefix, suffix,
+// anything-but, exists and numeric (EventBridge's "Event patterns" documentation). Other
+// rules are refused rather than guessed.
 func matches(pattern, event map[string]any) (bool, error) {
 	for key, want := range pattern {
 		got, present := event[key]
-		if !present {
-			return false, nil
-		}
 		switch want := want.(type) {
 		case map[string]any:
 			sub, isMap := got.(map[string]any)
-			if !isMap {
+			if !present || !isMap {
 				return false, nil
 			}
 			if ok, err := matches(want, sub); !ok || err != nil {
@@ -332,17 +366,77 @@ func matches(pattern, event map[string]any) (bool, error) {
 		case []any:
 			found := false
 			for _, w := range want {
-				if _, isMap := w.(map[string]any); isMap {
-					return false, fmt.Errorf("pattern %s: %v is a matching rule (prefix, anything-but…); this test knows exact values only", key, w)
+				ok, err := matchesCondition(w, got, present)
+				if err != nil {
+					return false, fmt.Errorf("pattern %s: %w", key, err)
 				}
-				found = found || reflect.DeepEqual(w, got)
+				found = found || ok
 			}
 			if !found {
 				return false, nil
 			}
 		default:
-			return false, fmt.Errorf("pattern %s: %v (%T) is neither a list of values nor an object", key, want, want)
+			return false, fmt.Errorf("pattern %s: %v (%T) is neither a list of conditions nor an object", key, want, want)
 		}
 	}
 	return true, nil
+}
+
+// matchesCondition matches one condition of a pattern's list against a field.
+func matchesCondition(cond, got any, present bool) (bool, error) {
+	rule, isRule := cond.(map[string]any)
+	if !isRule {
+		return present && reflect.DeepEqual(cond, got), nil
+	}
+	if len(rule) != 1 {
+		return false, fmt.Errorf("%v: one matching rule per condition", rule)
+	}
+	str, isStr := got.(string)
+	for name, arg := range rule {
+		switch name {
+		case "exists":
+			return arg == present, nil
+		case "prefix":
+			return present && isStr && strings.HasPrefix(str, fmt.Sprint(arg)), nil
+		case "suffix":
+			return present && isStr && strings.HasSuffix(str, fmt.Sprint(arg)), nil
+		case "anything-but":
+			for _, v := range asList(arg) {
+				if reflect.DeepEqual(v, got) {
+					return false, nil
+				}
+			}
+			return present, nil
+		case "numeric":
+			n, isNum := got.(float64)
+			terms := asList(arg)
+			if !present || !isNum || len(terms)%2 != 0 {
+				return false, nil
+			}
+			for i := 0; i < len(terms); i += 2 {
+				v, _ := terms[i+1].(float64)
+				var ok bool
+				switch terms[i] {
+				case "<":
+					ok = n < v
+				case "<=":
+					ok = n <= v
+				case "=":
+					ok = n == v
+				case ">=":
+					ok = n >= v
+				case ">":
+					ok = n > v
+				default:
+					return false, fmt.Errorf("numeric operator %v", terms[i])
+				}
+				if !ok {
+					return false, nil
+				}
+			}
+			return true, nil
+		}
+		return false, fmt.Errorf("%s: a matching rule this test does not know", name)
+	}
+	return false, nil
 }
