@@ -97,6 +97,22 @@ type breakCase struct {
 	want   []string // substrings of one problem each
 }
 
+// runBreakCases checks that validate finds nothing in orig and, in a copy broken by each
+// case, the problems the case names.
+func runBreakCases(t *testing.T, orig map[string]any, cases []breakCase, validate func(doc map[string]any) []string) {
+	t.Helper()
+	if p := validate(orig); len(p) != 0 {
+		t.Fatalf("the unbroken file has problems: %v", p)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			doc := deepCopy(orig).(map[string]any)
+			c.mutate(t, doc)
+			expectProblems(t, validate(doc), c.want)
+		})
+	}
+}
+
 func expectProblems(t *testing.T, problems []string, want []string) {
 	t.Helper()
 	for _, w := range want {
@@ -115,9 +131,6 @@ func TestROSValidatorCatchesBrokenTemplates(t *testing.T) {
 	specs := loadROSSpecs(t)
 	region := maxRegionLen(t)
 	orig := loadROS(t).doc
-	if p := validateROS(specs, orig, region); len(p) != 0 {
-		t.Fatalf("the unbroken template has problems: %v", p)
-	}
 	fn := func(path ...any) []any { return append([]any{"Resources", "Function", "Properties"}, path...) }
 	cases := []breakCase{
 		{name: "wrong property name", want: []string{"Part=all: Resources.Function.Properties: unknown property MemorySizes"},
@@ -189,22 +202,13 @@ func TestROSValidatorCatchesBrokenTemplates(t *testing.T) {
 				set(t, d, map[string]any{"Fn::Concat": []any{"a", "b"}}, fn("Description")...)
 			}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			doc := deepCopy(orig).(map[string]any)
-			c.mutate(t, doc)
-			expectProblems(t, validateROS(specs, doc, region), c.want)
-		})
-	}
+	runBreakCases(t, orig, cases, func(doc map[string]any) []string { return validateROS(specs, doc, region) })
 }
 
 // TestSValidatorCatchesBrokenFiles: each way of breaking s.yaml is reported.
 func TestSValidatorCatchesBrokenFiles(t *testing.T) {
 	tmpl := loadROS(t).doc
 	orig := loadS(t).doc
-	if p := validateS(t, orig, tmpl); len(p) != 0 {
-		t.Fatalf("the unbroken s.yaml has problems: %v", p)
-	}
 	fc := func(path ...any) []any { return append([]any{"resources", "detach-keypair", "props"}, path...) }
 	cases := []breakCase{
 		{name: "wrong property name", want: []string{"resources.detach-keypair.props: additional properties 'memorysize' not allowed"},
@@ -258,11 +262,5 @@ func TestSValidatorCatchesBrokenFiles(t *testing.T) {
 				set(t, d, []any{[]any{"detach-keypair"}, []any{"base"}}, "flow", "remove")
 			}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			doc := deepCopy(orig).(map[string]any)
-			c.mutate(t, doc)
-			expectProblems(t, validateS(t, doc, tmpl), c.want)
-		})
-	}
+	runBreakCases(t, orig, cases, func(doc map[string]any) []string { return validateS(t, doc, tmpl) })
 }

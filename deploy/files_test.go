@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -342,6 +344,27 @@ func runGo(t *testing.T, args ...string) string {
 		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	return string(out)
+}
+
+// makePackage runs `make package` into a new directory and returns the zip's path; it
+// skips the test in -short mode or without make.
+func makePackage(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the package")
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dist := t.TempDir()
+	cmd := exec.CommandContext(ctx, "make", "package", "DIST="+dist)
+	cmd.Dir = repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make package: %v\n%s", err, out)
+	}
+	return filepath.Join(dist, filepath.Base(ZipPath))
 }
 
 // ---- EventBridge patterns ----

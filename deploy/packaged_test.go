@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,21 +18,10 @@ import (
 // under the FC runtime-API runner, against the emulator, on a sample event: what is
 // deployed is what was tested.
 func TestPackagedBinaryRuns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the package")
-	}
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("no make")
-	}
+	zipPath := makePackage(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	dist := t.TempDir()
-	cmd := exec.CommandContext(ctx, "make", "package", "DIST="+dist)
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("make package: %v\n%s", err, out)
-	}
-	zr, err := zip.OpenReader(filepath.Join(dist, filepath.Base(ZipPath)))
+	zr, err := zip.OpenReader(zipPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,29 +69,24 @@ type rosSpecs struct {
 // specDir holds the copies of the tools' specifications (testdata/spec/SOURCES.md).
 const specDir = "testdata/spec"
 
-var (
-	rosSpecsOnce sync.Once
-	rosSpecsVal  *rosSpecs
-	rosSpecsErr  error
-)
+// rosSpecsOnce reads resource-specs.json once.
+var rosSpecsOnce = sync.OnceValues(func() (*rosSpecs, error) {
+	data, err := os.ReadFile(filepath.Join(specDir, "resource-specs.json"))
+	if err != nil {
+		return nil, err
+	}
+	var s rosSpecs
+	return &s, json.Unmarshal(data, &s)
+})
 
-// loadROSSpecs reads resource-specs.json once.
+// loadROSSpecs returns resource-specs.json.
 func loadROSSpecs(t testing.TB) *rosSpecs {
 	t.Helper()
-	rosSpecsOnce.Do(func() {
-		data, err := os.ReadFile(filepath.Join(specDir, "resource-specs.json"))
-		if err != nil {
-			rosSpecsErr = err
-			return
-		}
-		var s rosSpecs
-		rosSpecsErr = json.Unmarshal(data, &s)
-		rosSpecsVal = &s
-	})
-	if rosSpecsErr != nil {
-		t.Fatalf("%s/resource-specs.json: %v", specDir, rosSpecsErr)
+	s, err := rosSpecsOnce()
+	if err != nil {
+		t.Fatalf("%s/resource-specs.json: %v", specDir, err)
 	}
-	return rosSpecsVal
+	return s
 }
 
 // pseudoMaxLen is the longest value of the pseudo parameters whose length matters for
@@ -918,16 +913,8 @@ func asList(v any) []any {
 // maxRegionLen is the length of the longest region id of fc3-schema.json's IRegion.
 func maxRegionLen(t testing.TB) int {
 	t.Helper()
-	var schema map[string]any
-	data, err := os.ReadFile(filepath.Join(specDir, "fc3-schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &schema); err != nil {
-		t.Fatal(err)
-	}
 	longest := 0
-	for _, r := range listAt(schema, "definitions", "IRegion", "enum") {
+	for _, r := range listAt(fc3Schema(t), "definitions", "IRegion", "enum") {
 		longest = max(longest, len(fmt.Sprint(r)))
 	}
 	if longest == 0 {

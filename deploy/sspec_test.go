@@ -275,51 +275,45 @@ func expandS(s string, vars func(name string) (string, bool)) string {
 
 // ---- fc3 ----
 
-var (
-	fc3SchemaOnce sync.Once
-	fc3SchemaDoc  any
-	fc3SchemaErr  error
-)
+// fc3SchemaOnce reads fc3-schema.json once and makes it strict: every object schema that
+// lists its properties accepts no other (the component ignores a misspelled property
+// silently), except inside `if` (which only selects the branch), and with the fields it
+// calls required but does not need relaxed (components_test.go fc3OptionalInPractice).
+var fc3SchemaOnce = sync.OnceValues(func() (any, error) {
+	data, err := os.ReadFile(filepath.Join(specDir, "fc3-schema.json"))
+	if err != nil {
+		return nil, err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	strictObjects(doc)
+	for def, objects := range fc3OptionalInPractice {
+		for ptr, fields := range objects {
+			obj := mapAt(get(doc, "definitions", def))
+			for _, key := range strings.Split(strings.Trim(ptr, "/"), "/") {
+				if key != "" {
+					obj = mapAt(obj, key)
+				}
+			}
+			if obj == nil {
+				return nil, fmt.Errorf("fc3-schema.json has no %s%s: update fc3OptionalInPractice", def, ptr)
+			}
+			obj["required"] = slices.DeleteFunc(listAt(obj, "required"), func(r any) bool { return slices.Contains(fields, fmt.Sprint(r)) })
+		}
+	}
+	return doc, nil
+})
 
-// fc3Schema returns fc3-schema.json, made strict: every object schema that lists its
-// properties accepts no other (the component ignores a misspelled property silently),
-// except inside `if` (which only selects the branch), and with the fields it calls
-// required but does not need relaxed (components_test.go fc3OptionalInPractice).
+// fc3Schema returns the strict fc3-schema.json (fc3SchemaOnce).
 func fc3Schema(t testing.TB) any {
 	t.Helper()
-	fc3SchemaOnce.Do(func() {
-		data, err := os.ReadFile(filepath.Join(specDir, "fc3-schema.json"))
-		if err != nil {
-			fc3SchemaErr = err
-			return
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-		if err != nil {
-			fc3SchemaErr = err
-			return
-		}
-		strictObjects(doc)
-		for def, objects := range fc3OptionalInPractice {
-			for ptr, fields := range objects {
-				obj := mapAt(get(doc, "definitions", def))
-				for _, key := range strings.Split(strings.Trim(ptr, "/"), "/") {
-					if key != "" {
-						obj = mapAt(obj, key)
-					}
-				}
-				if obj == nil {
-					fc3SchemaErr = fmt.Errorf("fc3-schema.json has no %s%s: update fc3OptionalInPractice", def, ptr)
-					return
-				}
-				obj["required"] = slices.DeleteFunc(listAt(obj, "required"), func(r any) bool { return slices.Contains(fields, fmt.Sprint(r)) })
-			}
-		}
-		fc3SchemaDoc = doc
-	})
-	if fc3SchemaErr != nil {
-		t.Fatal(fc3SchemaErr)
+	doc, err := fc3SchemaOnce()
+	if err != nil {
+		t.Fatalf("%s/fc3-schema.json: %v", specDir, err)
 	}
-	return fc3SchemaDoc
+	return doc
 }
 
 // strictObjects sets additionalProperties: false on every object schema with properties
