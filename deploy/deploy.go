@@ -2,9 +2,12 @@
 // package target) share with the code, in one place: the name of the handler binary in the
 // code zip, where the zip is written, and which settings exist only for local emulation.
 //
-// Its tests hold those files to the code: the handler is the packaged binary, the
-// environment is exactly the settings the function reads, and the RAM policy allows
-// exactly the cloud APIs the code calls. How to deploy is in README.md next to this file.
+// Its tests hold those files to the code (the handler is the packaged binary, the
+// environment is exactly the settings the function reads, the RAM policy allows exactly
+// the cloud APIs the code calls and what FC does with the role) and to the tools' own
+// specifications, copied into testdata/spec: the fc3 component's schema, the ros
+// component's specification, ROS's resource specifications. How to deploy is in
+// README.md next to this file.
 package deploy
 
 // BinaryName is the file name of the function binary inside the code zip. FC's go1
