@@ -23,5 +23,12 @@
 //		RegionId:        tea.String("cn-hangzhou"),
 //	})
 //
+// The package is the facade; the work is done below it: one package per
+// emulated service (ecs, eventbridge), each owning its parameters, answer
+// bodies and locked state, over shared internals (internal/rpc: the serving
+// pipeline, counters, error bodies and routing; internal/sign: signatures;
+// internal/fault: faults). Server composes the services and keeps the admin
+// API, Start/Close and the state snapshots.
+//
 // See README.md for the command, the fixture and the fault settings.
 package emulator

@@ -1,4 +1,9 @@
-package emulator
+// Package sign verifies the request signatures of Alibaba Cloud's SDKs and
+// CLI exactly as they compute them: the OpenAPI V3 signature
+// (ACS3-HMAC-SHA256), the RPC signature (HMAC-SHA1) and EventBridge's data
+// plane signature; with the cloud's checks of time stamps, nonces and STS
+// tokens.
+package sign
 
 import (
 	"crypto/hmac"
@@ -7,12 +12,15 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"detachkeypair/emulator/internal/rpc"
 )
 
 // Credential is an AccessKey pair that the emulator accepts. When
@@ -23,13 +31,6 @@ type Credential struct {
 	AccessKeySecret string
 	SecurityToken   string
 }
-
-// The local credential that the emulator accepts when Config.Credentials is
-// empty. It is not a real key: it only opens the emulator.
-const (
-	DefaultAccessKeyID     = "LTAI5tEmulatorLocalKey01"
-	DefaultAccessKeySecret = "EmulatorLocalSecret0000000000001"
-)
 
 // maxClockSkew is how far a request's timestamp may be from the emulator's
 // clock, as in the cloud.
@@ -63,53 +64,75 @@ func (n *nonceStore) use(key string, now time.Time) bool {
 	return true
 }
 
-// authECS checks the signature of an OpenAPI (ECS) request. It accepts the
-// V3 signature ("ACS3-HMAC-SHA256" in the Authorization header, what the Go
-// SDK sends by default) and the RPC signature (HMAC-SHA1 in the Signature
-// parameter, what the SDK sends with SignatureAlgorithm "v2" and what the CLI
-// sends). params are the query and form parameters together.
-func (s *Server) authECS(r *http.Request, params url.Values, body []byte) *apiError {
+// Verifier checks signatures against a set of credentials. It is safe for
+// concurrent use.
+type Verifier struct {
+	credentials map[string]Credential
+	clock       func() time.Time
+	nonces      nonceStore
+}
+
+// NewVerifier returns a verifier that accepts creds, with clock as the
+// emulator's time.
+func NewVerifier(creds []Credential, clock func() time.Time) (*Verifier, error) {
+	v := &Verifier{credentials: map[string]Credential{}, clock: clock}
+	for _, c := range creds {
+		if c.AccessKeyID == "" || c.AccessKeySecret == "" {
+			return nil, errors.New("a credential needs AccessKeyID and AccessKeySecret")
+		}
+		v.credentials[c.AccessKeyID] = c
+	}
+	return v, nil
+}
+
+// POP checks the signature of a request to the OpenAPI (POP) gateway, which
+// ECS and ENS sit behind. It accepts the V3 signature ("ACS3-HMAC-SHA256" in
+// the Authorization header, what the Go SDK sends by default) and the RPC
+// signature (HMAC-SHA1 in the Signature parameter, what the SDK sends with
+// SignatureAlgorithm "v2" and what the CLI sends). params are the query and
+// form parameters together.
+func (v *Verifier) POP(r *http.Request, params url.Values, body []byte) *rpc.Error {
 	authz := r.Header.Get("Authorization")
 	switch {
 	case strings.HasPrefix(authz, "ACS3-"):
-		return s.authACS3(r, authz, body)
+		return v.authACS3(r, authz, body)
 	case params.Has("Signature"):
-		return s.authRPC(r, params)
+		return v.authRPC(r, params)
 	case authz != "":
-		return errIncompleteSig
+		return ErrIncompleteSig
 	}
-	return errMissingSignature
+	return ErrMissingSignature
 }
 
 // authACS3 verifies the V3 signature, recomputing the canonical request the
 // way darabonba-openapi's GetAuthorization builds it.
-func (s *Server) authACS3(r *http.Request, authz string, body []byte) *apiError {
+func (v *Verifier) authACS3(r *http.Request, authz string, body []byte) *rpc.Error {
 	alg, rest, _ := strings.Cut(authz, " ")
 	if alg != "ACS3-HMAC-SHA256" {
-		return errSignatureMethod
+		return ErrSignatureMethod
 	}
 	fields := map[string]string{}
 	for _, part := range strings.Split(rest, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
-			return errIncompleteSig
+			return ErrIncompleteSig
 		}
 		fields[k] = v
 	}
 	keyID, signedHeaders, signature := fields["Credential"], fields["SignedHeaders"], fields["Signature"]
 	if keyID == "" || signedHeaders == "" || signature == "" {
-		return errIncompleteSig
+		return ErrIncompleteSig
 	}
-	cred, ok := s.credentials[keyID]
+	cred, ok := v.credentials[keyID]
 	if !ok {
-		return errKeyNotFound
+		return ErrKeyNotFound
 	}
-	if e := s.checkTimestamp(r.Header.Get("x-acs-date"), time.RFC3339); e != nil {
+	if e := v.checkTimestamp(r.Header.Get("x-acs-date"), time.RFC3339); e != nil {
 		return e
 	}
 	nonce := r.Header.Get("x-acs-signature-nonce")
 	if nonce == "" {
-		return errMissingNonce
+		return ErrMissingNonce
 	}
 
 	payload := sha256.Sum256(body)
@@ -136,13 +159,13 @@ func (s *Server) authACS3(r *http.Request, authz string, body []byte) *apiError 
 	mac := hmac.New(sha256.New, []byte(cred.AccessKeySecret))
 	mac.Write([]byte(toSign))
 	if !equal(hex.EncodeToString(mac.Sum(nil)), strings.ToLower(signature)) {
-		return errSignatureMismatch
+		return ErrSignatureMismatch
 	}
 	if e := checkToken(cred, r.Header.Get("x-acs-security-token")); e != nil {
 		return e
 	}
-	if !s.nonces.use(keyID+"/"+nonce, s.now()) {
-		return errNonceUsed
+	if !v.nonces.use(keyID+"/"+nonce, v.clock()) {
+		return ErrNonceUsed
 	}
 	return nil
 }
@@ -177,27 +200,27 @@ func percentEncode(s string) string {
 
 // authRPC verifies the RPC (V2) signature: HMAC-SHA1 over
 // METHOD&%2F&encode(sorted, encoded parameters), keyed with secret+"&".
-func (s *Server) authRPC(r *http.Request, params url.Values) *apiError {
+func (v *Verifier) authRPC(r *http.Request, params url.Values) *rpc.Error {
 	keyID := params.Get("AccessKeyId")
 	if keyID == "" {
-		return errMissingAccessKey
+		return ErrMissingAccessKey
 	}
 	if params.Get("SignatureMethod") != "HMAC-SHA1" {
-		return errSignatureMethod
+		return ErrSignatureMethod
 	}
 	if v := params.Get("SignatureVersion"); v != "1.0" {
-		return errorf(http.StatusBadRequest, "InvalidSignatureVersion", "Specified signature version is not valid.")
+		return rpc.Errorf(http.StatusBadRequest, "InvalidSignatureVersion", "Specified signature version is not valid.")
 	}
-	cred, ok := s.credentials[keyID]
+	cred, ok := v.credentials[keyID]
 	if !ok {
-		return errKeyNotFound
+		return ErrKeyNotFound
 	}
-	if e := s.checkTimestamp(params.Get("Timestamp"), time.RFC3339); e != nil {
+	if e := v.checkTimestamp(params.Get("Timestamp"), time.RFC3339); e != nil {
 		return e
 	}
 	nonce := params.Get("SignatureNonce")
 	if nonce == "" {
-		return errMissingNonce
+		return ErrMissingNonce
 	}
 	signed := url.Values{}
 	for k, v := range params {
@@ -210,21 +233,21 @@ func (s *Server) authRPC(r *http.Request, params url.Values) *apiError {
 	mac := hmac.New(sha1.New, []byte(cred.AccessKeySecret+"&"))
 	mac.Write([]byte(toSign))
 	if !equal(base64.StdEncoding.EncodeToString(mac.Sum(nil)), params.Get("Signature")) {
-		return errSignatureMismatch
+		return ErrSignatureMismatch
 	}
 	if e := checkToken(cred, params.Get("SecurityToken")); e != nil {
 		return e
 	}
-	if !s.nonces.use(keyID+"/"+nonce, s.now()) {
-		return errNonceUsed
+	if !v.nonces.use(keyID+"/"+nonce, v.clock()) {
+		return ErrNonceUsed
 	}
 	return nil
 }
 
-// authEventBridge verifies the signature of the EventBridge data plane, as
+// EventBridge verifies the signature of the EventBridge data plane, as
 // eventbridge-util computes it: "Authorization: acs:<id>:<base64 HMAC-SHA1>"
 // over METHOD\nContent-MD5\nContent-Type\nDate\n<x-acs-* headers><resource>.
-func (s *Server) authEventBridge(r *http.Request) *apiError {
+func (v *Verifier) EventBridge(r *http.Request) *rpc.Error {
 	authz := r.Header.Get("Authorization")
 	rest, ok := strings.CutPrefix(authz, "acs:")
 	if !ok {
@@ -232,20 +255,20 @@ func (s *Server) authEventBridge(r *http.Request) *apiError {
 	}
 	keyID, signature, found := strings.Cut(rest, ":")
 	if !ok || !found || keyID == "" || signature == "" {
-		return ebMissingAuth
+		return ErrMissingSignature
 	}
-	cred, known := s.credentials[keyID]
+	cred, known := v.credentials[keyID]
 	if !known {
 		if strings.HasPrefix(keyID, "STS.") {
-			return ebInvalidStsKey
+			return ErrSTSKeyNotFound
 		}
-		return ebInvalidKey
+		return ErrKeyNotFound
 	}
-	if e := s.checkTimestamp(r.Header.Get("Date"), http.TimeFormat); e != nil {
-		return ebError(e)
+	if e := v.checkTimestamp(r.Header.Get("Date"), http.TimeFormat); e != nil {
+		return e
 	}
 	if m := r.Header.Get("x-acs-signature-method"); m != "" && m != "HMAC-SHA1" {
-		return ebSignature
+		return ErrSignatureMethod
 	}
 
 	acs := map[string]string{}
@@ -281,42 +304,42 @@ func (s *Server) authEventBridge(r *http.Request) *apiError {
 	mac := hmac.New(sha1.New, []byte(cred.AccessKeySecret))
 	mac.Write([]byte(b.String()))
 	if !equal(base64.StdEncoding.EncodeToString(mac.Sum(nil)), signature) {
-		return ebSignature
+		return ErrSignatureMismatch
 	}
 	if e := checkToken(cred, r.Header.Get("x-acs-security-token")); e != nil {
-		return ebTokenInvalid
+		return e
 	}
-	if nonce := r.Header.Get("x-acs-signature-nonce"); nonce != "" && !s.nonces.use(keyID+"/"+nonce, s.now()) {
-		return errNonceUsed
+	if nonce := r.Header.Get("x-acs-signature-nonce"); nonce != "" && !v.nonces.use(keyID+"/"+nonce, v.clock()) {
+		return ErrNonceUsed
 	}
 	return nil
 }
 
 // checkTimestamp checks that a request timestamp is present, well formed and
 // within maxClockSkew of the emulator's clock.
-func (s *Server) checkTimestamp(v, layout string) *apiError {
-	if v == "" {
-		return errMissingTimestamp
+func (v *Verifier) checkTimestamp(value, layout string) *rpc.Error {
+	if value == "" {
+		return ErrMissingTimestamp
 	}
-	t, err := time.Parse(layout, v)
+	t, err := time.Parse(layout, value)
 	if err != nil {
-		return errTimestampFormat
+		return ErrTimestampFormat
 	}
-	if d := s.now().Sub(t); d > maxClockSkew || d < -maxClockSkew {
-		return errTimestampExpired
+	if d := v.clock().Sub(t); d > maxClockSkew || d < -maxClockSkew {
+		return ErrTimestampExpired
 	}
 	return nil
 }
 
 // checkToken enforces the security token of an STS credential.
-func checkToken(cred Credential, token string) *apiError {
+func checkToken(cred Credential, token string) *rpc.Error {
 	switch {
 	case cred.SecurityToken == "":
 		return nil
 	case token == "":
-		return errMissingToken
+		return ErrMissingToken
 	case !equal(token, cred.SecurityToken):
-		return errTokenMismatch
+		return ErrTokenMismatch
 	}
 	return nil
 }
@@ -324,3 +347,23 @@ func checkToken(cred Credential, token string) *apiError {
 func equal(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
+
+// Errors of the signature checks, with the statuses and messages of the
+// OpenAPI gateway; EventBridge answers its own codes for them (see
+// emulator/eventbridge).
+var (
+	ErrMissingSignature  = &rpc.Error{Status: http.StatusBadRequest, Code: "MissingSignature", Message: "Signature is mandatory for this action."}
+	ErrIncompleteSig     = &rpc.Error{Status: http.StatusBadRequest, Code: "IncompleteSignature", Message: "The request signature does not conform to Aliyun standards."}
+	ErrSignatureMismatch = &rpc.Error{Status: http.StatusBadRequest, Code: "SignatureDoesNotMatch", Message: "Specified signature is not matched with our calculation."}
+	ErrSignatureMethod   = &rpc.Error{Status: http.StatusBadRequest, Code: "InvalidSignatureMethod", Message: "Specified signature method is not valid."}
+	ErrKeyNotFound       = &rpc.Error{Status: http.StatusNotFound, Code: "InvalidAccessKeyId.NotFound", Message: "Specified access key is not found."}
+	ErrSTSKeyNotFound    = &rpc.Error{Status: http.StatusNotFound, Code: "InvalidAccessKeyId.NotFound", Message: "Specified access key is not found."}
+	ErrMissingAccessKey  = &rpc.Error{Status: http.StatusBadRequest, Code: "MissingAccessKeyId", Message: "AccessKeyId is mandatory for this action."}
+	ErrMissingTimestamp  = &rpc.Error{Status: http.StatusBadRequest, Code: "MissingTimestamp", Message: "Timestamp is mandatory for this action."}
+	ErrTimestampFormat   = &rpc.Error{Status: http.StatusBadRequest, Code: "InvalidTimeStamp.Format", Message: "Specified time stamp or date value is not well formatted."}
+	ErrTimestampExpired  = &rpc.Error{Status: http.StatusBadRequest, Code: "InvalidTimeStamp.Expired", Message: "Specified time stamp or date value is expired."}
+	ErrMissingNonce      = &rpc.Error{Status: http.StatusBadRequest, Code: "MissingSignatureNonce", Message: "SignatureNonce is mandatory for this action."}
+	ErrNonceUsed         = &rpc.Error{Status: http.StatusBadRequest, Code: "SignatureNonceUsed", Message: "Specified signature nonce was used already."}
+	ErrMissingToken      = &rpc.Error{Status: http.StatusBadRequest, Code: "MissingSecurityToken", Message: "SecurityToken is mandatory for this action."}
+	ErrTokenMismatch     = &rpc.Error{Status: http.StatusBadRequest, Code: "InvalidSecurityToken.MismatchWithAccessKey", Message: "Specified SecurityToken mismatch with the AccessKey."}
+)

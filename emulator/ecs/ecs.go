@@ -1,0 +1,200 @@
+// Package ecs emulates the ECS RPC API, version 2014-05-26, as far as the
+// function uses it: DescribeInstances, and the SSH key pair APIs
+// AttachKeyPair, DetachKeyPair and DescribeKeyPairs. Its state (regions, key
+// pairs, instances) lives in memory, seeded from a Fixture.
+package ecs
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"detachkeypair/emulator/internal/rpc"
+	"detachkeypair/emulator/internal/sign"
+)
+
+// Version is the ECS API version the service answers.
+const Version = "2014-05-26"
+
+// API names, as counted and as faults are keyed.
+const (
+	APIDescribeInstances = "DescribeInstances"
+	APIAttachKeyPair     = "AttachKeyPair"
+	APIDetachKeyPair     = "DetachKeyPair"
+	APIDescribeKeyPairs  = "DescribeKeyPairs"
+)
+
+// Limits of the ECS API.
+const (
+	maxBatchIDs         = 50  // DetachKeyPair / AttachKeyPair InstanceIds
+	maxDescribeIDs      = 100 // DescribeInstances InstanceIds
+	maxKeyPairsPage     = 50
+	maxInstancesPage    = 100
+	defaultPageSize     = 10
+	maxTagFilters       = 20
+	defaultInstanceType = "ecs.g7.large"
+)
+
+// timeLayout is the form of ECS creation times ("2026-01-05T08:00Z").
+const timeLayout = "2006-01-02T15:04Z"
+
+// Config is what the service is built from.
+type Config struct {
+	Fixture  *Fixture         // the initial state (the service keeps a copy); required
+	Pipeline *rpc.Pipeline    // runs every request; required
+	Verifier *sign.Verifier   // checks signatures; required
+	Clock    func() time.Time // the emulator's clock; required
+}
+
+// Service is the emulated ECS API. It is safe for concurrent use.
+type Service struct {
+	pipeline *rpc.Pipeline
+	verifier *sign.Verifier
+	clock    func() time.Time
+
+	mu        sync.Mutex // guards the state below
+	regions   []string
+	keyPairs  []KeyPair            // in creation order
+	instances map[string]*Instance // by id
+	ids       []string             // instance ids, sorted
+}
+
+// New builds the service from cfg.
+func New(cfg Config) (*Service, error) {
+	if err := cfg.Fixture.Validate(); err != nil {
+		return nil, fmt.Errorf("fixture: %w", err)
+	}
+	fx := cfg.Fixture.Clone()
+	s := &Service{pipeline: cfg.Pipeline, verifier: cfg.Verifier, clock: cfg.Clock,
+		regions: fx.Regions, keyPairs: fx.KeyPairs, instances: map[string]*Instance{}}
+	for _, in := range fx.Instances {
+		s.putInstance(in)
+	}
+	return s, nil
+}
+
+// Register routes the requests of ECS's version to the service.
+func (s *Service) Register(rt *rpc.Router) {
+	rt.HandleProduct(Version, rpc.Product{Name: "Ecs", Serve: s.serve})
+}
+
+var answer = rpc.Answer{OK: rpc.WriteOK, Fail: writeError}
+
+func writeError(w http.ResponseWriter, r *http.Request, requestID string, e *rpc.Error) {
+	rpc.WriteGatewayError(w, r, requestID, e, "Ecs")
+}
+
+// serve answers one ECS request.
+func (s *Service) serve(w http.ResponseWriter, req *rpc.Request) {
+	var handle func(url.Values) (any, *rpc.Error)
+	switch req.Action {
+	case APIDescribeInstances:
+		handle = s.describeInstances
+	case APIAttachKeyPair:
+		handle = s.attachKeyPair
+	case APIDetachKeyPair:
+		handle = s.detachKeyPair
+	case APIDescribeKeyPairs:
+		handle = s.describeKeyPairs
+	default:
+		writeError(w, req.HTTP, rpc.NewRequestID(), rpc.Errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."))
+		return
+	}
+	s.pipeline.Serve(w, req.HTTP, rpc.Endpoint{
+		API:    req.Action,
+		Answer: answer,
+		Auth:   func() *rpc.Error { return s.verifier.POP(req.HTTP, req.Params, req.Body) },
+		Handle: func(requestID string) (any, *rpc.Error) {
+			out, e := handle(req.Params)
+			if m, ok := out.(map[string]any); ok {
+				m["RequestId"] = requestID
+			}
+			return out, e
+		},
+	})
+}
+
+// Instance returns the current state of an instance.
+func (s *Service) Instance(id string) (Instance, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.instances[id]
+	if !ok {
+		return Instance{}, false
+	}
+	return in.clone(), true
+}
+
+// State returns a snapshot of the whole current state in the fixture's
+// layout: instances by id, key pairs in creation order.
+func (s *Service) State() *Fixture {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := &Fixture{Regions: slices.Clone(s.regions), KeyPairs: make([]KeyPair, 0, len(s.keyPairs)), Instances: make([]Instance, 0, len(s.ids))}
+	for _, kp := range s.keyPairs {
+		f.KeyPairs = append(f.KeyPairs, kp.clone())
+	}
+	for _, id := range s.ids {
+		f.Instances = append(f.Instances, s.instances[id].clone())
+	}
+	return f
+}
+
+// SetInstance adds an instance or replaces the one with its id. Its region
+// is added if unknown; an empty Status means Stopped.
+func (s *Service) SetInstance(in Instance) {
+	if in.Status == "" {
+		in.Status = StatusStopped
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addRegion(in.RegionId)
+	s.putInstance(in.clone())
+}
+
+func (s *Service) putInstance(in Instance) {
+	if _, ok := s.instances[in.InstanceId]; !ok {
+		i, _ := slices.BinarySearch(s.ids, in.InstanceId)
+		s.ids = slices.Insert(s.ids, i, in.InstanceId)
+	}
+	s.instances[in.InstanceId] = &in
+}
+
+// AddKeyPair adds a key pair or replaces the one with its name in its
+// region. Its region is added if unknown; an empty KeyPairId, FingerPrint or
+// CreationTime is made up.
+func (s *Service) AddKeyPair(kp KeyPair) {
+	kp = kp.clone()
+	if kp.KeyPairId == "" {
+		var b [8]byte
+		rand.Read(b[:])
+		kp.KeyPairId = "ssh-" + hex.EncodeToString(b[:])
+	}
+	if kp.FingerPrint == "" {
+		kp.FingerPrint = fingerPrint(kp.KeyPairId)
+	}
+	if kp.CreationTime == "" {
+		kp.CreationTime = s.clock().UTC().Format(timeLayout)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addRegion(kp.RegionId)
+	for i := range s.keyPairs {
+		if s.keyPairs[i].RegionId == kp.RegionId && s.keyPairs[i].KeyPairName == kp.KeyPairName {
+			s.keyPairs[i] = kp
+			return
+		}
+	}
+	s.keyPairs = append(s.keyPairs, kp)
+}
+
+func (s *Service) addRegion(region string) {
+	if region != "" && !slices.Contains(s.regions, region) {
+		s.regions = append(s.regions, region)
+	}
+}

@@ -1,0 +1,189 @@
+package ecs
+
+import (
+	"cmp"
+	"encoding/base64"
+	"fmt"
+	"hash/fnv"
+	"net/url"
+	"slices"
+	"strings"
+
+	"detachkeypair/emulator/internal/rpc"
+)
+
+// describeInstances lists a region's instances in instance-id order,
+// filtered as the cloud filters them (InstanceIds, KeyPairName, Status,
+// ZoneId, InstanceName, ResourceGroupId, Tag.N), by page
+// (PageNumber/PageSize) or by token (NextToken/MaxResults, which win).
+func (s *Service) describeInstances(p url.Values) (any, *rpc.Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	region, e := s.region(p)
+	if e != nil {
+		return nil, e
+	}
+	ids, byID, e := idList(p, "InstanceIds", maxDescribeIDs)
+	if e != nil {
+		return nil, e
+	}
+	tags, e := tagFilters(p)
+	if e != nil {
+		return nil, e
+	}
+	tokenMode := p.Get("NextToken") != "" || p.Get("MaxResults") != ""
+	var page, size int
+	var after string
+	if tokenMode {
+		if size, e = intParam(p, "MaxResults", defaultPageSize, 1, maxInstancesPage); e != nil {
+			return nil, e
+		}
+		if tok := p.Get("NextToken"); tok != "" {
+			b, err := base64.RawURLEncoding.DecodeString(tok)
+			if err != nil || !strings.HasPrefix(string(b), "after:") {
+				return nil, rpc.Invalid("NextToken", "it is not a token this API returned")
+			}
+			after = strings.TrimPrefix(string(b), "after:")
+		}
+	} else {
+		if page, e = intParam(p, "PageNumber", 1, 1, 1<<30); e != nil {
+			return nil, e
+		}
+		if size, e = intParam(p, "PageSize", defaultPageSize, 1, maxInstancesPage); e != nil {
+			return nil, e
+		}
+	}
+	keyPair, status, zone := p.Get("KeyPairName"), p.Get("Status"), p.Get("ZoneId")
+	name, group := p.Get("InstanceName"), p.Get("ResourceGroupId")
+
+	var matched []*Instance
+	for _, id := range s.ids {
+		in := s.instances[id]
+		if in.RegionId != region || (byID && !slices.Contains(ids, id)) ||
+			(keyPair != "" && in.KeyPairName != keyPair) || (status != "" && in.Status != status) ||
+			(zone != "" && in.ZoneId != zone) || (name != "" && !matchPattern(name, in.InstanceName)) ||
+			(group != "" && in.ResourceGroupId != group) || !hasTags(in.Tags, tags) {
+			continue
+		}
+		matched = append(matched, in)
+	}
+
+	out := map[string]any{"TotalCount": len(matched)}
+	var pageOf []*Instance
+	if tokenMode {
+		from := 0
+		if after != "" {
+			from, _ = slices.BinarySearchFunc(matched, after, func(in *Instance, id string) int { return strings.Compare(in.InstanceId, id) })
+			if from < len(matched) && matched[from].InstanceId == after {
+				from++
+			}
+		}
+		to := min(from+size, len(matched))
+		pageOf = matched[from:to]
+		next := ""
+		if to < len(matched) {
+			next = base64.RawURLEncoding.EncodeToString([]byte("after:" + matched[to-1].InstanceId))
+		}
+		out["NextToken"] = next
+	} else {
+		from := min((page-1)*size, len(matched))
+		pageOf = matched[from:min(from+size, len(matched))]
+		out["PageNumber"], out["PageSize"], out["NextToken"] = page, size, ""
+	}
+	list := make([]ecsInstance, 0, len(pageOf))
+	for _, in := range pageOf {
+		list = append(list, toECSInstance(in))
+	}
+	out["Instances"] = map[string]any{"Instance": list}
+	return out, nil
+}
+
+// ecsInstance is an instance as DescribeInstances answers it: the fields of
+// the SDK's DescribeInstancesResponseBodyInstancesInstance that the emulator
+// fills in, with the same names and nesting.
+type ecsInstance struct {
+	InstanceId          string
+	InstanceName        string
+	HostName            string
+	Description         string
+	RegionId            string
+	ZoneId              string
+	Status              string
+	StoppedMode         string `json:",omitempty"`
+	KeyPairName         string
+	ResourceGroupId     string
+	InstanceType        string
+	InstanceTypeFamily  string
+	Cpu                 int32
+	Memory              int32
+	OSType              string
+	OSName              string
+	ImageId             string
+	InstanceNetworkType string
+	InstanceChargeType  string
+	InternetChargeType  string
+	IoOptimized         bool
+	CreationTime        string
+	StartTime           string
+	ExpiredTime         string
+	VpcAttributes       struct {
+		VpcId            string
+		VSwitchId        string
+		NatIpAddress     string
+		PrivateIpAddress ipList
+	}
+	InnerIpAddress   ipList
+	PublicIpAddress  ipList
+	SecurityGroupIds struct{ SecurityGroupId []string }
+	OperationLocks   struct{ LockReason []struct{ LockReason string } }
+	Tags             ecsTags
+}
+
+type ipList struct {
+	IpAddress []string
+}
+
+// toECSInstance renders an instance, making up the details the fixture does
+// not hold from a hash of its id, so that they are stable.
+func toECSInstance(in *Instance) ecsInstance {
+	h := fnv.New32a()
+	h.Write([]byte(in.InstanceId))
+	n := h.Sum32()
+	typ := cmp.Or(in.InstanceType, defaultInstanceType)
+	out := ecsInstance{
+		InstanceId:          in.InstanceId,
+		InstanceName:        in.InstanceName,
+		HostName:            "iZ" + strings.TrimPrefix(in.InstanceId, "i-") + "Z",
+		RegionId:            in.RegionId,
+		ZoneId:              in.ZoneId,
+		Status:              in.Status,
+		KeyPairName:         in.KeyPairName,
+		ResourceGroupId:     in.ResourceGroupId,
+		InstanceType:        typ,
+		InstanceTypeFamily:  typ[:strings.LastIndex(typ, ".")],
+		Cpu:                 2,
+		Memory:              8192,
+		OSType:              "linux",
+		OSName:              "Alibaba Cloud Linux  3.2104 LTS 64位",
+		ImageId:             "aliyun_3_x64_20G_alibase_20250629.vhd",
+		InstanceNetworkType: "vpc",
+		InstanceChargeType:  "PostPaid",
+		InternetChargeType:  "PayByTraffic",
+		IoOptimized:         true,
+		CreationTime:        "2025-11-03T02:15Z",
+		StartTime:           "2026-01-12T01:30Z",
+		ExpiredTime:         "2099-12-31T15:59Z",
+		InnerIpAddress:      ipList{IpAddress: []string{}},
+		PublicIpAddress:     ipList{IpAddress: []string{}},
+		Tags:                toECSTags(in.Tags),
+	}
+	if in.Status == StatusStopped {
+		out.StoppedMode = "KeepCharging"
+	}
+	out.VpcAttributes.VpcId = fmt.Sprintf("vpc-bp1opxu1zkhn00gzv%04d", n%10000)
+	out.VpcAttributes.VSwitchId = fmt.Sprintf("vsw-bp1s5fnvk4gn2tws0%04d", n%10000)
+	out.VpcAttributes.PrivateIpAddress = ipList{IpAddress: []string{fmt.Sprintf("172.16.%d.%d", n>>8&0xff, 1+n%254)}}
+	out.SecurityGroupIds.SecurityGroupId = []string{"sg-bp67acfmxazb4p0000"}
+	out.OperationLocks.LockReason = []struct{ LockReason string }{}
+	return out
+}

@@ -1,0 +1,111 @@
+package rpc
+
+import (
+	"cmp"
+	"mime"
+	"net/http"
+	"net/url"
+)
+
+// Router routes requests to the emulated services. RPC-style products (ECS,
+// ENS) share the path "/" and are told apart by their API version (the
+// Version parameter or the x-acs-version header); other APIs own a path.
+type Router struct {
+	mux      *http.ServeMux
+	products map[string]Product // by API version
+}
+
+// Product is an RPC-style product: its OpenAPI name (for the gateway's error
+// body) and its handler for requests of its version.
+type Product struct {
+	Name  string // as the gateway spells it in Recommend, e.g. "Ecs"
+	Serve func(w http.ResponseWriter, req *Request)
+}
+
+// Request is an RPC-style request, read once by the router.
+type Request struct {
+	HTTP *http.Request
+	// Params are the query and, for a form body, the body's parameters.
+	Params  url.Values
+	Body    []byte
+	Action  string
+	Version string
+}
+
+// NewRouter returns a router with no service yet.
+func NewRouter() *Router {
+	rt := &Router{mux: http.NewServeMux(), products: map[string]Product{}}
+	rt.mux.HandleFunc("/", rt.serveRPC)
+	return rt
+}
+
+// Handle routes requests for pattern (http.ServeMux's patterns) to h.
+func (rt *Router) Handle(pattern string, h http.Handler) { rt.mux.Handle(pattern, h) }
+
+// HandleProduct routes RPC-style requests of an API version to p.
+func (rt *Router) HandleProduct(version string, p Product) { rt.products[version] = p }
+
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.mux.ServeHTTP(w, r) }
+
+// serveRPC reads an RPC-style request and hands it to its product.
+// Parameters come from the query and, for a form body, from the body; the
+// action and version from the parameters or, as the V3 signature sends
+// them, from the x-acs-action and x-acs-version headers.
+func (rt *Router) serveRPC(w http.ResponseWriter, r *http.Request) {
+	fail := func(e *Error) { WriteGatewayError(w, r, NewRequestID(), e, "") }
+	if r.URL.Path != "/" {
+		fail(Errorf(http.StatusNotFound, "InvalidApi.NotFound", "Specified api is not found, please check your url and method."))
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		fail(Errorf(http.StatusMethodNotAllowed, "UnsupportedHTTPMethod", "This http method not supported."))
+		return
+	}
+	body, err := ReadBody(r)
+	if err != nil {
+		fail(Errorf(http.StatusBadRequest, "InvalidParameter", "The request body cannot be read: %v.", err))
+		return
+	}
+	params := r.URL.Query()
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" && len(body) > 0 {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			fail(Errorf(http.StatusBadRequest, "InvalidParameter", "The form body is malformed."))
+			return
+		}
+		for k, v := range form {
+			params[k] = append(params[k], v...)
+		}
+	}
+	req := &Request{HTTP: r, Params: params, Body: body,
+		Action:  cmp.Or(params.Get("Action"), r.Header.Get("x-acs-action")),
+		Version: cmp.Or(params.Get("Version"), r.Header.Get("x-acs-version")),
+	}
+	p, ok := rt.products[req.Version]
+	switch {
+	case req.Action == "":
+		fail(Missing("Action"))
+	case !ok:
+		fail(Errorf(http.StatusBadRequest, "InvalidVersion", "Specified parameter Version is not valid."))
+	default:
+		p.Serve(w, req)
+	}
+}
+
+// WriteGatewayError writes the error body of the OpenAPI gateway. product
+// is the product's OpenAPI name, "" when the request named none.
+func WriteGatewayError(w http.ResponseWriter, r *http.Request, requestID string, e *Error, product string) {
+	recommend := "https://api.aliyun.com/troubleshoot?q=" + url.QueryEscape(e.Code)
+	if product != "" {
+		recommend += "&product=" + product
+	}
+	WriteJSON(w, e.Status, requestID, struct {
+		RequestId, HostId, Code, Message, Recommend string
+	}{
+		RequestId: requestID,
+		HostId:    r.Host,
+		Code:      e.Code,
+		Message:   e.Message,
+		Recommend: recommend + "&requestId=" + requestID,
+	})
+}
