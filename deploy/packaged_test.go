@@ -63,7 +63,7 @@ func TestPackagedBinaryRuns(t *testing.T) {
 		t.Fatalf("invocation: %v %v", err, res.Error)
 	}
 	var answer struct{ TotalCount, FailCount int }
-	if err := json.Unmarshal(res.Payload, &answer); err != nil || answer.TotalCount != 5 || answer.FailCount != 3 {
+	if err := json.Unmarshal(res.Payload, &answer); err != nil || answer.TotalCount != 4 || answer.FailCount != 2 {
 		t.Fatalf("answer %s", res.Payload)
 	}
 	if in, _ := env.Emulator.Instance("i-bp1d6tsvznfghy7y0001"); in.KeyPairName != "" {

@@ -32,7 +32,7 @@ func adminCall(t *testing.T, srv *emulator.Server, method, path, body string, ou
 func TestAdmin(t *testing.T) {
 	srv := start(t, emulator.Config{})
 	var state emulator.Fixture
-	if adminCall(t, srv, "GET", "/_emulator/state", "", &state) != 200 || len(state.Regions) != 3 || len(state.Instances) != 1236 || len(state.KeyPairs) != 6 {
+	if adminCall(t, srv, "GET", "/_emulator/state", "", &state) != 200 || len(state.Regions) != 3 || len(state.Instances) != 1239 || len(state.KeyPairs) != 6 {
 		t.Fatalf("state: %d regions, %d instances", len(state.Regions), len(state.Instances))
 	}
 
@@ -106,8 +106,18 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := emulator.LoadFixture("testdata/nope.json"); err == nil {
 		t.Error("missing fixture file loaded")
 	}
+	bad = emulator.DefaultFixture()
+	for i := range bad.Instances {
+		if bad.Instances[i].OSType == "windows" {
+			bad.Instances[i].KeyPairName = "ops-2026"
+			break
+		}
+	}
+	if _, err := emulator.New(emulator.Config{Fixture: bad}); err == nil {
+		t.Error("Windows instance with an SSH key pair accepted")
+	}
 	f, err := emulator.LoadFixture("testdata/fleet.json")
-	if err != nil || len(f.Instances) != 1236 {
+	if err != nil || len(f.Instances) != 1239 {
 		t.Errorf("LoadFixture: %v", err)
 	}
 }

@@ -236,3 +236,33 @@ func TestHandCraftedRPC(t *testing.T) {
 		t.Errorf("GET signature on a POST: %d %+v", status, e)
 	}
 }
+
+// TestSignatureMismatchEcho: SignatureDoesNotMatch echoes what the gateway
+// computed, as the gateway does: the RPC string to sign after "server string
+// to sign is:", or the V3 string to sign and canonical request. The echo
+// holds the AccessKeyId and the STS token (a client must redact it).
+func TestSignatureMismatchEcho(t *testing.T) {
+	srv := start(t, emulator.Config{Credentials: []emulator.Credential{{AccessKeyID: stsID, AccessKeySecret: stsKey, SecurityToken: stsTok}}})
+	req := &ecs.DescribeKeyPairsRequest{RegionId: tea.String(hz)}
+
+	_, err := ecsClient(t, srv, styles[1].opt, withKey(stsID, "WrongSecret", stsTok)).DescribeKeyPairs(req)
+	wantError(t, err, "SignatureDoesNotMatch", 400)
+	const rpcPrefix = "Specified signature is not matched with our calculation. server string to sign is:POST&%2F&"
+	msg := err.Error()
+	if !strings.Contains(msg, rpcPrefix+"AccessKeyId%3D"+url.QueryEscape(stsID)) || !strings.Contains(msg, "SecurityToken%3D"+url.QueryEscape(url.QueryEscape(stsTok))) {
+		t.Errorf("RPC echo: %s", msg)
+	}
+
+	_, err = ecsClient(t, srv, withKey(stsID, "WrongSecret", stsTok)).DescribeKeyPairs(req)
+	wantError(t, err, "SignatureDoesNotMatch", 400)
+	msg = err.Error()
+	for _, want := range []string{
+		"Specified signature does not match our calculation. server StringToSign is [ACS3-HMAC-SHA256\n",
+		"] server CanonicalRequest is [POST\n/\nRegionId=cn-hangzhou\n", "x-acs-action:DescribeKeyPairs\n",
+		"x-acs-security-token:" + stsTok + "\n",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("ACS3 echo lacks %q: %s", want, msg)
+		}
+	}
+}

@@ -101,28 +101,74 @@ func TestDescribeKeyPairs(t *testing.T) {
 	}
 }
 
-// TestDescribeKeyPairsKeyPairId shows that the answer carries KeyPairId,
-// which the SDK's typed model (v7.7.0) drops: read it through CallApi.
-func TestDescribeKeyPairsKeyPairId(t *testing.T) {
-	srv := start(t, emulator.Config{})
-	c := ecsClient(t, srv)
+// rawCall calls an ECS API through the SDK's generic CallApi and returns the
+// answer's body as JSON, with the fields the typed models would drop.
+func rawCall(t *testing.T, c *ecs.Client, action string, query map[string]*string) []byte {
+	t.Helper()
 	body, err := c.CallApi(&openapiutil.Params{
-		Action: tea.String("DescribeKeyPairs"), Version: tea.String("2014-05-26"), Protocol: tea.String("HTTPS"),
+		Action: tea.String(action), Version: tea.String("2014-05-26"), Protocol: tea.String("HTTPS"),
 		Pathname: tea.String("/"), Method: tea.String("POST"), AuthType: tea.String("AK"), Style: tea.String("RPC"),
 		ReqBodyType: tea.String("formData"), BodyType: tea.String("json"),
-	}, &openapiutil.OpenApiRequest{Query: map[string]*string{"RegionId": tea.String(hz), "KeyPairName": tea.String("ops-2026")}}, &dara.RuntimeOptions{})
+	}, &openapiutil.OpenApiRequest{Query: query}, &dara.RuntimeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(body["body"])
+	return b
+}
+
+// TestDescribeKeyPairsKeyPairId: as documented (API reference, SDK model),
+// DescribeKeyPairs answers without KeyPairId; Config.ExposeKeyPairIDs models
+// the undocumented case in which the cloud sends it (read through CallApi:
+// the typed model drops it).
+func TestDescribeKeyPairsKeyPairId(t *testing.T) {
+	query := map[string]*string{"RegionId": tea.String(hz), "KeyPairName": tea.String("ops-2026")}
 	var got struct {
 		KeyPairs struct {
-			KeyPair []struct{ KeyPairId, KeyPairName string }
+			KeyPair []map[string]any
 		}
 	}
+	b := rawCall(t, ecsClient(t, start(t, emulator.Config{})), "DescribeKeyPairs", query)
 	json.Unmarshal(b, &got)
-	if len(got.KeyPairs.KeyPair) != 1 || got.KeyPairs.KeyPair[0].KeyPairId != "ssh-bp67acfmxazb4p0001" {
-		t.Fatalf("raw answer = %s", b)
+	if len(got.KeyPairs.KeyPair) != 1 || got.KeyPairs.KeyPair[0]["KeyPairName"] != "ops-2026" || got.KeyPairs.KeyPair[0]["KeyPairId"] != nil {
+		t.Fatalf("documented answer = %s", b)
+	}
+	b = rawCall(t, ecsClient(t, start(t, emulator.Config{ExposeKeyPairIDs: true})), "DescribeKeyPairs", query)
+	json.Unmarshal(b, &got)
+	if len(got.KeyPairs.KeyPair) != 1 || got.KeyPairs.KeyPair[0]["KeyPairId"] != "ssh-bp67acfmxazb4p0001" {
+		t.Fatalf("answer with ExposeKeyPairIDs = %s", b)
+	}
+}
+
+// TestDescribeKeyPairsPublicKey: IncludePublicKey=true adds each key pair's
+// PublicKey; without it there is none.
+func TestDescribeKeyPairsPublicKey(t *testing.T) {
+	srv := start(t, emulator.Config{})
+	c := ecsClient(t, srv)
+	resp, err := c.DescribeKeyPairs(&ecs.DescribeKeyPairsRequest{RegionId: tea.String(hz), IncludePublicKey: tea.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kp := range resp.Body.KeyPairs.KeyPair {
+		if !strings.HasPrefix(tea.StringValue(kp.PublicKey), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI") {
+			t.Errorf("%s: PublicKey %q", tea.StringValue(kp.KeyPairName), tea.StringValue(kp.PublicKey))
+		}
+	}
+	srv.AddKeyPair(emulator.KeyPair{RegionId: hz, KeyPairName: "no-key-given"})
+	for _, include := range []*bool{nil, tea.Bool(false)} {
+		resp, err = c.DescribeKeyPairs(&ecs.DescribeKeyPairsRequest{RegionId: tea.String(hz), IncludePublicKey: include})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kp := range resp.Body.KeyPairs.KeyPair {
+			if kp.PublicKey != nil {
+				t.Errorf("IncludePublicKey %v: %s has a PublicKey", include, tea.StringValue(kp.KeyPairName))
+			}
+		}
+	}
+	resp, err = c.DescribeKeyPairs(&ecs.DescribeKeyPairsRequest{RegionId: tea.String(hz), KeyPairName: tea.String("no-key-given"), IncludePublicKey: tea.Bool(true)})
+	if err != nil || len(resp.Body.KeyPairs.KeyPair) != 1 || !strings.HasPrefix(tea.StringValue(resp.Body.KeyPairs.KeyPair[0].PublicKey), "ssh-ed25519 ") {
+		t.Errorf("made-up key: %v %v", resp, err)
 	}
 }
 
@@ -180,7 +226,7 @@ func TestDescribeInstances(t *testing.T) {
 				{"exact key pair", &ecs.DescribeInstancesRequest{KeyPairName: tea.String("ops-2026-backup")}, 5},
 				{"no such key pair", &ecs.DescribeInstancesRequest{KeyPairName: tea.String("ops-*")}, 0},
 				{"empty ids", &ecs.DescribeInstancesRequest{InstanceIds: tea.String("[]")}, 0},
-				{"region", &ecs.DescribeInstancesRequest{}, 1230},
+				{"region", &ecs.DescribeInstancesRequest{}, 1233},
 			} {
 				if got := tea.Int32Value(describe(tc.req).TotalCount); int(got) != tc.want {
 					t.Errorf("%s: TotalCount %d, want %d", tc.name, got, tc.want)
@@ -240,6 +286,37 @@ func TestDescribeInstances(t *testing.T) {
 	}
 }
 
+// TestDescribeInstancesAsDocumented: MaxResults is clamped to [10, 100],
+// DryRun answers DryRunOperation after the checks, and the Windows
+// instances say so.
+func TestDescribeInstancesAsDocumented(t *testing.T) {
+	srv := start(t, emulator.Config{})
+	c := ecsClient(t, srv)
+	for maxResults, want := range map[int32]int{-3: 10, 0: 10, 5: 10, 10: 10, 57: 57, 100: 100, 101: 100, 5000: 100} {
+		resp, err := c.DescribeInstances(&ecs.DescribeInstancesRequest{RegionId: tea.String(hz), KeyPairName: tea.String("fleet-2026"), MaxResults: tea.Int32(maxResults)})
+		if err != nil {
+			t.Fatalf("MaxResults %d: %v", maxResults, err)
+		}
+		if got := len(resp.Body.Instances.Instance); got != want || tea.StringValue(resp.Body.NextToken) == "" {
+			t.Errorf("MaxResults %d: %d instances, want %d", maxResults, got, want)
+		}
+	}
+	_, err := c.DescribeInstances(&ecs.DescribeInstancesRequest{RegionId: tea.String(hz), DryRun: tea.Bool(true)})
+	wantError(t, err, "DryRunOperation", 400)
+	_, err = c.DescribeInstances(&ecs.DescribeInstancesRequest{RegionId: tea.String("cn-nowhere"), DryRun: tea.Bool(true)})
+	wantError(t, err, "InvalidRegionId.NotFound", 404)
+	if _, err = c.DescribeInstances(&ecs.DescribeInstancesRequest{RegionId: tea.String(hz), DryRun: tea.Bool(false)}); err != nil {
+		t.Errorf("DryRun=false: %v", err)
+	}
+	resp, err := c.DescribeInstances(&ecs.DescribeInstancesRequest{RegionId: tea.String(hz), InstanceIds: ids(1231, 1)})
+	if err != nil || len(resp.Body.Instances.Instance) != 2 {
+		t.Fatalf("Windows instance: %v %v", resp, err)
+	}
+	if os := []string{tea.StringValue(resp.Body.Instances.Instance[0].OSType), tea.StringValue(resp.Body.Instances.Instance[1].OSType)}; os[0] != "linux" || os[1] != "windows" {
+		t.Errorf("OSType = %v", os)
+	}
+}
+
 type result struct{ code, id, success, message string }
 
 func results(b *ecs.DetachKeyPairResponseBody) []result {
@@ -257,23 +334,24 @@ func TestDetachKeyPair(t *testing.T) {
 			c := ecsClient(t, srv, st.opt)
 			before := srv.Instances()
 
-			// 0001 and 0002 are Stopped and bound; 0011 is Running; 0016 has
-			// deploy-ci; 9999 does not exist; 0021 has no key pair.
-			ok1, ok2 := 1+i*5, 2+i*5
+			// 0001 and 0002 are Stopped and bound; 0011 is Running and bound
+			// (ECS detaches it too); 0016 has deploy-ci; 9999 does not exist;
+			// 0021 has no key pair.
+			ok1, ok2, running := 1+i*5, 2+i*5, 11+i
 			resp, err := c.DetachKeyPair(&ecs.DetachKeyPairRequest{
-				RegionId: tea.String(hz), KeyPairName: tea.String("ops-2026"), InstanceIds: ids(ok1, 11, 16, 9999, ok2, 21),
+				RegionId: tea.String(hz), KeyPairName: tea.String("ops-2026"), InstanceIds: ids(ok1, running, 16, 9999, ok2, 21),
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			b := resp.Body
-			if tea.StringValue(b.TotalCount) != "6" || tea.StringValue(b.FailCount) != "4" || tea.StringValue(b.KeyPairName) != "ops-2026" || tea.StringValue(b.RequestId) == "" {
+			if tea.StringValue(b.TotalCount) != "6" || tea.StringValue(b.FailCount) != "3" || tea.StringValue(b.KeyPairName) != "ops-2026" || tea.StringValue(b.RequestId) == "" {
 				t.Errorf("answer = %v", b)
 			}
 			got := results(b)
 			want := []struct{ code, id, success, msg string }{
 				{"200", fmt.Sprintf(idFmt, ok1), "true", "successful"},
-				{"400", fmt.Sprintf(idFmt, 11), "false", "IncorrectInstanceStatus"},
+				{"200", fmt.Sprintf(idFmt, running), "true", "successful"},
 				{"400", fmt.Sprintf(idFmt, 16), "false", "PublicKeyNotAttachWithInstance"},
 				{"404", fmt.Sprintf(idFmt, 9999), "false", "InvalidInstanceId.NotFound"},
 				{"200", fmt.Sprintf(idFmt, ok2), "true", "successful"},
@@ -288,15 +366,19 @@ func TestDetachKeyPair(t *testing.T) {
 				}
 			}
 
-			// Only the two successful ones changed.
+			// Only the three successful ones changed; the Running one takes
+			// the change at its next start.
 			for _, in := range before {
 				now, _ := srv.Instance(in.InstanceId)
-				wantKey := in.KeyPairName
-				if in.InstanceId == fmt.Sprintf(idFmt, ok1) || in.InstanceId == fmt.Sprintf(idFmt, ok2) {
+				wantKey, wantPending := in.KeyPairName, false
+				switch in.InstanceId {
+				case fmt.Sprintf(idFmt, ok1), fmt.Sprintf(idFmt, ok2):
 					wantKey = ""
+				case fmt.Sprintf(idFmt, running):
+					wantKey, wantPending = "", true
 				}
-				if now.KeyPairName != wantKey || now.Status != in.Status {
-					t.Errorf("%s: key pair %q status %s, want %q %s", in.InstanceId, now.KeyPairName, now.Status, wantKey, in.Status)
+				if now.KeyPairName != wantKey || now.Status != in.Status || now.PendingRestart != wantPending {
+					t.Errorf("%s: key pair %q status %s pending restart %v, want %q %s %v", in.InstanceId, now.KeyPairName, now.Status, now.PendingRestart, wantKey, in.Status, wantPending)
 				}
 			}
 
@@ -329,7 +411,7 @@ func TestDetachKeyPair(t *testing.T) {
 
 			// Fifty at once is the limit, and is fine.
 			resp, err = c.DetachKeyPair(&ecs.DetachKeyPairRequest{RegionId: tea.String(hz), KeyPairName: tea.String("fleet-2026"), InstanceIds: ids(fiftyOne[:50]...)})
-			if err != nil || tea.StringValue(resp.Body.TotalCount) != "50" || tea.StringValue(resp.Body.FailCount) != "5" { // 40, 50, …, 80 are Running
+			if err != nil || tea.StringValue(resp.Body.TotalCount) != "50" || tea.StringValue(resp.Body.FailCount) != "0" { // 40, 50, …, 80 are Running, detached too
 				t.Errorf("fifty: %v %v", resp, err)
 			}
 
@@ -341,6 +423,23 @@ func TestDetachKeyPair(t *testing.T) {
 			}
 			if in, _ := srv.Instance(fmt.Sprintf(idFmt, 4)); in.KeyPairName != "ops-2026" {
 				t.Error("detach in cn-shanghai changed a cn-hangzhou instance")
+			}
+
+			// A Windows instance fails the whole call (403), even for the
+			// Linux instances in it; an instance in transition fails alone.
+			_, err = c.DetachKeyPair(&ecs.DetachKeyPairRequest{RegionId: tea.String(hz), KeyPairName: tea.String("ops-2026"), InstanceIds: ids(5+i*5, 1231)})
+			wantError(t, err, "DependencyViolation.WindowsInstance", 403)
+			if in, _ := srv.Instance(fmt.Sprintf(idFmt, 5+i*5)); in.KeyPairName != "ops-2026" {
+				t.Error("a refused call changed the Linux instance in it")
+			}
+			starting := fmt.Sprintf("i-bp1starting%07d", i)
+			srv.SetInstance(emulator.Instance{RegionId: hz, InstanceId: starting, Status: "Starting", KeyPairName: "ops-2026"})
+			resp, err = c.DetachKeyPair(&ecs.DetachKeyPairRequest{RegionId: tea.String(hz), KeyPairName: tea.String("ops-2026"), InstanceIds: tea.String(`["` + starting + `"]`)})
+			if err != nil || !strings.HasPrefix(results(resp.Body)[0].message, "IncorrectInstanceStatus") {
+				t.Errorf("Starting instance: %v %v", resp, err)
+			}
+			if in, _ := srv.Instance(starting); in.KeyPairName != "ops-2026" {
+				t.Error("the Starting instance lost its key pair")
 			}
 		})
 	}
@@ -377,8 +476,16 @@ func testAttachKeyPair(t *testing.T, st style) {
 			t.Errorf("%s bound to %q, want %q", id, in.KeyPairName, want)
 		}
 	}
+	if in, _ := srv.Instance("i-bp1d6tsvznfghy7y0011"); !in.PendingRestart {
+		t.Error("the Running instance does not wait for a restart to take the key pair")
+	}
 	_, err = c.AttachKeyPair(&ecs.AttachKeyPairRequest{RegionId: tea.String(hz), KeyPairName: tea.String("nope"), InstanceIds: ids(1)})
 	wantError(t, err, "InvalidKeyPairName.NotFound", 404)
+	_, err = c.AttachKeyPair(&ecs.AttachKeyPairRequest{RegionId: tea.String(hz), KeyPairName: tea.String("legacy-admin"), InstanceIds: ids(22, 1232)})
+	wantError(t, err, "DependencyViolation.WindowsInstance", 403)
+	if in, _ := srv.Instance("i-bp1d6tsvznfghy7y0022"); in.KeyPairName != "" {
+		t.Error("a refused attach bound the Linux instance in it")
+	}
 
 	// Set up by hand, then detach through the API.
 	srv.AddKeyPair(emulator.KeyPair{RegionId: hz, KeyPairName: "temp-key"})

@@ -3,6 +3,8 @@ package emulator_test
 import (
 	"bytes"
 	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -27,8 +29,12 @@ func buildFleet() *emulator.Fixture {
 		for i, b := range sum {
 			hexes[i] = fmt.Sprintf("%02x", b)
 		}
+		// A made-up ed25519 public key (no private key exists): the key type,
+		// then 32 bytes of a hash of the id, as OpenSSH encodes it.
+		blob := append([]byte("\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20"), sum256(id)...)
 		f.KeyPairs = append(f.KeyPairs, emulator.KeyPair{RegionId: region, KeyPairId: id, KeyPairName: name,
-			FingerPrint: strings.Join(hexes, ":"), ResourceGroupId: group, Tags: tags, CreationTime: created})
+			FingerPrint: strings.Join(hexes, ":"), ResourceGroupId: group, Tags: tags, CreationTime: created,
+			PublicKey: "ssh-ed25519 " + base64.StdEncoding.EncodeToString(blob) + " " + name})
 	}
 	tag := func(k, v string) emulator.Tag { return emulator.Tag{Key: k, Value: v} }
 	kp("cn-hangzhou", "ssh-bp67acfmxazb4p0001", "ops-2026", "rg-acfmzdefault01", "2026-01-05T08:00Z", tag("owner", "ops"))
@@ -82,7 +88,20 @@ func buildFleet() *emulator.Fixture {
 			ZoneId: []string{"ap-southeast-1a", "ap-southeast-1b"}[n%2], Status: []string{"Stopped", "Running"}[n%2],
 			ResourceGroupId: dev, Tags: []emulator.Tag{tag("env", "dev")}, InstanceType: "ecs.g7.large"})
 	}
+	// Windows instances, without key pairs: the key pair APIs refuse them
+	// (403 DependencyViolation.WindowsInstance).
+	for n := 1231; n <= 1233; n++ {
+		f.Instances = append(f.Instances, emulator.Instance{RegionId: "cn-hangzhou",
+			InstanceId: fmt.Sprintf("i-bp1d6tsvznfghy7y%04d", n), InstanceName: fmt.Sprintf("win-build-dev-%02d", n-1230), ZoneId: hz[n%len(hz)],
+			Status: map[bool]string{true: "Running", false: "Stopped"}[n == 1233], ResourceGroupId: dev,
+			Tags: []emulator.Tag{tag("env", "dev"), tag("os", "windows")}, InstanceType: "ecs.g7.xlarge", OSType: "windows"})
+	}
 	return f
+}
+
+func sum256(s string) []byte {
+	sum := sha256.Sum256([]byte(s))
+	return sum[:]
 }
 
 // encodeFleet writes a fixture one object a line, so that diffs stay small.

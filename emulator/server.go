@@ -39,6 +39,11 @@ type Config struct {
 	// Clock is the emulator's clock, for timestamp checks and flow-control
 	// windows; nil means time.Now.
 	Clock func() time.Time
+	// ExposeKeyPairIDs makes DescribeKeyPairs answer each key pair's
+	// KeyPairId. Neither the API reference nor the SDK's response model has
+	// that field, so by default the emulator answers without it; turn this
+	// on to model the undocumented case of a cloud that sends it.
+	ExposeKeyPairIDs bool
 }
 
 // Credential is an AccessKey pair that the emulator accepts. When
@@ -109,7 +114,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{counters: rpc.NewCounters(), faults: fault.NewSet(cfg.Seed, cfg.Faults), router: rpc.NewRouter()}
 	pipeline := &rpc.Pipeline{Log: cfg.Logger, Faults: s.faults, Counters: s.counters, Clock: cfg.Clock}
-	s.ecs, err = ecs.New(ecs.Config{Fixture: cfg.Fixture, Pipeline: pipeline, Verifier: verifier, Clock: cfg.Clock})
+	s.ecs, err = ecs.New(ecs.Config{Fixture: cfg.Fixture, Pipeline: pipeline, Verifier: verifier, Clock: cfg.Clock,
+		ExposeKeyPairIDs: cfg.ExposeKeyPairIDs})
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}

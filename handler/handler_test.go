@@ -44,7 +44,9 @@ func newEmulator(t testing.TB, fixture *emulator.Fixture, seed int64) *emulator.
 	if fixture == nil {
 		fixture = emulator.DefaultFixture()
 	}
-	emu, err := emulator.New(emulator.Config{Credentials: []emulator.Credential{testCreds}, Fixture: fixture, Seed: seed})
+	emu, err := emulator.New(emulator.Config{Credentials: []emulator.Credential{testCreds}, Fixture: fixture, Seed: seed,
+		// undocumented case: ECS answers with KeyPairId (issue 12 makes the function refuse ids when absent)
+		ExposeKeyPairIDs: true})
 	if err != nil {
 		t.Fatal(err)
 	}

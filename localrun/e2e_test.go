@@ -134,7 +134,7 @@ func TestSamples(t *testing.T) {
 		env  []string
 		want want
 	}{
-		"direct.json":               {want: want{codes: [][]int{{200, 200, 400, 400, 404}}, detached: []int{1, 2}}},
+		"direct.json":               {want: want{codes: [][]int{{200, 200, 400, 404}}, detached: []int{1, 2}}},
 		"http.json":                 {want: want{status: 200, codes: [][]int{ok2}, detached: []int{3, 4}}},
 		"http-base64.json":          {want: want{status: 200, codes: [][]int{ok2}, detached: []int{5, 6}}},
 		"eventbridge.json":          {want: want{codes: [][]int{ok2}, detached: []int{17, 18}}},

@@ -53,7 +53,7 @@ func TestResultEvents(t *testing.T) {
 		dryRun             bool
 	}{
 		{name: "success", payload: httpSample, typ: detach.EventCompleted, keyPair: "ops-2026"},
-		{name: "partial failure", payload: directSample, typ: detach.EventCompleted, keyPair: "ops-2026", failCount: 3},
+		{name: "partial failure", payload: directSample, typ: detach.EventCompleted, keyPair: "ops-2026", failCount: 2},
 		{name: "request-level failure", payload: directRequest(map[string]any{"KeyPairName": "no-such-key", "InstanceIds": []string{instance(1)}}),
 			typ: detach.EventFailed, keyPair: "no-such-key", errCode: "InvalidKeyPair.NotFound"},
 		{name: "invalid request", payload: directRequest(map[string]any{"KeyPairName": "ops-2026", "InstanceIds": []string{"I-1"}}),

@@ -23,6 +23,9 @@ type Options struct {
 	Fixture *emulator.Fixture         // the fleet; nil = emulator.DefaultFixture()
 	Faults  map[string]emulator.Fault // per API name, or "*"
 	Seed    int64                     // the emulator's random source (faults)
+	// ExposeKeyPairIDs makes the emulator's DescribeKeyPairs answer KeyPairId,
+	// the undocumented case (emulator.Config.ExposeKeyPairIDs).
+	ExposeKeyPairIDs bool
 
 	Binary string // a built function; "" = build it from Source
 	Source string // the function's package directory (default ".")
@@ -79,9 +82,10 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		Credentials: []emulator.Credential{{
 			AccessKeyID: e.Credentials.AccessKeyID, AccessKeySecret: e.Credentials.AccessKeySecret, SecurityToken: e.Credentials.SecurityToken,
 		}},
-		Fixture: o.Fixture,
-		Faults:  o.Faults,
-		Seed:    o.Seed,
+		Fixture:          o.Fixture,
+		Faults:           o.Faults,
+		Seed:             o.Seed,
+		ExposeKeyPairIDs: o.ExposeKeyPairIDs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)

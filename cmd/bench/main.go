@@ -109,12 +109,14 @@ func (s scenario) run(ctx context.Context, bin string) result {
 			ZoneId: region + "-h", Status: emulator.StatusStopped, KeyPairName: keyPairName})
 	}
 	env, err := localrun.Start(ctx, localrun.Options{
-		Binary:   bin,
-		Fixture:  fix,
-		Faults:   map[string]emulator.Fault{"*": {Latency: s.latency, QPS: s.qps}},
-		Env:      s.env,
-		Timeout:  10 * time.Minute,
-		EventBus: "-",
+		Binary:  bin,
+		Fixture: fix,
+		Faults:  map[string]emulator.Fault{"*": {Latency: s.latency, QPS: s.qps}},
+		// undocumented case: ECS answers with KeyPairId (issue 12 makes the function refuse ids when absent)
+		ExposeKeyPairIDs: !s.byName,
+		Env:              s.env,
+		Timeout:          10 * time.Minute,
+		EventBus:         "-",
 	})
 	if err != nil {
 		fail(err)

@@ -40,6 +40,7 @@ func run() error {
 	keyID := flag.String("access-key-id", emulator.DefaultAccessKeyID, "AccessKey id to accept")
 	keySecret := flag.String("access-key-secret", "", "AccessKey secret to accept (default: the local one, or $EMULATOR_ACCESS_KEY_SECRET)")
 	token := flag.String("security-token", "", "STS token that requests must carry (for an STS.… key id)")
+	exposeIDs := flag.Bool("expose-key-pair-ids", false, "DescribeKeyPairs answers KeyPairId (undocumented: the API reference and the SDK's model have no such field)")
 	logFormat := flag.String("log", "text", "log format: text or json")
 	flag.Parse()
 
@@ -54,7 +55,7 @@ func run() error {
 	}
 	logger := slog.New(handler)
 
-	cfg := emulator.Config{Seed: *seed, Logger: logger}
+	cfg := emulator.Config{Seed: *seed, Logger: logger, ExposeKeyPairIDs: *exposeIDs}
 	if *fixture != "" {
 		fx, err := emulator.LoadFixture(*fixture)
 		if err != nil {

@@ -52,7 +52,7 @@ type options struct {
 	timeout                  time.Duration
 	fault                    emulator.Fault
 	seed                     int64
-	dryRun, quiet            bool
+	dryRun, quiet, exposeIDs bool
 	env                      multi
 	memory                   int
 }
@@ -77,6 +77,7 @@ func newFlags() *flag.FlagSet {
 	fs.StringVar(&opts.faultAPI, "fault-api", "*", "the API the faults below apply to (DetachKeyPair, DescribeInstances, DescribeKeyPairs, PutEvents, or * for all)")
 	opts.fault.RegisterFlags(fs)
 	fs.Int64Var(&opts.seed, "seed", 1, "emulator: seed of the random faults")
+	fs.BoolVar(&opts.exposeIDs, "expose-key-pair-ids", false, "emulator: DescribeKeyPairs answers KeyPairId (undocumented), so that requests by KeyPairId can work")
 	return fs
 }
 
@@ -110,13 +111,14 @@ func invoke(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	fmt.Fprintf(stderr, "local: building the function and starting the emulator...\n")
 	env, err := localrun.Start(ctx, localrun.Options{
-		Fixture:      fixture,
-		Faults:       map[string]emulator.Fault{opts.faultAPI: opts.fault},
-		Seed:         opts.seed,
-		Env:          opts.env,
-		Timeout:      opts.timeout,
-		MemoryMB:     opts.memory,
-		FunctionLogs: logs,
+		Fixture:          fixture,
+		Faults:           map[string]emulator.Fault{opts.faultAPI: opts.fault},
+		Seed:             opts.seed,
+		ExposeKeyPairIDs: opts.exposeIDs,
+		Env:              opts.env,
+		Timeout:          opts.timeout,
+		MemoryMB:         opts.memory,
+		FunctionLogs:     logs,
 	})
 	if err != nil {
 		return 1, err

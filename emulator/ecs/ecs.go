@@ -35,6 +35,7 @@ const (
 	maxDescribeIDs      = 100 // DescribeInstances InstanceIds
 	maxKeyPairsPage     = 50
 	maxInstancesPage    = 100
+	minMaxResults       = 10 // DescribeInstances MaxResults below it counts as it
 	defaultPageSize     = 10
 	maxTagFilters       = 20
 	defaultInstanceType = "ecs.g7.large"
@@ -49,13 +50,18 @@ type Config struct {
 	Pipeline *rpc.Pipeline    // runs every request; required
 	Verifier *sign.Verifier   // checks signatures; required
 	Clock    func() time.Time // the emulator's clock; required
+	// ExposeKeyPairIDs makes DescribeKeyPairs answer each key pair's
+	// KeyPairId, which neither its API reference nor the SDK's model has:
+	// the undocumented case. By default the answers are as documented.
+	ExposeKeyPairIDs bool
 }
 
 // Service is the emulated ECS API. It is safe for concurrent use.
 type Service struct {
-	pipeline *rpc.Pipeline
-	verifier *sign.Verifier
-	clock    func() time.Time
+	pipeline  *rpc.Pipeline
+	verifier  *sign.Verifier
+	clock     func() time.Time
+	exposeIDs bool
 
 	mu        sync.Mutex // guards the state below
 	regions   []string
@@ -70,7 +76,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("fixture: %w", err)
 	}
 	fx := cfg.Fixture.Clone()
-	s := &Service{pipeline: cfg.Pipeline, verifier: cfg.Verifier, clock: cfg.Clock,
+	s := &Service{pipeline: cfg.Pipeline, verifier: cfg.Verifier, clock: cfg.Clock, exposeIDs: cfg.ExposeKeyPairIDs,
 		regions: fx.Regions, keyPairs: fx.KeyPairs, instances: map[string]*Instance{}}
 	for _, in := range fx.Instances {
 		s.putInstance(in)
@@ -89,18 +95,20 @@ func writeError(w http.ResponseWriter, r *http.Request, requestID string, e *rpc
 	rpc.WriteGatewayError(w, r, requestID, e, "Ecs")
 }
 
-// serve answers one ECS request.
+// serve answers one ECS request. A parameter that the API's handler does
+// not implement is refused before the handler runs (see unimplemented).
 func (s *Service) serve(w http.ResponseWriter, req *rpc.Request) {
 	var handle func(url.Values) (any, *rpc.Error)
+	var params []string
 	switch req.Action {
 	case APIDescribeInstances:
-		handle = s.describeInstances
+		handle, params = s.describeInstances, describeInstancesParams
 	case APIAttachKeyPair:
-		handle = s.attachKeyPair
+		handle, params = s.attachKeyPair, keyPairBatchParams
 	case APIDetachKeyPair:
-		handle = s.detachKeyPair
+		handle, params = s.detachKeyPair, keyPairBatchParams
 	case APIDescribeKeyPairs:
-		handle = s.describeKeyPairs
+		handle, params = s.describeKeyPairs, describeKeyPairsParams
 	default:
 		writeError(w, req.HTTP, rpc.NewRequestID(), rpc.Errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."))
 		return
@@ -110,6 +118,9 @@ func (s *Service) serve(w http.ResponseWriter, req *rpc.Request) {
 		Answer: answer,
 		Auth:   func() *rpc.Error { return s.verifier.POP(req.HTTP, req.Params, req.Body) },
 		Handle: func(requestID string) (any, *rpc.Error) {
+			if e := unimplemented(req.Params, params); e != nil {
+				return nil, e
+			}
 			out, e := handle(req.Params)
 			if m, ok := out.(map[string]any); ok {
 				m["RequestId"] = requestID

@@ -25,10 +25,14 @@ type KeyPair struct {
 	// CreationTime is answered as is by DescribeKeyPairs (ECS uses the form
 	// "2026-01-05T08:00Z"); empty means a fixed date.
 	CreationTime string `json:"CreationTime,omitempty"`
+	// PublicKey is answered by DescribeKeyPairs with IncludePublicKey=true
+	// (an OpenSSH public key; the fleet's are made up, with no private key).
+	PublicKey string `json:"PublicKey,omitempty"`
 }
 
 // Instance is an ECS instance. KeyPairName is the key pair bound to it, empty
-// when none is. Status is one of Running, Stopped, Starting, Stopping.
+// when none is (always for a Windows instance: SSH key pairs are for Linux).
+// Status is one of Running, Stopped, Starting, Stopping.
 type Instance struct {
 	RegionId        string `json:"RegionId"`
 	InstanceId      string `json:"InstanceId"`
@@ -40,7 +44,21 @@ type Instance struct {
 	Tags            []Tag  `json:"Tags,omitempty"`
 	// InstanceType is answered by DescribeInstances; empty means ecs.g7.large.
 	InstanceType string `json:"InstanceType,omitempty"`
+	// OSType is "linux" or "windows"; empty means linux.
+	OSType string `json:"OSType,omitempty"`
+	// PendingRestart says that the key pair binding changed while the
+	// instance was Running: ECS applies a bound or unbound key pair at the
+	// next start (DetachKeyPair's API reference: restart the instance for
+	// the change to take effect), so the running system still honours the
+	// key it booted with. Stopping or starting the instance clears it.
+	PendingRestart bool `json:"PendingRestart,omitempty"`
 }
+
+// Operating system types of OSType.
+const (
+	OSLinux   = "linux"
+	OSWindows = "windows"
+)
 
 // Tag is a resource tag.
 type Tag struct {
@@ -70,8 +88,9 @@ func ParseFixture(b []byte) (*Fixture, error) {
 }
 
 // Validate reports the first inconsistency of the fixture: an unknown region,
-// a duplicate id or name, an unknown status, an instance bound to a key pair
-// that its region does not have.
+// a duplicate id or name, an unknown status or OS type, an instance bound to
+// a key pair that its region does not have, a Windows instance with a key
+// pair.
 func (f *Fixture) Validate() error {
 	regions := map[string]bool{}
 	for _, r := range f.Regions {
@@ -106,6 +125,10 @@ func (f *Fixture) Validate() error {
 			return fmt.Errorf("instance id %q listed twice", in.InstanceId)
 		case !validStatus(in.Status):
 			return fmt.Errorf("instance %q: unknown status %q", in.InstanceId, in.Status)
+		case in.OSType != "" && in.OSType != OSLinux && in.OSType != OSWindows:
+			return fmt.Errorf("instance %q: OSType %q is neither %s nor %s", in.InstanceId, in.OSType, OSLinux, OSWindows)
+		case in.KeyPairName != "" && in.OSType == OSWindows:
+			return fmt.Errorf("instance %q: a Windows instance cannot have an SSH key pair", in.InstanceId)
 		case in.KeyPairName != "" && !names[[2]string{in.RegionId, in.KeyPairName}]:
 			return fmt.Errorf("instance %q: bound to key pair %q that %s does not have", in.InstanceId, in.KeyPairName, in.RegionId)
 		}

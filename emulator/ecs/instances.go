@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -12,10 +13,18 @@ import (
 	"detachkeypair/emulator/internal/rpc"
 )
 
+// describeInstancesParams are the parameters of DescribeInstances that the
+// emulator implements; any other is refused (see unimplemented).
+var describeInstancesParams = []string{"RegionId", "InstanceIds", "KeyPairName", "Status", "ZoneId", "InstanceName",
+	"ResourceGroupId", "Tag", "PageNumber", "PageSize", "NextToken", "MaxResults", "DryRun"}
+
 // describeInstances lists a region's instances in instance-id order,
 // filtered as the cloud filters them (InstanceIds, KeyPairName, Status,
 // ZoneId, InstanceName, ResourceGroupId, Tag.N), by page
 // (PageNumber/PageSize) or by token (NextToken/MaxResults, which win).
+// MaxResults below 10 counts as 10 and above 100 as 100, as the API
+// reference says. With DryRun=true a request that passes the checks is
+// answered DryRunOperation.
 func (s *Service) describeInstances(p url.Values) (any, *rpc.Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -35,9 +44,10 @@ func (s *Service) describeInstances(p url.Values) (any, *rpc.Error) {
 	var page, size int
 	var after string
 	if tokenMode {
-		if size, e = intParam(p, "MaxResults", defaultPageSize, 1, maxInstancesPage); e != nil {
+		if size, e = intParam(p, "MaxResults", defaultPageSize, math.MinInt32, math.MaxInt32); e != nil {
 			return nil, e
 		}
+		size = min(max(size, minMaxResults), maxInstancesPage)
 		if tok := p.Get("NextToken"); tok != "" {
 			b, err := base64.RawURLEncoding.DecodeString(tok)
 			if err != nil || !strings.HasPrefix(string(b), "after:") {
@@ -55,6 +65,11 @@ func (s *Service) describeInstances(p url.Values) (any, *rpc.Error) {
 	}
 	keyPair, status, zone := p.Get("KeyPairName"), p.Get("Status"), p.Get("ZoneId")
 	name, group := p.Get("InstanceName"), p.Get("ResourceGroupId")
+	if dryRun, e := boolParam(p, "DryRun"); e != nil {
+		return nil, e
+	} else if dryRun {
+		return nil, errDryRun
+	}
 
 	var matched []*Instance
 	for _, id := range s.ids {
@@ -163,7 +178,7 @@ func toECSInstance(in *Instance) ecsInstance {
 		InstanceTypeFamily:  typ[:strings.LastIndex(typ, ".")],
 		Cpu:                 2,
 		Memory:              8192,
-		OSType:              "linux",
+		OSType:              OSLinux,
 		OSName:              "Alibaba Cloud Linux  3.2104 LTS 64位",
 		ImageId:             "aliyun_3_x64_20G_alibase_20250629.vhd",
 		InstanceNetworkType: "vpc",
@@ -179,6 +194,9 @@ func toECSInstance(in *Instance) ecsInstance {
 	}
 	if in.Status == StatusStopped {
 		out.StoppedMode = "KeepCharging"
+	}
+	if in.OSType == OSWindows {
+		out.OSType, out.OSName, out.ImageId = OSWindows, "Windows Server  2022 数据中心版 64位中文版", "win2022_21H2_x64_dtc_zh-cn_40G_alibase_20250610.vhd"
 	}
 	out.VpcAttributes.VpcId = fmt.Sprintf("vpc-bp1opxu1zkhn00gzv%04d", n%10000)
 	out.VpcAttributes.VSwitchId = fmt.Sprintf("vsw-bp1s5fnvk4gn2tws0%04d", n%10000)

@@ -3,6 +3,8 @@ package ecs
 import (
 	"cmp"
 	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,8 +14,13 @@ import (
 	"detachkeypair/emulator/internal/rpc"
 )
 
+// keyPairBatchParams are the parameters of AttachKeyPair and DetachKeyPair
+// that the emulator implements (all but the owner-account ones).
+var keyPairBatchParams = []string{"RegionId", "KeyPairName", "InstanceIds"}
+
 // attachKeyPair binds a key pair to up to 50 Running or Stopped instances,
-// replacing the key pair they had, as the cloud does.
+// replacing the key pair they had, as the cloud does. A Running instance
+// takes it at its next start (PendingRestart).
 func (s *Service) attachKeyPair(p url.Values) (any, *rpc.Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -25,13 +32,17 @@ func (s *Service) attachKeyPair(p url.Values) (any, *rpc.Error) {
 		if in.Status != StatusStopped && in.Status != StatusRunning {
 			return failed(in.InstanceId, "400", "IncorrectInstanceStatus", "The current status of the instance ("+in.Status+") does not support this operation.")
 		}
-		in.KeyPairName = kp.KeyPairName
-		return batchResult{"200", "successful", in.InstanceId, "true"}
+		s.bind(in, kp.KeyPairName)
+		return succeeded(in.InstanceId)
 	}), nil
 }
 
 // detachKeyPair unbinds a key pair from up to 50 instances. Each instance
-// gets its own result; only the ones reported successful change.
+// gets its own result; only the ones reported successful change. ECS
+// requires no status: Running instances are unbound too, and keep
+// honouring the key until they restart (PendingRestart). Instances in
+// transition (Starting, Stopping) are refused, as AttachKeyPair refuses them
+// (assumption: undocumented for DetachKeyPair).
 func (s *Service) detachKeyPair(p url.Values) (any, *rpc.Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -41,19 +52,37 @@ func (s *Service) detachKeyPair(p url.Values) (any, *rpc.Error) {
 	}
 	return s.batch(kp, ids, func(in *Instance) batchResult {
 		switch {
-		case in.Status != StatusStopped:
-			return failed(in.InstanceId, "400", "IncorrectInstanceStatus", "The current status of the instance ("+in.Status+") does not support this operation; stop it first.")
+		case in.Status != StatusStopped && in.Status != StatusRunning:
+			return failed(in.InstanceId, "400", "IncorrectInstanceStatus", "The current status of the instance ("+in.Status+") does not support this operation.")
 		case in.KeyPairName != kp.KeyPairName:
 			return failed(in.InstanceId, "400", "PublicKeyNotAttachWithInstance", "The key pair "+kp.KeyPairName+" is not attached to the instance.")
 		}
-		in.KeyPairName = ""
-		return batchResult{"200", "successful", in.InstanceId, "true"}
+		s.bind(in, "")
+		return succeeded(in.InstanceId)
 	}), nil
+}
+
+// describeKeyPairsParams are the parameters of DescribeKeyPairs that the
+// emulator implements (all but the owner-account ones).
+var describeKeyPairsParams = []string{"RegionId", "KeyPairName", "KeyPairFingerPrint", "ResourceGroupId", "Tag",
+	"PageNumber", "PageSize", "IncludePublicKey"}
+
+// keyPairAnswer is a key pair as DescribeKeyPairs answers it. KeyPairId is
+// not in the API reference nor in the SDK's model: it is answered only
+// with Config.ExposeKeyPairIDs, modelling the undocumented case.
+type keyPairAnswer struct {
+	KeyPairId          string `json:",omitempty"`
+	KeyPairName        string
+	KeyPairFingerPrint string
+	CreationTime       string
+	ResourceGroupId    string
+	PublicKey          string `json:",omitempty"`
+	Tags               ecsTags
 }
 
 // describeKeyPairs lists a region's key pairs, filtered by KeyPairName (a
 // pattern with "*"), KeyPairFingerPrint, ResourceGroupId and tags, a page at
-// a time.
+// a time; with IncludePublicKey=true each carries its PublicKey.
 func (s *Service) describeKeyPairs(p url.Values) (any, *rpc.Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -73,19 +102,26 @@ func (s *Service) describeKeyPairs(p url.Values) (any, *rpc.Error) {
 	if e != nil {
 		return nil, e
 	}
-	name, finger, group := p.Get("KeyPairName"), p.Get("KeyPairFingerPrint"), p.Get("ResourceGroupId")
-	type keyPair struct {
-		KeyPairId, KeyPairName, KeyPairFingerPrint, CreationTime, ResourceGroupId string
-		Tags                                                                      ecsTags
+	withKey, e := boolParam(p, "IncludePublicKey")
+	if e != nil {
+		return nil, e
 	}
-	matched := []keyPair{}
+	name, finger, group := p.Get("KeyPairName"), p.Get("KeyPairFingerPrint"), p.Get("ResourceGroupId")
+	matched := []keyPairAnswer{}
 	for _, kp := range s.keyPairs {
 		if kp.RegionId != region || (name != "" && !matchPattern(name, kp.KeyPairName)) ||
 			(finger != "" && kp.FingerPrint != finger) || (group != "" && kp.ResourceGroupId != group) || !hasTags(kp.Tags, tags) {
 			continue
 		}
-		matched = append(matched, keyPair{kp.KeyPairId, kp.KeyPairName, kp.FingerPrint,
-			cmp.Or(kp.CreationTime, "2026-01-05T08:00Z"), kp.ResourceGroupId, toECSTags(kp.Tags)})
+		a := keyPairAnswer{KeyPairName: kp.KeyPairName, KeyPairFingerPrint: kp.FingerPrint,
+			CreationTime: cmp.Or(kp.CreationTime, "2026-01-05T08:00Z"), ResourceGroupId: kp.ResourceGroupId, Tags: toECSTags(kp.Tags)}
+		if s.exposeIDs {
+			a.KeyPairId = kp.KeyPairId
+		}
+		if withKey {
+			a.PublicKey = cmp.Or(kp.PublicKey, publicKey(kp.KeyPairId, kp.KeyPairName))
+		}
+		matched = append(matched, a)
 	}
 	from := min((page-1)*size, len(matched))
 	to := min(from+size, len(matched))
@@ -104,7 +140,8 @@ type batchResult struct {
 }
 
 // keyPairBatch reads the common parameters of DetachKeyPair and
-// AttachKeyPair. The caller holds s.mu.
+// AttachKeyPair and refuses a call that names a Windows instance. The
+// caller holds s.mu.
 func (s *Service) keyPairBatch(p url.Values) (*KeyPair, []string, *rpc.Error) {
 	region, e := s.region(p)
 	if e != nil {
@@ -127,8 +164,22 @@ func (s *Service) keyPairBatch(p url.Values) (*KeyPair, []string, *rpc.Error) {
 	if kp == nil {
 		return nil, nil, rpc.Errorf(http.StatusNotFound, "InvalidKeyPairName.NotFound", "The specified KeyPairName does not exist.")
 	}
+	for _, id := range ids {
+		if in, ok := s.instances[id]; ok && in.RegionId == region && in.OSType == OSWindows {
+			return nil, nil, errWindowsInstance
+		}
+	}
 	return kp, ids, nil
 }
+
+// errWindowsInstance answers a key pair call that names a Windows instance,
+// with the code, status and message of DetachKeyPair's error table. The
+// table gives it an HTTP status, so it fails the whole call: nothing is
+// bound or unbound, not even on the Linux instances of the same call
+// (assumption: the documentation does not say). AttachKeyPair is assumed
+// to answer the same.
+var errWindowsInstance = &rpc.Error{Status: http.StatusForbidden, Code: "DependencyViolation.WindowsInstance",
+	Message: "The instance creating is windows, cannot use ssh key pair to login."}
 
 func (s *Service) keyPair(region, name string) *KeyPair {
 	for i := range s.keyPairs {
@@ -164,8 +215,30 @@ func (s *Service) batch(kp *KeyPair, ids []string, op func(*Instance) batchResul
 	}
 }
 
+// bind sets the key pair of an instance ("" unbinds); a Running instance
+// takes the change at its next start. The caller holds s.mu.
+func (s *Service) bind(in *Instance, keyPairName string) {
+	in.KeyPairName = keyPairName
+	if in.Status == StatusRunning {
+		in.PendingRestart = true
+	}
+}
+
+func succeeded(id string) batchResult {
+	return batchResult{Code: "200", Message: "successful", InstanceId: id, Success: "true"}
+}
+
 func failed(id, code, errCode, msg string) batchResult {
 	return batchResult{Code: code, Message: errCode + ": " + msg, InstanceId: id, Success: "false"}
+}
+
+// publicKey makes up an OpenSSH ed25519 public key from a hash of seed, with
+// comment as its comment: well formed, with no private key anywhere.
+func publicKey(seed, comment string) string {
+	sum := sha256.Sum256([]byte(seed))
+	blob := []byte("\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20")
+	blob = append(blob, sum[:]...)
+	return "ssh-ed25519 " + base64.StdEncoding.EncodeToString(blob) + " " + comment
 }
 
 // fingerPrint makes up an MD5 fingerprint in the cloud's colon form.

@@ -3,6 +3,7 @@ package ecs
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +12,52 @@ import (
 
 	"detachkeypair/emulator/internal/rpc"
 )
+
+// gatewayParams are the parameters of the OpenAPI gateway that any request
+// may carry: the RPC signature's and the answer format.
+var gatewayParams = []string{"Action", "Version", "Format", "AccessKeyId", "Signature", "SignatureMethod",
+	"SignatureVersion", "SignatureNonce", "Timestamp", "SecurityToken"}
+
+// unimplemented refuses the first parameter (in name order) that is neither
+// the gateway's nor one of the API's that the emulator implements: ECS
+// would act on it (filter by it, change what it does), so ignoring it would
+// answer what the cloud would not. Parameters are named up to their first
+// dot, so "Tag" covers Tag.N.Key and Tag.N.Value. The gateway's Format must
+// be JSON, the only format the emulator writes.
+//
+// Assumption (undocumented): ECS itself ignores parameters it does not know;
+// the emulator is harsher and refuses them too, with 400 InvalidParameter.
+func unimplemented(p url.Values, implemented []string) *rpc.Error {
+	names := slices.Sorted(maps.Keys(p))
+	for _, name := range names {
+		base, _, _ := strings.Cut(name, ".")
+		if !slices.Contains(gatewayParams, base) && !slices.Contains(implemented, base) {
+			return rpc.Errorf(http.StatusBadRequest, "InvalidParameter",
+				"The parameter %q is not implemented by the emulator; it is refused rather than ignored, since ECS would act on it.", name)
+		}
+	}
+	if f := p.Get("Format"); f != "" && !strings.EqualFold(f, "JSON") {
+		return rpc.Errorf(http.StatusBadRequest, "InvalidParameter",
+			"The parameter \"Format\" is %q, which the emulator does not implement: it answers JSON only.", f)
+	}
+	return nil
+}
+
+// errDryRun is the answer to a request with DryRun=true that passed the
+// checks (400, as in the error tables of Alibaba Cloud's OpenAPIs).
+var errDryRun = &rpc.Error{Status: http.StatusBadRequest, Code: "DryRunOperation", Message: "Request validation has been passed with DryRun flag set."}
+
+// boolParam reads an optional boolean parameter ("true" or "false").
+func boolParam(p url.Values, name string) (bool, *rpc.Error) {
+	switch v := strings.ToLower(p.Get(name)); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, rpc.Invalid(name, fmt.Sprintf("%q is neither true nor false", p.Get(name)))
+	}
+}
 
 // region checks the RegionId parameter. The caller holds s.mu.
 func (s *Service) region(p url.Values) (string, *rpc.Error) {

@@ -121,26 +121,27 @@ var (
 // translate maps the gateway-style errors of the signature checks and of
 // the pipeline to their EventBridge equivalents.
 func translate(e *rpc.Error) *rpc.Error {
-	switch e {
-	case sign.ErrKeyNotFound, sign.ErrMissingAccessKey:
-		return errInvalidKey
-	case sign.ErrSTSKeyNotFound:
+	if e == sign.ErrSTSKeyNotFound {
 		return errInvalidStsKey
-	case sign.ErrSignatureMismatch, sign.ErrSignatureMethod:
+	}
+	switch e.Code {
+	case sign.ErrKeyNotFound.Code, sign.ErrMissingAccessKey.Code:
+		return errInvalidKey
+	case sign.ErrSignatureMismatch.Code, sign.ErrSignatureMethod.Code:
 		return errSignature
-	case sign.ErrMissingSignature, sign.ErrIncompleteSig:
+	case sign.ErrMissingSignature.Code, sign.ErrIncompleteSig.Code:
 		return errMissingAuth
-	case sign.ErrMissingToken, sign.ErrTokenMismatch:
+	case sign.ErrMissingToken.Code, sign.ErrTokenMismatch.Code:
 		return errTokenInvalid
-	case sign.ErrTimestampFormat, sign.ErrMissingTimestamp:
+	case sign.ErrTimestampFormat.Code, sign.ErrMissingTimestamp.Code:
 		return errTimestampFormat
-	case rpc.ErrThrottlingUser:
+	case rpc.ErrThrottlingUser.Code:
 		return errThrottled
-	case rpc.ErrForbiddenRAM:
+	case rpc.ErrForbiddenRAM.Code:
 		return errAccessDenied
-	case rpc.ErrInternal:
+	case rpc.ErrInternal.Code:
 		return errInternal
-	case rpc.ErrUnavailable:
+	case rpc.ErrUnavailable.Code:
 		return errUnavailable
 	}
 	return e

@@ -159,7 +159,8 @@ func (v *Verifier) authACS3(r *http.Request, authz string, body []byte) *rpc.Err
 	mac := hmac.New(sha256.New, []byte(cred.AccessKeySecret))
 	mac.Write([]byte(toSign))
 	if !equal(hex.EncodeToString(mac.Sum(nil)), strings.ToLower(signature)) {
-		return ErrSignatureMismatch
+		return mismatch("Specified signature does not match our calculation. server StringToSign is [" + toSign +
+			"] server CanonicalRequest is [" + canon.String() + "]")
 	}
 	if e := checkToken(cred, r.Header.Get("x-acs-security-token")); e != nil {
 		return e
@@ -233,7 +234,7 @@ func (v *Verifier) authRPC(r *http.Request, params url.Values) *rpc.Error {
 	mac := hmac.New(sha1.New, []byte(cred.AccessKeySecret+"&"))
 	mac.Write([]byte(toSign))
 	if !equal(base64.StdEncoding.EncodeToString(mac.Sum(nil)), params.Get("Signature")) {
-		return ErrSignatureMismatch
+		return mismatch(rpcMismatchPrefix + toSign)
 	}
 	if e := checkToken(cred, params.Get("SecurityToken")); e != nil {
 		return e
@@ -348,13 +349,29 @@ func equal(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
+// rpcMismatchPrefix starts the gateway's SignatureDoesNotMatch message for
+// the RPC signature; the string to sign the gateway computed follows it
+// (aliyun/alibaba-cloud-sdk-go sdk/errors/signature_does_not_match_wrapper.go
+// compares it with its own).
+const rpcMismatchPrefix = "Specified signature is not matched with our calculation. server string to sign is:"
+
+// mismatch is the gateway's SignatureDoesNotMatch answer. Its message
+// echoes what the gateway computed from the request, as the gateway does:
+// the string to sign (RPC) or the canonical request and string to sign
+// (V3). Both hold the request's parameters and signed headers, among them
+// the AccessKeyId and any SecurityToken: a client must not log the message
+// as it is.
+func mismatch(message string) *rpc.Error {
+	return &rpc.Error{Status: http.StatusBadRequest, Code: ErrSignatureMismatch.Code, Message: message}
+}
+
 // Errors of the signature checks, with the statuses and messages of the
 // OpenAPI gateway; EventBridge answers its own codes for them (see
 // emulator/eventbridge).
 var (
 	ErrMissingSignature  = &rpc.Error{Status: http.StatusBadRequest, Code: "MissingSignature", Message: "Signature is mandatory for this action."}
 	ErrIncompleteSig     = &rpc.Error{Status: http.StatusBadRequest, Code: "IncompleteSignature", Message: "The request signature does not conform to Aliyun standards."}
-	ErrSignatureMismatch = &rpc.Error{Status: http.StatusBadRequest, Code: "SignatureDoesNotMatch", Message: "Specified signature is not matched with our calculation."}
+	ErrSignatureMismatch = &rpc.Error{Status: http.StatusBadRequest, Code: "SignatureDoesNotMatch", Message: "Specified signature is not matched with our calculation."} // EventBridge's check; the gateway's: mismatch
 	ErrSignatureMethod   = &rpc.Error{Status: http.StatusBadRequest, Code: "InvalidSignatureMethod", Message: "Specified signature method is not valid."}
 	ErrKeyNotFound       = &rpc.Error{Status: http.StatusNotFound, Code: "InvalidAccessKeyId.NotFound", Message: "Specified access key is not found."}
 	ErrSTSKeyNotFound    = &rpc.Error{Status: http.StatusNotFound, Code: "InvalidAccessKeyId.NotFound", Message: "Specified access key is not found."}
