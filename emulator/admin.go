@@ -18,6 +18,9 @@ import (
 //	POST /_emulator/faults          {"DetachKeyPair": {"QPS": 5, "Latency": "50ms"}, "*": {...}}
 //	                                sets the faults of the APIs named ({} clears one)
 //	POST /_emulator/reset           ResetCounters
+//	GET  /_emulator/schedule        the scheduled changes, done or not
+//	POST /_emulator/schedule        {"API": "DetachKeyPair", "Call": 1, "InstanceId": "i-…", "Action": "Start"}
+//	                                schedules a Change (Action Start, Stop, or Bind with KeyPairName)
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + r.URL.Path
 	switch route {
@@ -55,6 +58,21 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case "POST /_emulator/reset":
 		s.ResetCounters()
 		rpc.WriteJSON(w, http.StatusOK, "", s.counters.Stats())
+	case "GET /_emulator/schedule":
+		rpc.WriteJSON(w, http.StatusOK, "", nonNil(s.Scheduled()))
+	case "POST /_emulator/schedule":
+		var c Change
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			rpc.WriteJSON(w, http.StatusBadRequest, "", map[string]string{"Message": "schedule: " + err.Error()})
+			return
+		}
+		if err := s.Schedule(c); err != nil {
+			rpc.WriteJSON(w, http.StatusBadRequest, "", map[string]string{"Message": err.Error()})
+			return
+		}
+		rpc.WriteJSON(w, http.StatusOK, "", s.Scheduled())
 	default:
 		rpc.WriteJSON(w, http.StatusNotFound, "", map[string]string{"Message": "unknown admin route " + route + "; see emulator/README.md"})
 	}

@@ -67,10 +67,13 @@ const (
 	APIPutEvents         = eventbridge.API
 )
 
-// CodeDropped is the pseudo error code under which Answered counts the
-// requests whose connection was dropped by fault injection (no answer was
-// sent).
-const CodeDropped = rpc.CodeDropped
+// Pseudo error codes under which Answered counts the requests whose
+// connection was dropped by fault injection (no answer was sent): before the
+// API acted (DropRate), or after (DropAfterRate).
+const (
+	CodeDropped      = rpc.CodeDropped
+	CodeDroppedAfter = rpc.CodeDroppedAfter
+)
 
 // Server is the emulated cloud: an HTTP server for the ECS RPC API
 // (version 2014-05-26) at "/" and the EventBridge data-plane PutEvents at
@@ -82,6 +85,7 @@ type Server struct {
 	router   *rpc.Router
 	ecs      *ecs.Service
 	eb       *eventbridge.Service
+	sched    schedule
 
 	srvMu   sync.Mutex // guards the listener
 	httpSrv *http.Server
@@ -113,7 +117,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
 	s := &Server{counters: rpc.NewCounters(), faults: fault.NewSet(cfg.Seed, cfg.Faults), router: rpc.NewRouter()}
-	pipeline := &rpc.Pipeline{Log: cfg.Logger, Faults: s.faults, Counters: s.counters, Clock: cfg.Clock}
+	pipeline := &rpc.Pipeline{Log: cfg.Logger, Faults: s.faults, Counters: s.counters, Clock: cfg.Clock, AfterCall: s.afterCall}
 	s.ecs, err = ecs.New(ecs.Config{Fixture: cfg.Fixture, Pipeline: pipeline, Verifier: verifier, Clock: cfg.Clock,
 		ExposeKeyPairIDs: cfg.ExposeKeyPairIDs})
 	if err != nil {

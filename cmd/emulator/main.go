@@ -4,6 +4,8 @@
 //	go run ./cmd/emulator -addr 127.0.0.1:8300 [-fixture fleet.json] [-seed N]
 //	    [-api DetachKeyPair] [-latency 50ms] [-jitter 20ms] [-qps 20]
 //	    [-throttle-rate 0.1] [-error-rate 0.05] [-drop-rate 0.01] [-forbidden-rate 0]
+//	    [-drop-after-rate 0.01] [-error-after-rate 0.01] [-empty-rate 0] [-null-rate 0]
+//	    [-expose-key-pair-ids] [-buses detach-results] [-log json]
 //
 // It logs one line per request (API, status, error code, duration) and never
 // logs secrets. See emulator/README.md.
@@ -102,7 +104,7 @@ func run() error {
   function:    ECS_ENDPOINT=%s EVENTBRIDGE_ENDPOINT=%s
   aliyun CLI:  aliyun configure set --profile emulator --mode AK --region cn-hangzhou --access-key-id %s --access-key-secret …
                aliyun ecs DescribeInstances --profile emulator --endpoint %s --insecure --RegionId cn-hangzhou
-  admin:       curl %s/_emulator/state   (also calls, events?bus=NAME, POST faults, POST reset)
+  admin:       curl %s/_emulator/state   (also calls, events?bus=NAME, faults, schedule, POST reset)
 `, srv.URL(), len(srv.State().Regions), len(srv.KeyPairs()), len(srv.Instances()), describeFaults(srv.Faults()),
 		*keyID, shownSecret, ep, ep, srv.URL(), srv.URL(), *keyID, ep, srv.URL())
 

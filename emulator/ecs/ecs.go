@@ -100,15 +100,16 @@ func writeError(w http.ResponseWriter, r *http.Request, requestID string, e *rpc
 func (s *Service) serve(w http.ResponseWriter, req *rpc.Request) {
 	var handle func(url.Values) (any, *rpc.Error)
 	var params []string
+	var list [2]string // where the answer's result list is: the outer and the inner key
 	switch req.Action {
 	case APIDescribeInstances:
-		handle, params = s.describeInstances, describeInstancesParams
+		handle, params, list = s.describeInstances, describeInstancesParams, [2]string{"Instances", "Instance"}
 	case APIAttachKeyPair:
-		handle, params = s.attachKeyPair, keyPairBatchParams
+		handle, params, list = s.attachKeyPair, keyPairBatchParams, [2]string{"Results", "Result"}
 	case APIDetachKeyPair:
-		handle, params = s.detachKeyPair, keyPairBatchParams
+		handle, params, list = s.detachKeyPair, keyPairBatchParams, [2]string{"Results", "Result"}
 	case APIDescribeKeyPairs:
-		handle, params = s.describeKeyPairs, describeKeyPairsParams
+		handle, params, list = s.describeKeyPairs, describeKeyPairsParams, [2]string{"KeyPairs", "KeyPair"}
 	default:
 		writeError(w, req.HTTP, rpc.NewRequestID(), rpc.Errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."))
 		return
@@ -126,6 +127,11 @@ func (s *Service) serve(w http.ResponseWriter, req *rpc.Request) {
 				m["RequestId"] = requestID
 			}
 			return out, e
+		},
+		Hollow: func(body any, nulls bool) any {
+			inner := body.(map[string]any)[list[0]].(map[string]any)
+			inner[list[1]] = rpc.Hollowed(inner[list[1]], nulls)
+			return body
 		},
 	})
 }
@@ -208,4 +214,73 @@ func (s *Service) addRegion(region string) {
 	if region != "" && !slices.Contains(s.regions, region) {
 		s.regions = append(s.regions, region)
 	}
+}
+
+// Actions of a Change.
+const (
+	ActionStart = "Start" // a Stopped instance starts (as StartInstance would)
+	ActionStop  = "Stop"  // a Running instance stops (as StopInstance would)
+	ActionBind  = "Bind"  // a key pair is bound ("" unbinds), as AttachKeyPair or DetachKeyPair would
+)
+
+// Change is a change of the state made by someone else than the API's
+// caller (another automation, the console), to reproduce races.
+type Change struct {
+	InstanceId  string
+	Action      string // ActionStart, ActionStop or ActionBind
+	KeyPairName string // for ActionBind: the key pair to bind, "" to unbind
+}
+
+// Check reports why c could never apply: an unknown instance, action or
+// key pair, a key pair for a Windows instance.
+func (s *Service) Check(c Change) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := s.changed(c)
+	return err
+}
+
+// Apply makes the change. Starting or stopping applies the binding the
+// instance was waiting for (PendingRestart); binding a Running instance
+// waits for its next start.
+func (s *Service) Apply(c Change) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, err := s.changed(c)
+	if err != nil {
+		return err
+	}
+	switch c.Action {
+	case ActionStart, ActionStop:
+		from, to := StatusStopped, StatusRunning
+		if c.Action == ActionStop {
+			from, to = to, from
+		}
+		if in.Status != from {
+			return fmt.Errorf("%s: instance %s is %s, not %s", c.Action, c.InstanceId, in.Status, from)
+		}
+		in.Status, in.PendingRestart = to, false
+	case ActionBind:
+		s.bind(in, c.KeyPairName)
+	}
+	return nil
+}
+
+// changed returns the instance c changes, or why it cannot. The caller
+// holds s.mu.
+func (s *Service) changed(c Change) (*Instance, error) {
+	in, ok := s.instances[c.InstanceId]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("no instance %q", c.InstanceId)
+	case c.Action != ActionStart && c.Action != ActionStop && c.Action != ActionBind:
+		return nil, fmt.Errorf("action %q: want %s, %s or %s", c.Action, ActionStart, ActionStop, ActionBind)
+	case c.Action != ActionBind && c.KeyPairName != "":
+		return nil, fmt.Errorf("%s takes no KeyPairName", c.Action)
+	case c.KeyPairName != "" && in.OSType == OSWindows:
+		return nil, fmt.Errorf("instance %s is a Windows instance: it can have no SSH key pair", c.InstanceId)
+	case c.KeyPairName != "" && s.keyPair(in.RegionId, c.KeyPairName) == nil:
+		return nil, fmt.Errorf("no key pair %q in %s", c.KeyPairName, in.RegionId)
+	}
+	return in, nil
 }

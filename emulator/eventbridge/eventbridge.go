@@ -176,6 +176,11 @@ func (s *Service) servePutEvents(w http.ResponseWriter, r *http.Request) {
 		Answer: answer,
 		Auth:   func() *rpc.Error { return s.verifier.EventBridge(r) },
 		Handle: func(requestID string) (any, *rpc.Error) { return s.putEvents(requestID, body) },
+		Hollow: func(answer any, nulls bool) any {
+			m := answer.(map[string]any)
+			m["EntryList"] = rpc.Hollowed(m["EntryList"], nulls)
+			return m
+		},
 	})
 }
 

@@ -35,6 +35,20 @@ type Fault struct {
 	// later ones in the order drop, throttle, forbidden, error get less).
 	// These faults strike before the API acts: the state does not change.
 	ThrottleRate, ErrorRate, DropRate, ForbiddenRate float64
+
+	// Probabilities in [0, 1] of faults that strike after the API acted (its
+	// state changes, if the request changes any, are made): the connection
+	// is dropped without an answer (DropAfterRate); a 5xx is answered
+	// instead of the result (ErrorAfterRate: ServiceUnavailable 503 or
+	// InternalError 500, half each); a 200 is answered whose result list is
+	// empty (EmptyRate) or has null entries in place of every other entry,
+	// the first included (NullRate), with the rest of the answer (counts)
+	// intact. The last two apply to APIs that answer a list (DetachKeyPair,
+	// AttachKeyPair: Results.Result; DescribeInstances, DescribeKeyPairs,
+	// PutEvents: their lists) and to successful answers only. The same draw
+	// as the faults above decides, after them in the order: each happens at
+	// its own rate.
+	DropAfterRate, ErrorAfterRate, EmptyRate, NullRate float64
 }
 
 // Kind is the outcome of the fault draw for one request.
@@ -48,7 +62,16 @@ const (
 	Forbidden
 	Unavailable
 	Internal
+	// After the API acted:
+	DropAfter
+	UnavailableAfter
+	InternalAfter
+	Empty
+	Null
 )
+
+// After reports whether the fault strikes after the API acted.
+func (k Kind) After() bool { return k >= DropAfter }
 
 // Set holds the per-API faults, the seeded random source and the
 // flow-control windows. All draws happen under mu, so a sequence of requests
@@ -117,19 +140,18 @@ func (s *Set) Decide(api string, now time.Time) (Kind, time.Duration) {
 		return Throttle, 0
 	}
 	kind := None
-	if f.DropRate+f.ThrottleRate+f.ForbiddenRate+f.ErrorRate > 0 {
+	if rates := f.rates(); rates[len(rates)-1].upTo > 0 {
 		u := s.rng.Float64()
-		switch {
-		case u < f.DropRate:
-			kind = Drop
-		case u < f.DropRate+f.ThrottleRate:
-			kind = Throttle
-		case u < f.DropRate+f.ThrottleRate+f.ForbiddenRate:
-			kind = Forbidden
-		case u < f.DropRate+f.ThrottleRate+f.ForbiddenRate+f.ErrorRate:
-			kind = Unavailable
+		for _, r := range rates {
+			if u < r.upTo {
+				kind = r.kind
+				break
+			}
+		}
+		switch kind {
+		case Unavailable, UnavailableAfter:
 			if s.rng.IntN(2) == 1 {
-				kind = Internal
+				kind++ // its Internal twin
 			}
 		}
 	}
@@ -138,6 +160,30 @@ func (s *Set) Decide(api string, now time.Time) (Kind, time.Duration) {
 		delay += time.Duration(s.rng.Int64N(int64(f.Jitter)))
 	}
 	return kind, delay
+}
+
+// threshold is where a kind's share of the draw ends.
+type threshold struct {
+	kind Kind
+	upTo float64
+}
+
+// rates lays the fault's rates end to end in the order of the draw.
+func (f Fault) rates() []threshold {
+	order := []struct {
+		kind Kind
+		rate float64
+	}{
+		{Drop, f.DropRate}, {Throttle, f.ThrottleRate}, {Forbidden, f.ForbiddenRate}, {Unavailable, f.ErrorRate},
+		{DropAfter, f.DropAfterRate}, {UnavailableAfter, f.ErrorAfterRate}, {Empty, f.EmptyRate}, {Null, f.NullRate},
+	}
+	out := make([]threshold, len(order))
+	sum := 0.0
+	for i, o := range order {
+		sum += o.rate
+		out[i] = threshold{o.kind, sum}
+	}
+	return out
 }
 
 // admit counts a request against the API's current flow-control window.
@@ -161,7 +207,7 @@ func (s *Set) admit(api string, qps float64, now time.Time) bool {
 
 // Validate reports a rate outside [0, 1] or a negative quota or latency.
 func (f Fault) Validate() error {
-	for _, r := range []float64{f.ThrottleRate, f.ErrorRate, f.DropRate, f.ForbiddenRate} {
+	for _, r := range []float64{f.ThrottleRate, f.ErrorRate, f.DropRate, f.ForbiddenRate, f.DropAfterRate, f.ErrorAfterRate, f.EmptyRate, f.NullRate} {
 		if r < 0 || r > 1 {
 			return fmt.Errorf("rate %v is outside [0, 1]", r)
 		}
@@ -177,13 +223,15 @@ func (f Fault) Validate() error {
 func (f Fault) Clamped() Fault {
 	c := func(v float64) float64 { return min(max(v, 0), 1) }
 	f.ThrottleRate, f.ErrorRate, f.DropRate, f.ForbiddenRate = c(f.ThrottleRate), c(f.ErrorRate), c(f.DropRate), c(f.ForbiddenRate)
+	f.DropAfterRate, f.ErrorAfterRate, f.EmptyRate, f.NullRate = c(f.DropAfterRate), c(f.ErrorAfterRate), c(f.EmptyRate), c(f.NullRate)
 	f.QPS, f.Latency, f.Jitter = max(f.QPS, 0), max(f.Latency, 0), max(f.Jitter, 0)
 	return f
 }
 
 // RegisterFlags defines the command-line flags of a Fault on fs (-latency,
-// -jitter, -qps, -throttle-rate, -error-rate, -drop-rate, -forbidden-rate),
-// for the commands that start an emulator.
+// -jitter, -qps, -throttle-rate, -error-rate, -drop-rate, -forbidden-rate,
+// -drop-after-rate, -error-after-rate, -empty-rate, -null-rate), for the
+// commands that start an emulator.
 func (f *Fault) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&f.Latency, "latency", 0, "emulator: latency added to each request")
 	fs.DurationVar(&f.Jitter, "jitter", 0, "emulator: random latency in [0, jitter) added to each request")
@@ -192,23 +240,32 @@ func (f *Fault) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&f.ErrorRate, "error-rate", 0, "emulator: share of requests answered 503 ServiceUnavailable or 500 InternalError")
 	fs.Float64Var(&f.DropRate, "drop-rate", 0, "emulator: share of requests whose connection is dropped")
 	fs.Float64Var(&f.ForbiddenRate, "forbidden-rate", 0, "emulator: share of requests answered 403 Forbidden.RAM")
+	fs.Float64Var(&f.DropAfterRate, "drop-after-rate", 0, "emulator: share of requests whose connection is dropped after the API acted (the state changed)")
+	fs.Float64Var(&f.ErrorAfterRate, "error-after-rate", 0, "emulator: share of requests answered 503 or 500 after the API acted (the state changed)")
+	fs.Float64Var(&f.EmptyRate, "empty-rate", 0, "emulator: share of successful requests answered 200 with an empty result list (e.g. DetachKeyPair's Results.Result)")
+	fs.Float64Var(&f.NullRate, "null-rate", 0, "emulator: share of successful requests answered 200 with null in place of every other result")
 }
 
 // JSON is a Fault as the admin API reads and writes it, with durations in
 // Go's form ("50ms", "1.5s").
 type JSON struct {
-	Latency       string  `json:",omitempty"`
-	Jitter        string  `json:",omitempty"`
-	QPS           float64 `json:",omitempty"`
-	ThrottleRate  float64 `json:",omitempty"`
-	ErrorRate     float64 `json:",omitempty"`
-	DropRate      float64 `json:",omitempty"`
-	ForbiddenRate float64 `json:",omitempty"`
+	Latency        string  `json:",omitempty"`
+	Jitter         string  `json:",omitempty"`
+	QPS            float64 `json:",omitempty"`
+	ThrottleRate   float64 `json:",omitempty"`
+	ErrorRate      float64 `json:",omitempty"`
+	DropRate       float64 `json:",omitempty"`
+	ForbiddenRate  float64 `json:",omitempty"`
+	DropAfterRate  float64 `json:",omitempty"`
+	ErrorAfterRate float64 `json:",omitempty"`
+	EmptyRate      float64 `json:",omitempty"`
+	NullRate       float64 `json:",omitempty"`
 }
 
 // JSON returns the admin form of f.
 func (f Fault) JSON() JSON {
-	j := JSON{QPS: f.QPS, ThrottleRate: f.ThrottleRate, ErrorRate: f.ErrorRate, DropRate: f.DropRate, ForbiddenRate: f.ForbiddenRate}
+	j := JSON{QPS: f.QPS, ThrottleRate: f.ThrottleRate, ErrorRate: f.ErrorRate, DropRate: f.DropRate, ForbiddenRate: f.ForbiddenRate,
+		DropAfterRate: f.DropAfterRate, ErrorAfterRate: f.ErrorAfterRate, EmptyRate: f.EmptyRate, NullRate: f.NullRate}
 	if f.Latency > 0 {
 		j.Latency = f.Latency.String()
 	}
@@ -220,7 +277,8 @@ func (f Fault) JSON() JSON {
 
 // Fault converts the admin form back, checking it.
 func (j JSON) Fault() (Fault, error) {
-	f := Fault{QPS: j.QPS, ThrottleRate: j.ThrottleRate, ErrorRate: j.ErrorRate, DropRate: j.DropRate, ForbiddenRate: j.ForbiddenRate}
+	f := Fault{QPS: j.QPS, ThrottleRate: j.ThrottleRate, ErrorRate: j.ErrorRate, DropRate: j.DropRate, ForbiddenRate: j.ForbiddenRate,
+		DropAfterRate: j.DropAfterRate, ErrorAfterRate: j.ErrorAfterRate, EmptyRate: j.EmptyRate, NullRate: j.NullRate}
 	var err error
 	if j.Latency != "" {
 		if f.Latency, err = time.ParseDuration(j.Latency); err != nil {

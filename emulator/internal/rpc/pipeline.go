@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -26,6 +27,10 @@ type Pipeline struct {
 	Faults   *fault.Set       // the faults in force
 	Counters *Counters        // calls and answers per API
 	Clock    func() time.Time // the emulator's clock
+	// AfterCall, when set, runs when call n of api (counted as Counters
+	// count) is done, before its answer is written: the scheduled state
+	// changes happen between a call and the client's next one.
+	AfterCall func(api string, n int)
 }
 
 // Endpoint is one request of one API, as the pipeline runs it.
@@ -37,6 +42,11 @@ type Endpoint struct {
 	// Handle carries out the request; it alone may change the state. Its
 	// body is written as the answer.
 	Handle func(requestID string) (any, *Error)
+	// Hollow returns a success body with its result list emptied, or with
+	// null in place of every other entry (nulls), for the EmptyRate and
+	// NullRate faults; nil when the API answers no list (the faults then do
+	// not apply).
+	Hollow func(body any, nulls bool) any
 }
 
 // Answer is how a service writes its answers: its success body, its error
@@ -49,31 +59,60 @@ type Answer struct {
 	Errs func(*Error) *Error
 }
 
+// CodeDroppedAfter is the pseudo error code under which the counters count
+// the requests whose connection was dropped after the API acted.
+const CodeDroppedAfter = "ConnectionDroppedAfterAction"
+
+// outcome is what the pipeline answers one request.
+type outcome struct {
+	drop   string // a pseudo code (CodeDropped, CodeDroppedAfter): close the connection without an answer
+	closed bool   // the client went away first
+	err    *Error // an error answer
+	body   any    // a success answer
+}
+
 // Serve runs one request through the pipeline: counting, authentication,
-// flow control and fault injection, latency, then the handler.
+// flow control and fault injection, latency, the handler, the faults that
+// strike after it, then the scheduled changes (AfterCall), and answers.
 func (p *Pipeline) Serve(w http.ResponseWriter, r *http.Request, e Endpoint) {
 	start := time.Now()
 	requestID := NewRequestID()
-	p.Counters.begin(e.API)
+	n := p.Counters.begin(e.API)
 	defer p.Counters.end(e.API)
 
+	o := p.run(r, e, requestID)
+	if p.AfterCall != nil {
+		p.AfterCall(e.API, n)
+	}
 	status, code := http.StatusOK, ""
-	defer func() {
-		p.Log.Info("request", "api", e.API, "method", r.Method, "status", status, "code", code,
-			"duration", time.Since(start).Round(time.Microsecond), "requestId", requestID)
-	}()
-	fail := func(err *Error) {
+	switch {
+	case o.closed:
+		status, code = 0, "ClientClosed"
+	case o.drop != "":
+		status, code = 0, o.drop
+		p.Counters.record(e.API, code)
+		dropConnection(w)
+	case o.err != nil:
+		err := o.err
 		if e.Answer.Errs != nil {
 			err = e.Answer.Errs(err)
 		}
 		status, code = err.Status, err.Code
 		p.Counters.record(e.API, code)
 		e.Answer.Fail(w, r, requestID, err)
+	default:
+		p.Counters.record(e.API, "")
+		e.Answer.OK(w, r, requestID, o.body)
 	}
+	p.Log.Info("request", "api", e.API, "method", r.Method, "status", status, "code", code,
+		"duration", time.Since(start).Round(time.Microsecond), "requestId", requestID)
+}
 
+// run decides a request's outcome, running its handler unless a fault
+// strikes first.
+func (p *Pipeline) run(r *http.Request, e Endpoint, requestID string) outcome {
 	if err := e.Auth(); err != nil {
-		fail(err)
-		return
+		return outcome{err: err}
 	}
 	kind, delay := p.Faults.Decide(e.API, p.Clock())
 	if delay > 0 {
@@ -82,36 +121,53 @@ func (p *Pipeline) Serve(w http.ResponseWriter, r *http.Request, e Endpoint) {
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			status, code = 0, "ClientClosed"
-			return
+			return outcome{closed: true}
 		}
 	}
 	switch kind {
 	case fault.Drop:
-		status, code = 0, CodeDropped
-		p.Counters.record(e.API, CodeDropped)
-		dropConnection(w)
-		return
+		return outcome{drop: CodeDropped}
 	case fault.Throttle:
-		fail(ErrThrottlingUser)
-		return
+		return outcome{err: ErrThrottlingUser}
 	case fault.Forbidden:
-		fail(ErrForbiddenRAM)
-		return
+		return outcome{err: ErrForbiddenRAM}
 	case fault.Unavailable:
-		fail(ErrUnavailable)
-		return
+		return outcome{err: ErrUnavailable}
 	case fault.Internal:
-		fail(ErrInternal)
-		return
+		return outcome{err: ErrInternal}
 	}
 	body, err := e.Handle(requestID)
-	if err != nil {
-		fail(err)
-		return
+	switch {
+	case kind == fault.DropAfter:
+		return outcome{drop: CodeDroppedAfter}
+	case kind == fault.UnavailableAfter:
+		return outcome{err: ErrUnavailable}
+	case kind == fault.InternalAfter:
+		return outcome{err: ErrInternal}
+	case err != nil:
+		return outcome{err: err}
+	case (kind == fault.Empty || kind == fault.Null) && e.Hollow != nil:
+		body = e.Hollow(body, kind == fault.Null)
 	}
-	p.Counters.record(e.API, "")
-	e.Answer.OK(w, r, requestID, body)
+	return outcome{body: body}
+}
+
+// Hollowed returns list (a slice) emptied, or with nil in place of every
+// other entry from the first (nulls), for Endpoint.Hollow.
+func Hollowed(list any, nulls bool) []any {
+	v := reflect.ValueOf(list)
+	out := []any{}
+	if !nulls {
+		return out
+	}
+	for i := range v.Len() {
+		if i%2 == 0 {
+			out = append(out, nil)
+		} else {
+			out = append(out, v.Index(i).Interface())
+		}
+	}
+	return out
 }
 
 // dropConnection closes the client's connection without an answer.

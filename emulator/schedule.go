@@ -1,0 +1,91 @@
+package emulator
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"detachkeypair/emulator/ecs"
+)
+
+// Actions of a scheduled Change.
+const (
+	ActionStart = ecs.ActionStart // a Stopped instance starts (as StartInstance would)
+	ActionStop  = ecs.ActionStop  // a Running instance stops (as StopInstance would)
+	ActionBind  = ecs.ActionBind  // a key pair is bound to the instance ("" unbinds)
+)
+
+// Change is a state change that someone else makes in the cloud right after
+// the Call-th call of an API (counted as Calls counts, since the start or
+// the last ResetCounters), before that call is answered: so it happens
+// between a call and the client's next one, whatever the call's answer (a
+// dropped connection included). It reproduces races such as "started by
+// someone else between the lost answer and the retry".
+type Change struct {
+	API         string // the API whose call it follows
+	Call        int    // that call's number, 1 for the first
+	InstanceId  string
+	Action      string // ActionStart, ActionStop or ActionBind
+	KeyPairName string // for ActionBind: the key pair to bind, "" to unbind
+	// Done is set once the change was attempted; Error says why it could not
+	// be made (e.g. Start of an instance that is not Stopped).
+	Done  bool   `json:",omitempty"`
+	Error string `json:",omitempty"`
+}
+
+// schedule holds the scheduled changes.
+type schedule struct {
+	mu      sync.Mutex // guards changes
+	changes []Change   // in the order they were scheduled
+}
+
+// apis are the APIs whose calls a Change can follow.
+var apis = []string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair, APIAttachKeyPair, APIPutEvents}
+
+// Schedule plans c. It is refused when it could never apply (unknown API,
+// instance, action or key pair) or when the API's call number Call was
+// already made.
+func (s *Server) Schedule(c Change) error {
+	c.Done, c.Error = false, ""
+	switch {
+	case !slices.Contains(apis, c.API):
+		return fmt.Errorf("emulator: schedule: API %q: want one of %v", c.API, apis)
+	case c.Call < 1:
+		return errors.New("emulator: schedule: Call counts from 1")
+	}
+	if err := s.ecs.Check(ecs.Change{InstanceId: c.InstanceId, Action: c.Action, KeyPairName: c.KeyPairName}); err != nil {
+		return fmt.Errorf("emulator: schedule: %w", err)
+	}
+	s.sched.mu.Lock()
+	defer s.sched.mu.Unlock()
+	if made := s.Calls(c.API); c.Call <= made {
+		return fmt.Errorf("emulator: schedule: %s has been called %d times already", c.API, made)
+	}
+	s.sched.changes = append(s.sched.changes, c)
+	return nil
+}
+
+// Scheduled returns the scheduled changes, in the order they were
+// scheduled, done or not.
+func (s *Server) Scheduled() []Change {
+	s.sched.mu.Lock()
+	defer s.sched.mu.Unlock()
+	return slices.Clone(s.sched.changes)
+}
+
+// afterCall makes the changes scheduled after call n of api.
+func (s *Server) afterCall(api string, n int) {
+	s.sched.mu.Lock()
+	defer s.sched.mu.Unlock()
+	for i := range s.sched.changes {
+		c := &s.sched.changes[i]
+		if c.Done || c.API != api || c.Call != n {
+			continue
+		}
+		c.Done = true
+		if err := s.ecs.Apply(ecs.Change{InstanceId: c.InstanceId, Action: c.Action, KeyPairName: c.KeyPairName}); err != nil {
+			c.Error = err.Error()
+		}
+	}
+}
