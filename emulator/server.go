@@ -44,6 +44,10 @@ type Config struct {
 	// that field, so by default the emulator answers without it; turn this
 	// on to model the undocumented case of a cloud that sends it.
 	ExposeKeyPairIDs bool
+	// ModelOnly answers exactly what the SDK's response models declare: it
+	// leaves out the fields that BeyondModel keeps on purpose (the gateway's
+	// HostId and Recommend in error bodies).
+	ModelOnly bool
 }
 
 // Credential is an AccessKey pair that the emulator accepts. When
@@ -116,7 +120,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
-	s := &Server{counters: rpc.NewCounters(), faults: fault.NewSet(cfg.Seed, cfg.Faults), router: rpc.NewRouter()}
+	s := &Server{counters: rpc.NewCounters(), faults: fault.NewSet(cfg.Seed, cfg.Faults), router: rpc.NewRouter(cfg.ModelOnly)}
 	pipeline := &rpc.Pipeline{Log: cfg.Logger, Faults: s.faults, Counters: s.counters, Clock: cfg.Clock, AfterCall: s.afterCall}
 	s.ecs, err = ecs.New(ecs.Config{Fixture: cfg.Fixture, Pipeline: pipeline, Verifier: verifier, Clock: cfg.Clock,
 		ExposeKeyPairIDs: cfg.ExposeKeyPairIDs})

@@ -62,6 +62,7 @@ type Service struct {
 	verifier  *sign.Verifier
 	clock     func() time.Time
 	exposeIDs bool
+	answer    rpc.Answer // how answers are written, set by Register
 
 	mu        sync.Mutex // guards the state below
 	regions   []string
@@ -84,15 +85,11 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Register routes the requests of ECS's version to the service.
+// Register routes the requests of ECS's version to the service; its errors
+// are the gateway's.
 func (s *Service) Register(rt *rpc.Router) {
-	rt.HandleProduct(Version, rpc.Product{Name: "Ecs", Serve: s.serve})
-}
-
-var answer = rpc.Answer{OK: rpc.WriteOK, Fail: writeError}
-
-func writeError(w http.ResponseWriter, r *http.Request, requestID string, e *rpc.Error) {
-	rpc.WriteGatewayError(w, r, requestID, e, "Ecs")
+	s.answer = rpc.Answer{OK: rpc.WriteOK, Fail: rt.GatewayError("Ecs")}
+	rt.HandleProduct(Version, rpc.Product{Serve: s.serve})
 }
 
 // serve answers one ECS request. A parameter that the API's handler does
@@ -111,12 +108,12 @@ func (s *Service) serve(w http.ResponseWriter, req *rpc.Request) {
 	case APIDescribeKeyPairs:
 		handle, params, list = s.describeKeyPairs, describeKeyPairsParams, [2]string{"KeyPairs", "KeyPair"}
 	default:
-		writeError(w, req.HTTP, rpc.NewRequestID(), rpc.Errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."))
+		s.answer.Fail(w, req.HTTP, rpc.NewRequestID(), rpc.Errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."))
 		return
 	}
 	s.pipeline.Serve(w, req.HTTP, rpc.Endpoint{
 		API:    req.Action,
-		Answer: answer,
+		Answer: s.answer,
 		Auth:   func() *rpc.Error { return s.verifier.POP(req.HTTP, req.Params, req.Body) },
 		Handle: func(requestID string) (any, *rpc.Error) {
 			if e := unimplemented(req.Params, params); e != nil {

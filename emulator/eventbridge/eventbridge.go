@@ -154,7 +154,6 @@ func writeError(w http.ResponseWriter, r *http.Request, requestID string, e *rpc
 		"requestId": requestID,
 		"code":      e.Code,
 		"message":   e.Message,
-		"success":   false,
 	})
 }
 

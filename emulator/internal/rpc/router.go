@@ -11,14 +11,13 @@ import (
 // ENS) share the path "/" and are told apart by their API version (the
 // Version parameter or the x-acs-version header); other APIs own a path.
 type Router struct {
-	mux      *http.ServeMux
-	products map[string]Product // by API version
+	mux       *http.ServeMux
+	products  map[string]Product // by API version
+	modelOnly bool
 }
 
-// Product is an RPC-style product: its OpenAPI name (for the gateway's error
-// body) and its handler for requests of its version.
+// Product is an RPC-style product: its handler for requests of its version.
 type Product struct {
-	Name  string // as the gateway spells it in Recommend, e.g. "Ecs"
 	Serve func(w http.ResponseWriter, req *Request)
 }
 
@@ -32,9 +31,11 @@ type Request struct {
 	Version string
 }
 
-// NewRouter returns a router with no service yet.
-func NewRouter() *Router {
-	rt := &Router{mux: http.NewServeMux(), products: map[string]Product{}}
+// NewRouter returns a router with no service yet. modelOnly leaves out of
+// the gateway's error body the fields that the SDK does not read (see
+// GatewayError).
+func NewRouter(modelOnly bool) *Router {
+	rt := &Router{mux: http.NewServeMux(), products: map[string]Product{}, modelOnly: modelOnly}
 	rt.mux.HandleFunc("/", rt.serveRPC)
 	return rt
 }
@@ -52,7 +53,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.mux.Ser
 // action and version from the parameters or, as the V3 signature sends
 // them, from the x-acs-action and x-acs-version headers.
 func (rt *Router) serveRPC(w http.ResponseWriter, r *http.Request) {
-	fail := func(e *Error) { WriteGatewayError(w, r, NewRequestID(), e, "") }
+	fail := func(e *Error) { rt.GatewayError("")(w, r, NewRequestID(), e) }
 	if r.URL.Path != "/" {
 		fail(Errorf(http.StatusNotFound, "InvalidApi.NotFound", "Specified api is not found, please check your url and method."))
 		return
@@ -92,20 +93,29 @@ func (rt *Router) serveRPC(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// WriteGatewayError writes the error body of the OpenAPI gateway. product
-// is the product's OpenAPI name, "" when the request named none.
-func WriteGatewayError(w http.ResponseWriter, r *http.Request, requestID string, e *Error, product string) {
-	recommend := "https://api.aliyun.com/troubleshoot?q=" + url.QueryEscape(e.Code)
-	if product != "" {
-		recommend += "&product=" + product
+// GatewayError returns the writer of the OpenAPI gateway's error body for a
+// product (its OpenAPI name as the gateway spells it in Recommend, e.g.
+// "Ecs"; "" when the request named none): {"RequestId", "HostId", "Code",
+// "Message", "Recommend"}. The SDK reads RequestId, Code and Message;
+// HostId and Recommend are the gateway's, kept beyond the SDK's model
+// (emulator.BeyondModel) unless the router is model-only.
+func (rt *Router) GatewayError(product string) func(w http.ResponseWriter, r *http.Request, requestID string, e *Error) {
+	return func(w http.ResponseWriter, r *http.Request, requestID string, e *Error) {
+		body := struct {
+			RequestId string
+			HostId    string `json:",omitempty"`
+			Code      string
+			Message   string
+			Recommend string `json:",omitempty"`
+		}{RequestId: requestID, Code: e.Code, Message: e.Message}
+		if !rt.modelOnly {
+			body.HostId = r.Host
+			body.Recommend = "https://api.aliyun.com/troubleshoot?q=" + url.QueryEscape(e.Code)
+			if product != "" {
+				body.Recommend += "&product=" + product
+			}
+			body.Recommend += "&requestId=" + requestID
+		}
+		WriteJSON(w, e.Status, requestID, body)
 	}
-	WriteJSON(w, e.Status, requestID, struct {
-		RequestId, HostId, Code, Message, Recommend string
-	}{
-		RequestId: requestID,
-		HostId:    r.Host,
-		Code:      e.Code,
-		Message:   e.Message,
-		Recommend: recommend + "&requestId=" + requestID,
-	})
 }
