@@ -284,9 +284,18 @@ func TestLocalCommand(t *testing.T) {
 	if err := fcruntime.Build(ctx, "../cmd/local", local); err != nil {
 		t.Fatal(err)
 	}
+	running, err := emulator.New(emulator.Config{}) // as make emulator runs it, with the documented local key
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := running.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer running.Close()
 	for _, args := range [][]string{
 		{"invoke", "-quiet", "-e", "events/http.json"},
 		{"invoke", "-quiet", "--dry-run", "-e", "events/eventbridge-batch.json"},
+		{"invoke", "-quiet", "-e", "events/http.json", "--emulator", running.URL()},
 	} {
 		cmd := exec.CommandContext(ctx, local, args...)
 		cmd.Dir = ".."
@@ -300,5 +309,8 @@ func TestLocalCommand(t *testing.T) {
 		if slices.Contains(args, "--dry-run") && !bytes.Contains(out, []byte("dry run: would be detached")) {
 			t.Fatalf("--dry-run did not reach the request:\n%s", out)
 		}
+	}
+	if in, _ := running.Instance(instance(3)); in.KeyPairName != "" || running.Calls("DetachKeyPair") != 1 {
+		t.Errorf("--emulator: the running emulator did not detach %s (%d DetachKeyPair calls)", in.InstanceId, running.Calls("DetachKeyPair"))
 	}
 }

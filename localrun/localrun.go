@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +27,11 @@ type Options struct {
 	// ExposeKeyPairIDs makes the emulator's DescribeKeyPairs answer KeyPairId,
 	// the undocumented case (emulator.Config.ExposeKeyPairIDs).
 	ExposeKeyPairIDs bool
+	// Emulator is the URL of an emulator already running (make emulator,
+	// "http://127.0.0.1:8300") to use instead of starting one; the function
+	// then signs with its documented local key (emulator.DefaultAccessKeyID).
+	// The options above configure only an emulator that Start starts.
+	Emulator string
 
 	Binary string // a built function; "" = build it from Source
 	Source string // the function's package directory (default ".")
@@ -52,18 +58,17 @@ const DefaultEventBus = "detach-results"
 // FC's view of the function: its instances and counters (Stats), and the
 // records of asynchronous invocations (SuccessRecords, FailureRecords).
 type Env struct {
-	Emulator    *emulator.Server
+	Emulator    *emulator.Server // the emulator Start started; nil with Options.Emulator
+	EmulatorURL string           // the emulator's base URL, whoever started it
 	Runner      *fcruntime.Runner
 	Credentials fcruntime.Credentials // the fake role's credentials (tests only)
 	EventBus    string
 	tmp         string
 }
 
-// Start starts the emulator and the function. Close stops both.
+// Start starts the emulator (unless Options.Emulator names a running one)
+// and the function. Close stops both.
 func Start(ctx context.Context, o Options) (*Env, error) {
-	if o.Fixture == nil {
-		o.Fixture = emulator.DefaultFixture()
-	}
 	if o.Region == "" {
 		o.Region = "cn-hangzhou"
 	}
@@ -78,22 +83,10 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	if o.EventBus != "-" {
 		e.EventBus = o.EventBus
 	}
-	emu, err := emulator.New(emulator.Config{
-		Credentials: []emulator.Credential{{
-			AccessKeyID: e.Credentials.AccessKeyID, AccessKeySecret: e.Credentials.AccessKeySecret, SecurityToken: e.Credentials.SecurityToken,
-		}},
-		Fixture:          o.Fixture,
-		Faults:           o.Faults,
-		Seed:             o.Seed,
-		ExposeKeyPairIDs: o.ExposeKeyPairIDs,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("emulator: %w", err)
+	if err := e.startEmulator(ctx, o); err != nil {
+		return nil, err
 	}
-	if err := emu.Start("127.0.0.1:0"); err != nil {
-		return nil, fmt.Errorf("emulator: %w", err)
-	}
-	e.Emulator = emu
+	var err error
 
 	bin := o.Binary
 	if bin == "" {
@@ -113,8 +106,8 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		}
 	}
 	env := []string{
-		"ECS_ENDPOINT=" + emu.URL(),
-		"EVENTBRIDGE_ENDPOINT=" + emu.URL(),
+		"ECS_ENDPOINT=" + e.EmulatorURL,
+		"EVENTBRIDGE_ENDPOINT=" + e.EmulatorURL,
 		"EVENT_BUS=" + e.EventBus,
 	}
 	e.Runner, err = fcruntime.Start(ctx, fcruntime.Config{
@@ -135,6 +128,51 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		return nil, fmt.Errorf("starting the function: %w", err)
 	}
 	return e, nil
+}
+
+// startEmulator starts the emulator of the options, or checks the one they
+// name and signs with its documented key.
+func (e *Env) startEmulator(ctx context.Context, o Options) error {
+	if o.Emulator != "" {
+		if o.Fixture != nil || len(o.Faults) > 0 || o.Seed != 0 || o.ExposeKeyPairIDs {
+			return errors.New("the fixture, faults, seed and key pair ids configure an emulator that localrun starts: " +
+				"give them to the running emulator instead (its flags, or POST /_emulator/faults)")
+		}
+		if err := (emulator.Remote{URL: o.Emulator}).Check(ctx); err != nil {
+			return err
+		}
+		e.EmulatorURL = o.Emulator
+		e.Credentials = fcruntime.Credentials{AccessKeyID: emulator.DefaultAccessKeyID, AccessKeySecret: emulator.DefaultAccessKeySecret}
+		return nil
+	}
+	if o.Fixture == nil {
+		o.Fixture = emulator.DefaultFixture()
+	}
+	emu, err := emulator.New(emulator.Config{
+		Credentials: []emulator.Credential{{
+			AccessKeyID: e.Credentials.AccessKeyID, AccessKeySecret: e.Credentials.AccessKeySecret, SecurityToken: e.Credentials.SecurityToken,
+		}},
+		Fixture:          o.Fixture,
+		Faults:           o.Faults,
+		Seed:             o.Seed,
+		ExposeKeyPairIDs: o.ExposeKeyPairIDs,
+	})
+	if err != nil {
+		return fmt.Errorf("emulator: %w", err)
+	}
+	if err := emu.Start("127.0.0.1:0"); err != nil {
+		return fmt.Errorf("emulator: %w", err)
+	}
+	e.Emulator, e.EmulatorURL = emu, emu.URL()
+	return nil
+}
+
+// Events returns the result events recorded on a bus, by whichever emulator.
+func (e *Env) Events(ctx context.Context, bus string) ([]emulator.Event, error) {
+	if e.Emulator != nil {
+		return e.Emulator.Events(bus), nil
+	}
+	return emulator.Remote{URL: e.EmulatorURL}.Events(ctx, bus)
 }
 
 // Build builds the function from its package directory into a temporary folder and

@@ -102,11 +102,12 @@ func run() error {
   Go SDK:      openapi.Config{Endpoint: "%s", Protocol: "http", AccessKeyId, AccessKeySecret, RegionId}
   EventBridge: eventbridge.Config{Endpoint: "%s", Protocol: "http", AccessKeyId, AccessKeySecret}
   function:    ECS_ENDPOINT=%s EVENTBRIDGE_ENDPOINT=%s
+               make run ARGS="--emulator %s" (signs with the local key above)
   aliyun CLI:  aliyun configure set --profile emulator --mode AK --region cn-hangzhou --access-key-id %s --access-key-secret …
                aliyun ecs DescribeInstances --profile emulator --endpoint %s --insecure --RegionId cn-hangzhou
   admin:       curl %s/_emulator/state   (also calls, events?bus=NAME, faults, schedule, POST reset)
 `, srv.URL(), len(srv.State().Regions), len(srv.KeyPairs()), len(srv.Instances()), describeFaults(srv.Faults()),
-		*keyID, shownSecret, ep, ep, srv.URL(), srv.URL(), *keyID, ep, srv.URL())
+		*keyID, shownSecret, ep, ep, srv.URL(), srv.URL(), srv.URL(), *keyID, ep, srv.URL())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

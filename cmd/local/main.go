@@ -4,6 +4,7 @@
 // result events.
 //
 //	go run ./cmd/local invoke -e events/http.json [--dry-run] [--timeout 60s] [--latency 50ms] ...
+//	go run ./cmd/local invoke -e events/http.json --emulator http://127.0.0.1:8300   # against make emulator
 package main
 
 import (
@@ -49,6 +50,7 @@ func main() {
 // options are the flags of invoke.
 type options struct {
 	event, fixture, faultAPI string
+	emulatorURL              string
 	timeout                  time.Duration
 	fault                    emulator.Fault
 	seed                     int64
@@ -77,6 +79,7 @@ func newFlags() *flag.FlagSet {
 	fs.StringVar(&opts.faultAPI, "fault-api", "*", "the API the faults below apply to (DetachKeyPair, DescribeInstances, DescribeKeyPairs, PutEvents, or * for all)")
 	opts.fault.RegisterFlags(fs)
 	fs.Int64Var(&opts.seed, "seed", 1, "emulator: seed of the random faults")
+	fs.StringVar(&opts.emulatorURL, "emulator", "", "use the emulator already running at this URL (make emulator: http://127.0.0.1:8300) instead of starting one; set its faults there")
 	fs.BoolVar(&opts.exposeIDs, "expose-key-pair-ids", false, "emulator: DescribeKeyPairs answers KeyPairId (undocumented), so that requests by KeyPairId can work")
 	return fs
 }
@@ -109,11 +112,24 @@ func invoke(args []string, stdout, stderr io.Writer) (int, error) {
 	if opts.quiet {
 		logs = nil
 	}
-	fmt.Fprintf(stderr, "local: building the function and starting the emulator...\n")
+	if opts.emulatorURL == "" {
+		fmt.Fprintf(stderr, "local: building the function and starting the emulator...\n")
+	} else {
+		fmt.Fprintf(stderr, "local: building the function...\n")
+	}
+	var faults map[string]emulator.Fault
+	if opts.fault != (emulator.Fault{}) {
+		faults = map[string]emulator.Fault{opts.faultAPI: opts.fault}
+	}
+	seed := opts.seed
+	if opts.emulatorURL != "" && !flagSet(fs, "seed") {
+		seed = 0 // the running emulator has its own: an explicit --seed is refused by localrun
+	}
 	env, err := localrun.Start(ctx, localrun.Options{
+		Emulator:         opts.emulatorURL,
 		Fixture:          fixture,
-		Faults:           map[string]emulator.Fault{opts.faultAPI: opts.fault},
-		Seed:             opts.seed,
+		Faults:           faults,
+		Seed:             seed,
 		ExposeKeyPairIDs: opts.exposeIDs,
 		Env:              opts.env,
 		Timeout:          opts.timeout,
@@ -124,22 +140,40 @@ func invoke(args []string, stdout, stderr io.Writer) (int, error) {
 		return 1, err
 	}
 	defer env.Close()
-	fmt.Fprintf(stderr, "local: emulator at %s; invoking with %s (%s trigger)\n", env.Emulator.URL(), opts.event, handler.Classify(payload))
+	fmt.Fprintf(stderr, "local: emulator at %s; invoking with %s (%s trigger)\n", env.EmulatorURL, opts.event, handler.Classify(payload))
 
+	var earlier int // result events on the bus before this invocation (a running emulator keeps them)
+	if env.EventBus != "" {
+		evs, err := env.Events(ctx, env.EventBus)
+		if err != nil {
+			return 1, err
+		}
+		earlier = len(evs)
+	}
 	res, err := env.Invoke(ctx, payload)
 	if err != nil {
 		return 1, err
 	}
-	ok := report(stdout, res, env)
+	ok, err := report(ctx, stdout, res, env, earlier)
+	if err != nil {
+		return 1, err
+	}
 	if !ok {
 		return 1, nil
 	}
 	return 0, nil
 }
 
-// report prints the answer and the result events; it says whether the invocation
-// succeeded (answered, with no request-level error).
-func report(w io.Writer, res fcruntime.Result, env *localrun.Env) bool {
+// flagSet reports whether the flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// report prints the answer and the result events after the earlier ones; it says
+// whether the invocation succeeded (answered, with no request-level error).
+func report(ctx context.Context, w io.Writer, res fcruntime.Result, env *localrun.Env, earlier int) (bool, error) {
 	ok := res.Outcome == fcruntime.Succeeded
 	fmt.Fprintf(w, "== answer: %s in %s (request id %s)\n", res.Outcome, res.Duration.Round(time.Millisecond), res.RequestID)
 	body := res.Payload
@@ -158,14 +192,18 @@ func report(w io.Writer, res fcruntime.Result, env *localrun.Env) bool {
 	w.Write(pretty(body))
 	fmt.Fprintln(w)
 	if env.EventBus != "" {
-		evs := env.Emulator.Events(env.EventBus)
+		evs, err := env.Events(ctx, env.EventBus)
+		if err != nil {
+			return ok, err
+		}
+		evs = evs[min(earlier, len(evs)):]
 		fmt.Fprintf(w, "== result events on bus %s: %d\n", env.EventBus, len(evs))
 		for _, ev := range evs {
 			w.Write(pretty(ev.Raw))
 			fmt.Fprintln(w)
 		}
 	}
-	return ok
+	return ok, nil
 }
 
 func pretty(b []byte) []byte {
