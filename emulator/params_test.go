@@ -1,6 +1,13 @@
 package emulator_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -8,6 +15,7 @@ import (
 	"time"
 
 	ecs "github.com/alibabacloud-go/ecs-20140526/v7/client"
+	"github.com/alibabacloud-go/eventbridge-sdk/eventbridge"
 	"github.com/alibabacloud-go/tea/tea"
 
 	"detachkeypair/emulator"
@@ -103,4 +111,58 @@ func sample(typ reflect.Type) reflect.Value {
 		return s
 	}
 	panic("no sample for " + typ.String())
+}
+
+// TestBadInputRefused: what the emulator cannot honour is refused with a
+// message naming the parameter: a parameter given twice, a value it cannot
+// read, a query parameter on PutEvents.
+func TestBadInputRefused(t *testing.T) {
+	srv := start(t, emulator.Config{})
+	for i, c := range []struct {
+		params map[string]string
+		name   string
+	}{
+		{map[string]string{"Action": "DescribeInstances", "RegionId": hz, "MaxResults": "ten"}, "MaxResults"},
+		{map[string]string{"Action": "DescribeInstances", "RegionId": hz, "DryRun": "yes"}, "DryRun"},
+		{map[string]string{"Action": "DescribeKeyPairs", "RegionId": hz, "IncludePublicKey": "1"}, "IncludePublicKey"},
+		{map[string]string{"Action": "DescribeInstances", "RegionId": hz, "Tag.21.Key": "env"}, "Tag.21.Key"},
+		{map[string]string{"Action": "DetachKeyPair", "RegionId": hz, "KeyPairName": "ops-2026", "InstanceIds": "i-1,i-2"}, "InstanceIds"},
+	} {
+		status, e, _ := do(t, rpcRequest(t, srv, c.params, emulator.DefaultAccessKeySecret, time.Now(), fmt.Sprint("bad-", i)))
+		if status != 400 || e.Code != "InvalidParameter" || !strings.Contains(e.Message, `"`+c.name+`"`) {
+			t.Errorf("%v: %d %+v", c.params, status, e)
+		}
+	}
+	// A parameter twice, in the query and in the form body, both signed.
+	form := url.Values{"Format": {"JSON"}, "Version": {"2014-05-26"}, "AccessKeyId": {emulator.DefaultAccessKeyID},
+		"SignatureMethod": {"HMAC-SHA1"}, "SignatureVersion": {"1.0"}, "SignatureNonce": {"bad-twice"},
+		"Timestamp": {time.Now().UTC().Format("2006-01-02T15:04:05Z")}, "Action": {"DescribeKeyPairs"}, "RegionId": {hz}}
+	signed := url.Values{"RegionId": {"cn-shanghai"}}
+	for k, v := range form {
+		signed[k] = append(signed[k], v...)
+	}
+	mac := hmac.New(sha1.New, []byte(emulator.DefaultAccessKeySecret+"&"))
+	mac.Write([]byte("POST&%2F&" + percent(strings.NewReplacer("+", "%20", "*", "%2A", "%7E", "~").Replace(signed.Encode()))))
+	form.Set("Signature", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	r, _ := http.NewRequest(http.MethodPost, srv.URL()+"/?RegionId=cn-shanghai", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if status, e, _ := do(t, r); status != 400 || !strings.Contains(e.Message, `"RegionId" is given 2 times`) {
+		t.Errorf("RegionId twice: %d %+v", status, e)
+	}
+	// PutEvents takes no query parameter.
+	c := ebClient(t, srv, emulator.DefaultAccessKeyID, emulator.DefaultAccessKeySecret, "")
+	if _, err := c.PutEvents([]*eventbridge.CloudEvent{cloudEvent("q-1", testBus, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL()+"/openapi/putEvents?bus=x", strings.NewReader("[]"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]string
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || body["code"] != "InvalidArgument" || !strings.Contains(body["message"], `"bus"`) {
+		t.Errorf("PutEvents with a query: %d %v", resp.StatusCode, body)
+	}
 }

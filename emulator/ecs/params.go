@@ -19,7 +19,8 @@ var gatewayParams = []string{"Action", "Version", "Format", "AccessKeyId", "Sign
 	"SignatureVersion", "SignatureNonce", "Timestamp", "SecurityToken"}
 
 // unimplemented refuses the first parameter (in name order) that is neither
-// the gateway's nor one of the API's that the emulator implements: ECS
+// the gateway's nor one of the API's that the emulator implements, or that
+// is given more than once (assumption: undocumented; harsher). ECS
 // would act on it (filter by it, change what it does), so ignoring it would
 // answer what the cloud would not. Parameters are named up to their first
 // dot, so "Tag" covers Tag.N.Key and Tag.N.Value. The gateway's Format must
@@ -34,6 +35,10 @@ func unimplemented(p url.Values, implemented []string) *rpc.Error {
 		if !slices.Contains(gatewayParams, base) && !slices.Contains(implemented, base) {
 			return rpc.Errorf(http.StatusBadRequest, "InvalidParameter",
 				"The parameter %q is not implemented by the emulator; it is refused rather than ignored, since ECS would act on it.", name)
+		}
+		if len(p[name]) > 1 {
+			return rpc.Errorf(http.StatusBadRequest, "InvalidParameter",
+				"The parameter %q is given %d times; the emulator takes each parameter once rather than pick one.", name, len(p[name]))
 		}
 	}
 	if f := p.Get("Format"); f != "" && !strings.EqualFold(f, "JSON") {

@@ -165,6 +165,11 @@ func (s *Service) servePutEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, rpc.NewRequestID(), rpc.Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "PutEvents takes POST."))
 		return
 	}
+	for name := range r.URL.Query() {
+		writeError(w, r, rpc.NewRequestID(), rpc.Errorf(http.StatusBadRequest, "InvalidArgument",
+			"The query parameter %q is not implemented by the emulator; PutEvents takes its events in the body.", name))
+		return
+	}
 	body, err := rpc.ReadBody(r)
 	if err != nil {
 		writeError(w, r, rpc.NewRequestID(), rpc.Errorf(http.StatusBadRequest, "InvalidArgument", "The request body cannot be read: %v.", err))
