@@ -8,8 +8,11 @@
 // fixture, so that a test can ask afterwards what is really attached.
 //
 // It injects faults per API and by rate (latency, a QPS quota answered with
-// Throttling.User, 5xx answers, dropped connections, permission refusals),
-// drawn from a random source seeded by Config.Seed.
+// Throttling.User, 5xx answers, dropped connections, permission refusals;
+// and, after the API acted, lost answers, 5xx and hollow results), drawn
+// from a random source seeded by Config.Seed, and makes scheduled state
+// changes between calls (Server.Schedule). Its answers conform to the SDK's
+// response models but for the fields of BeyondModel.
 //
 //	srv, err := emulator.New(emulator.Config{})
 //	if err != nil { ... }

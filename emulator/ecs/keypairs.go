@@ -22,19 +22,10 @@ var keyPairBatchParams = []string{"RegionId", "KeyPairName", "InstanceIds"}
 // replacing the key pair they had, as the cloud does. A Running instance
 // takes it at its next start (PendingRestart).
 func (s *Service) attachKeyPair(p url.Values) (any, *rpc.Error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	kp, ids, e := s.keyPairBatch(p)
-	if e != nil {
-		return nil, e
-	}
-	return s.batch(kp, ids, func(in *Instance) batchResult {
-		if in.Status != StatusStopped && in.Status != StatusRunning {
-			return failed(in.InstanceId, "400", "IncorrectInstanceStatus", "The current status of the instance ("+in.Status+") does not support this operation.")
-		}
+	return s.changeBinding(p, func(kp *KeyPair, in *Instance) batchResult {
 		s.bind(in, kp.KeyPairName)
 		return succeeded(in.InstanceId)
-	}), nil
+	})
 }
 
 // detachKeyPair unbinds a key pair from up to 50 instances. Each instance
@@ -44,22 +35,13 @@ func (s *Service) attachKeyPair(p url.Values) (any, *rpc.Error) {
 // transition (Starting, Stopping) are refused, as AttachKeyPair refuses them
 // (assumption: undocumented for DetachKeyPair).
 func (s *Service) detachKeyPair(p url.Values) (any, *rpc.Error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	kp, ids, e := s.keyPairBatch(p)
-	if e != nil {
-		return nil, e
-	}
-	return s.batch(kp, ids, func(in *Instance) batchResult {
-		switch {
-		case in.Status != StatusStopped && in.Status != StatusRunning:
-			return failed(in.InstanceId, "400", "IncorrectInstanceStatus", "The current status of the instance ("+in.Status+") does not support this operation.")
-		case in.KeyPairName != kp.KeyPairName:
+	return s.changeBinding(p, func(kp *KeyPair, in *Instance) batchResult {
+		if in.KeyPairName != kp.KeyPairName {
 			return failed(in.InstanceId, "400", "PublicKeyNotAttachWithInstance", "The key pair "+kp.KeyPairName+" is not attached to the instance.")
 		}
 		s.bind(in, "")
 		return succeeded(in.InstanceId)
-	}), nil
+	})
 }
 
 // describeKeyPairsParams are the parameters of DescribeKeyPairs that the
@@ -137,6 +119,24 @@ func (s *Service) describeKeyPairs(p url.Values) (any, *rpc.Error) {
 // answers, whose fields are all strings as in the SDK's model.
 type batchResult struct {
 	Code, Message, InstanceId, Success string
+}
+
+// changeBinding runs AttachKeyPair or DetachKeyPair: it reads their
+// parameters, then applies op to each existing instance that is Running or
+// Stopped (others: IncorrectInstanceStatus), in the request's order.
+func (s *Service) changeBinding(p url.Values, op func(*KeyPair, *Instance) batchResult) (any, *rpc.Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kp, ids, e := s.keyPairBatch(p)
+	if e != nil {
+		return nil, e
+	}
+	return s.batch(kp, ids, func(in *Instance) batchResult {
+		if in.Status != StatusStopped && in.Status != StatusRunning {
+			return failed(in.InstanceId, "400", "IncorrectInstanceStatus", "The current status of the instance ("+in.Status+") does not support this operation.")
+		}
+		return op(kp, in)
+	}), nil
 }
 
 // keyPairBatch reads the common parameters of DetachKeyPair and
