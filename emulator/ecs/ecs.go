@@ -89,7 +89,7 @@ func New(cfg Config) (*Service, error) {
 // are the gateway's.
 func (s *Service) Register(rt *rpc.Router) {
 	s.answer = rpc.Answer{OK: rpc.WriteOK, Fail: rt.GatewayError("Ecs")}
-	rt.HandleProduct(Version, rpc.Product{Serve: s.serve})
+	rt.HandleProduct(Version, s.serve)
 }
 
 // serve answers one ECS request. A parameter that the API's handler does

@@ -12,13 +12,8 @@ import (
 // Version parameter or the x-acs-version header); other APIs own a path.
 type Router struct {
 	mux       *http.ServeMux
-	products  map[string]Product // by API version
+	products  map[string]func(http.ResponseWriter, *Request) // by API version
 	modelOnly bool
-}
-
-// Product is an RPC-style product: its handler for requests of its version.
-type Product struct {
-	Serve func(w http.ResponseWriter, req *Request)
 }
 
 // Request is an RPC-style request, read once by the router.
@@ -35,7 +30,7 @@ type Request struct {
 // the gateway's error body the fields that the SDK does not read (see
 // GatewayError).
 func NewRouter(modelOnly bool) *Router {
-	rt := &Router{mux: http.NewServeMux(), products: map[string]Product{}, modelOnly: modelOnly}
+	rt := &Router{mux: http.NewServeMux(), products: map[string]func(http.ResponseWriter, *Request){}, modelOnly: modelOnly}
 	rt.mux.HandleFunc("/", rt.serveRPC)
 	return rt
 }
@@ -43,8 +38,11 @@ func NewRouter(modelOnly bool) *Router {
 // Handle routes requests for pattern (http.ServeMux's patterns) to h.
 func (rt *Router) Handle(pattern string, h http.Handler) { rt.mux.Handle(pattern, h) }
 
-// HandleProduct routes RPC-style requests of an API version to p.
-func (rt *Router) HandleProduct(version string, p Product) { rt.products[version] = p }
+// HandleProduct routes the RPC-style requests of a product's API version to
+// serve.
+func (rt *Router) HandleProduct(version string, serve func(http.ResponseWriter, *Request)) {
+	rt.products[version] = serve
+}
 
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.mux.ServeHTTP(w, r) }
 
@@ -82,14 +80,14 @@ func (rt *Router) serveRPC(w http.ResponseWriter, r *http.Request) {
 		Action:  cmp.Or(params.Get("Action"), r.Header.Get("x-acs-action")),
 		Version: cmp.Or(params.Get("Version"), r.Header.Get("x-acs-version")),
 	}
-	p, ok := rt.products[req.Version]
+	serve, ok := rt.products[req.Version]
 	switch {
 	case req.Action == "":
 		fail(Missing("Action"))
 	case !ok:
 		fail(Errorf(http.StatusBadRequest, "InvalidVersion", "Specified parameter Version is not valid."))
 	default:
-		p.Serve(w, req)
+		serve(w, req)
 	}
 }
 
