@@ -382,7 +382,10 @@ func TestDeadline(t *testing.T) {
 			t.Errorf("unexpected result %+v", r)
 		}
 	}
-	if done == 0 || notAttempted == 0 || done+notAttempted != 300 {
+	// 30 sequential batches of 150 ms cannot fit in 2 s: some must be NotAttempted. How
+	// many were done depends on the machine's load, so it is not asserted (timings belong
+	// in benchmarks); what was done must be true (assertState).
+	if notAttempted == 0 || done+notAttempted != 300 {
 		t.Fatalf("done %d, not attempted %d of 300", done, notAttempted)
 	}
 	e.assertState(before, res)
