@@ -9,7 +9,9 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 )
@@ -104,7 +106,7 @@ func ParseRequest(data []byte, maxInstances int) (Request, *Error) {
 		}
 		return req, invalidParameter("Body", "the request must be a JSON object: "+err.Error())
 	}
-	if len(targets) > 0 && string(targets) != "null" {
+	if len(targets) > 0 {
 		req.Targets = &Targets{}
 		if err := decodeTargets(targets, req.Targets); err != nil {
 			return req, err
@@ -163,7 +165,7 @@ func fromValidation(r *Request, fe validator.FieldError) *Error {
 	if i := strings.IndexAny(field, ".["); i >= 0 {
 		field = field[:i]
 	}
-	value := fmt.Sprint(fe.Value())
+	value := Echo(fmt.Sprint(fe.Value()))
 	var detail string
 	switch fe.Tag() {
 	case "required_without":
@@ -183,15 +185,15 @@ func fromValidation(r *Request, fe validator.FieldError) *Error {
 	case "unique":
 		detail = "duplicate id " + firstDuplicate(r.InstanceIds)
 	case "instanceid":
-		detail = fmt.Sprintf("%s %q is not an instance id (i- followed by lower-case letters and digits)", path, value)
+		detail = fmt.Sprintf("%s %s is not an instance id (i- followed by lower-case letters and digits)", path, value)
 	case "regionid":
-		detail = fmt.Sprintf("%q is not a region id such as cn-hangzhou", value)
+		detail = fmt.Sprintf("%s is not a region id such as cn-hangzhou", value)
 	case "keypairid":
-		detail = fmt.Sprintf("%q is not a key pair id such as ssh-bp67acfmxazb4p****", value)
+		detail = fmt.Sprintf("%s is not a key pair id such as ssh-bp67acfmxazb4p****", value)
 	case "keypairname":
-		detail = fmt.Sprintf("%q is not a key pair name (2 to 128 characters: letters, digits, ':', '_', '.', '-', starting with a letter)", value)
+		detail = fmt.Sprintf("%s is not a key pair name (2 to 128 characters: letters, digits, ':', '_', '.', '-', starting with a letter)", value)
 	case "resourcegroupid":
-		detail = fmt.Sprintf("%s %q is not a resource group id such as rg-acfm****", path, value)
+		detail = fmt.Sprintf("%s %s is not a resource group id such as rg-acfm****", path, value)
 	default:
 		detail = fmt.Sprintf("%s fails %s", path, fe.Tag())
 	}
@@ -240,9 +242,12 @@ func decodeObject(data []byte, fields map[string]any) error {
 		target, known := fields[name]
 		switch {
 		case !known:
-			return &fieldError{printable(name), "unknown field " + strconvQuote(name) + knownFields(fields)}
+			return &fieldError{printable(name), "unknown field " + Echo(name) + knownFields(fields)}
 		case seen[name]:
 			return &fieldError{name, "given more than once"}
+		case bytes.Equal(raw, []byte("null")):
+			// null would leave the field's zero value: DryRun false, that is, for real
+			return &fieldError{name, "must not be null: give a value, or leave the field out"}
 		}
 		seen[name] = true
 		if err := json.Unmarshal(raw, target); err != nil {
@@ -281,9 +286,41 @@ func printable(name string) string {
 	return name
 }
 
-func strconvQuote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
+// Clip cuts a value the caller sent to about a hundred bytes (at a character
+// boundary, the rest counted), for a log attribute; Echo is its form for messages.
+func Clip(s string) string {
+	if len(s) <= echoLimit {
+		return s
+	}
+	cut := echoLimit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes in all)", s[:cut], len(s))
+}
+
+// echoLimit is about how many characters of a caller's value a message echoes.
+const echoLimit = 100
+
+// Echo quotes a value the caller sent, for a message that answers, logs or emits it:
+// control characters escaped, and cut after about a hundred characters (the rest is
+// counted, not shown), so that no input makes a message large.
+func Echo(s string) string {
+	if q := strconv.Quote(s); len(q) <= echoLimit+2 {
+		return q
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		q := strconv.Quote(string(r))
+		if b.Len()+len(q)-2 > echoLimit {
+			fmt.Fprintf(&b, `"… (%d bytes in all)`, len(s))
+			return b.String()
+		}
+		b.WriteString(q[1 : len(q)-1])
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 func describeType(t reflect.Type) string {

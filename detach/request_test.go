@@ -38,6 +38,23 @@ func TestParseRequest(t *testing.T) {
 		{"tag without key", `{"KeyPairName":"ops-2026","Targets":{"Tags":[{"Key":"","Value":"b"}]}}`, "InvalidParameter.Targets", "Targets.Tags[0].Key must not be empty"},
 		{"bad resource group", `{"KeyPairName":"ops-2026","Targets":{"ResourceGroupId":"group"}}`, "InvalidParameter.Targets", "resource group"},
 		{"too many ids", `{"KeyPairName":"ops-2026","InstanceIds":["i-a","i-b","i-c","i-d"]}`, "InvalidParameter.InstanceIds", "at most 3"},
+		// null is never a value: it must not mean "false" or "absent"
+		{"null dry run", `{` + ok + `,"DryRun":null}`, "InvalidParameter.DryRun", "must not be null"},
+		{"null instances", `{"KeyPairName":"ops-2026","InstanceIds":null}`, "InvalidParameter.InstanceIds", "must not be null"},
+		{"null key pair name", `{"KeyPairId":"ssh-bp67acfmxazb4p0001","KeyPairName":null,"InstanceIds":["i-a"]}`, "InvalidParameter.KeyPairName", "must not be null"},
+		{"null key pair id", `{"KeyPairId":null,"KeyPairName":"ops-2026","InstanceIds":["i-a"]}`, "InvalidParameter.KeyPairId", "must not be null"},
+		{"null region", `{"RegionId":null,` + ok + `}`, "InvalidParameter.RegionId", "must not be null"},
+		{"null targets", `{"KeyPairName":"ops-2026","Targets":null}`, "InvalidParameter.Targets", "must not be null"},
+		{"null tags", `{"KeyPairName":"ops-2026","Targets":{"Tags":null}}`, "InvalidParameter.Targets", "Targets.Tags: must not be null"},
+		{"null resource group", `{"KeyPairName":"ops-2026","Targets":{"ResourceGroupId":null}}`, "InvalidParameter.Targets", "Targets.ResourceGroupId: must not be null"},
+		{"null tag", `{"KeyPairName":"ops-2026","Targets":{"Tags":[null]}}`, "InvalidParameter.Targets", "Targets.Tags[0] must be a JSON object"},
+		{"null tag key", `{"KeyPairName":"ops-2026","Targets":{"Tags":[{"Key":null,"Value":"b"}]}}`, "InvalidParameter.Targets", "Targets.Tags[0].Key: must not be null"},
+		{"null tag value", `{"KeyPairName":"ops-2026","Targets":{"Tags":[{"Key":"a","Value":null}]}}`, "InvalidParameter.Targets", "Targets.Tags[0].Value: must not be null"},
+		{"null instance id", `{"KeyPairName":"ops-2026","InstanceIds":["i-a",null]}`, "InvalidParameter.InstanceIds", "InstanceIds[1]"},
+		// names follow ECS's rule: 2 to 128 characters, no control characters
+		{"one-character name", `{"KeyPairName":"k","InstanceIds":["i-a"]}`, "InvalidParameter.KeyPairName", "2 to 128"},
+		{"129-character name", `{"KeyPairName":"k` + strings.Repeat("x", 128) + `","InstanceIds":["i-a"]}`, "InvalidParameter.KeyPairName", "2 to 128"},
+		{"control character in name", `{"KeyPairName":"ops\u00002026","InstanceIds":["i-a"]}`, "InvalidParameter.KeyPairName", `\x00`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -58,5 +75,33 @@ func TestParseRequest(t *testing.T) {
 				t.Fatalf("message %q should contain %q", err.Message, c.inMessage)
 			}
 		})
+	}
+}
+
+// TestEchoesAreBounded: whatever the caller sends, the message of the error echoes at
+// most about a hundred characters of it, with control characters escaped.
+func TestEchoesAreBounded(t *testing.T) {
+	huge := strings.Repeat("A", 1<<20)
+	for name, body := range map[string]string{
+		"key pair name":     `{"KeyPairName":"` + huge + `","InstanceIds":["i-a"]}`,
+		"key pair id":       `{"KeyPairId":"` + huge + `","InstanceIds":["i-a"]}`,
+		"region":            `{"RegionId":"` + huge + `","KeyPairName":"ops-2026","InstanceIds":["i-a"]}`,
+		"instance id":       `{"KeyPairName":"ops-2026","InstanceIds":["` + huge + `"]}`,
+		"resource group":    `{"KeyPairName":"ops-2026","Targets":{"ResourceGroupId":"` + huge + `"}}`,
+		"unknown field":     `{"KeyPairName":"ops-2026","InstanceIds":["i-a"],"` + huge + `":1}`,
+		"unknown nested":    `{"KeyPairName":"ops-2026","Targets":{"` + huge + `":1}}`,
+		"control character": `{"KeyPairName":"` + strings.Repeat("\\u0001", 5000) + `","InstanceIds":["i-a"]}`,
+	} {
+		_, err := ParseRequest([]byte(body), 10)
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if len(err.Message) > 400 || len(err.Code) > 100 {
+			t.Errorf("%s: %d-byte message, %d-byte code: %.200s", name, len(err.Message), len(err.Code), err.Message)
+		}
+		if strings.ContainsRune(err.Message, 1) {
+			t.Errorf("%s: a control character reached the message", name)
+		}
 	}
 }

@@ -29,7 +29,7 @@ type ecsEventData struct {
 func (h *Handler) instanceEventRequest(ev cloudEvent, data []byte) (detach.Request, *detach.Error) {
 	if ev.Type != ecsStateChangeType {
 		return detach.Request{}, detach.InvalidParameter("Event", fmt.Sprintf(
-			"ECS event type %q is not handled: only %s events with state %s are", ev.Type, ecsStateChangeType, ecsStateChangeState))
+			"ECS event type %s is not handled: only %s events with state %s are", detach.Echo(ev.Type), ecsStateChangeType, ecsStateChangeState))
 	}
 	var d ecsEventData
 	if err := json.Unmarshal(data, &d); err != nil {
@@ -37,7 +37,7 @@ func (h *Handler) instanceEventRequest(ev cloudEvent, data []byte) (detach.Reque
 	}
 	if d.Content.State != ecsStateChangeState {
 		return detach.Request{}, detach.InvalidParameter("Event", fmt.Sprintf(
-			"the instance's new state is %q; only %s instances can lose a key pair", d.Content.State, ecsStateChangeState))
+			"the instance's new state is %s; only %s instances can lose a key pair", detach.Echo(d.Content.State), ecsStateChangeState))
 	}
 	if h.cfg.KeyPairID == "" && h.cfg.KeyPairName == "" {
 		return detach.Request{}, detach.InvalidParameter("Event",

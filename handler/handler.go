@@ -133,7 +133,7 @@ func (h *Handler) invokeHTTP(ctx context.Context, t task, payload []byte) (json.
 	case err != nil:
 		o = outcome{err: err}
 	case method != "" && method != http.MethodPost:
-		o = outcome{err: detach.InvalidParameter("Method", method+": send the request with POST")}
+		o = outcome{err: detach.InvalidParameter("Method", detach.Echo(method)+": send the request with POST")}
 	default:
 		o = h.run(ctx, t, body)
 	}
@@ -160,7 +160,7 @@ func (h *Handler) runEvent(ctx context.Context, t task, raw json.RawMessage) out
 	if err != nil {
 		return h.emit(ctx, t, outcome{err: err}, "")
 	}
-	t.log = t.log.With("event_id", ev.ID, "event_source", ev.Source)
+	t.log = t.log.With("event_id", detach.Clip(ev.ID), "event_source", detach.Clip(ev.Source))
 	if err := refuseOwnEvent(ev, h.cfg.EventSource, t.log); err != nil {
 		return outcome{err: err} // no result event: it would be routed back the same way
 	}
@@ -171,7 +171,7 @@ func (h *Handler) runEvent(ctx context.Context, t task, raw json.RawMessage) out
 			keyPair = h.cfg.KeyPairID
 		}
 		if err != nil {
-			t.log.Warn("ECS event rejected", "type", ev.Type, "error", err.Message)
+			t.log.Warn("ECS event rejected", "type", detach.Clip(ev.Type), "error", err.Message)
 			return h.emit(ctx, t, outcome{err: err}, keyPair)
 		}
 		return h.emit(ctx, t, h.runRequest(ctx, t, req), keyPair)
@@ -185,16 +185,20 @@ func (h *Handler) serve(ctx context.Context, t task, raw []byte) outcome {
 }
 
 // keyPairOf names the key pair of a request for the subject of a failure event, even
-// when the request as a whole is invalid.
+// when the request as a whole is invalid; only a valid name or id is taken, never raw
+// input.
 func keyPairOf(raw []byte) string {
 	var r struct{ KeyPairName, KeyPairId string }
 	if json.Unmarshal(raw, &r) != nil {
 		return ""
 	}
-	if r.KeyPairName != "" {
+	switch {
+	case detach.ValidKeyPairName(r.KeyPairName):
 		return r.KeyPairName
+	case detach.ValidKeyPairID(r.KeyPairId):
+		return r.KeyPairId
 	}
-	return r.KeyPairId
+	return ""
 }
 
 // run parses, checks and carries out one request given as JSON.
