@@ -19,10 +19,10 @@ test: vet
 vet:
 	$(GO) vet ./...
 
-## fuzz: fuzz the handler's input decoding for FUZZTIME (default 30s)
+## fuzz: fuzz the decoding of trigger payloads (envelopes, events, requests) for FUZZTIME (default 30s)
 FUZZTIME ?= 30s
 fuzz:
-	$(GO) test ./handler -run '^$$' -fuzz FuzzInvoke -fuzztime $(FUZZTIME)
+	$(GO) test ./handler -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
 
 ## bench: fleet-scale benchmark (N = 30..10000, 50 ms latency, 20 calls/s quota per API)
 bench:

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/aliyun/fc-runtime-go-sdk/events"
@@ -49,6 +50,103 @@ func Classify(payload []byte) Envelope {
 		return Timer
 	}
 	return Direct
+}
+
+// item is one request of an invocation, as decoded from the trigger's payload: a
+// valid request, or the error that answers it without calling the cloud.
+type item struct {
+	req     detach.Request
+	err     *detach.Error
+	keyPair string // names the key pair in a failure event's subject: valid, or ""
+	attrs   []any  // what the item's log lines say of its trigger event
+	own     bool   // an event from the function's own EVENT_SOURCE (loopguard.go): no result event
+}
+
+// decode turns a payload into the requests it carries: one, or one for each event of
+// an EventBridge payload (many is then true, and the answer is an array). It calls
+// nothing and takes no time worth counting, so that every request of a batch is
+// decoded before the first one runs.
+func (h *Handler) decode(payload []byte, env Envelope) (items []item, many bool) {
+	switch env {
+	case HTTP:
+		body, method, err := httpBody(payload)
+		switch {
+		case err != nil:
+			return []item{{err: err}}, false
+		case method != "" && method != http.MethodPost:
+			return []item{{err: detach.InvalidParameter("Method", detach.Echo(method)+": send the request with POST"), keyPair: keyPairOf(body)}}, false
+		}
+		return []item{h.request(body)}, false
+	case CloudEvent, EventBatch:
+		events, err := eventsOf(payload, env)
+		if err != nil {
+			return []item{{err: err}}, false
+		}
+		items = make([]item, len(events))
+		for i, raw := range events {
+			items[i] = h.event(raw)
+		}
+		return items, true
+	case Timer:
+		req, err := timerPayload(payload)
+		if err != nil {
+			return []item{{err: err}}, false
+		}
+		return []item{h.request(req)}, false
+	}
+	return []item{h.request(payload)}, false
+}
+
+// request decodes and checks one request given as JSON.
+func (h *Handler) request(raw []byte) item {
+	it := item{keyPair: keyPairOf(raw)}
+	if len(raw) > h.cfg.MaxBodyBytes {
+		it.err = detach.TooLarge(len(raw), h.cfg.MaxBodyBytes)
+		return it
+	}
+	it.req, it.err = detach.ParseRequest(raw, h.cfg.MaxInstances)
+	return it
+}
+
+// event decodes one CloudEvent: the request in its data, or, for an ECS instance event,
+// a request for that instance with the key pair of the settings.
+func (h *Handler) event(raw json.RawMessage) item {
+	ev, data, err := parseEvent(raw)
+	if err != nil {
+		return item{err: err}
+	}
+	attrs := []any{"event_id", detach.Clip(ev.ID), "event_source", detach.Clip(ev.Source)}
+	if err := refuseOwnEvent(ev, h.cfg.EventSource); err != nil {
+		return item{err: err, own: true, attrs: append(attrs, "type", detach.Clip(ev.Type), "subject", detach.Clip(ev.Subject))}
+	}
+	if ev.Source != ecsEventSource {
+		it := h.request(data)
+		it.attrs = attrs
+		return it
+	}
+	keyPair := h.cfg.KeyPairName
+	if keyPair == "" {
+		keyPair = h.cfg.KeyPairID
+	}
+	req, err := h.instanceEventRequest(ev, data)
+	return item{req: req, err: err, keyPair: keyPair, attrs: append(attrs, "event_type", detach.Clip(ev.Type))}
+}
+
+// keyPairOf names the key pair of a request for the subject of a failure event, even
+// when the request as a whole is invalid; only a valid name or id is taken, never raw
+// input.
+func keyPairOf(raw []byte) string {
+	var r struct{ KeyPairName, KeyPairId string }
+	if json.Unmarshal(raw, &r) != nil {
+		return ""
+	}
+	switch {
+	case detach.ValidKeyPairName(r.KeyPairName):
+		return r.KeyPairName
+	case detach.ValidKeyPairID(r.KeyPairId):
+		return r.KeyPairId
+	}
+	return ""
 }
 
 // httpBody returns the body of an HTTP trigger event, decoded from base64 if it is.

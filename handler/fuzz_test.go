@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,25 +17,54 @@ import (
 	"detachkeypair/emulator"
 )
 
-// FuzzInvoke feeds the handler arbitrary payloads, as any trigger could deliver them:
-// it must never panic and must always answer in one of the contract's forms. The seed
-// corpus is the samples in events/ and testdata/fuzz/FuzzInvoke.
-func FuzzInvoke(f *testing.F) {
-	samples, _ := filepath.Glob("../events/*.json")
-	for _, s := range samples {
-		b, err := os.ReadFile(s)
+// TestSeeds runs the seed corpus of FuzzDecode (testdata/fuzz/FuzzDecode and the
+// samples in events/) through the whole handler, against the emulator over HTTP: every
+// seed must be answered in one of the contract's forms.
+func TestSeeds(t *testing.T) {
+	seeds := map[string][]byte{}
+	files, _ := filepath.Glob("../events/*.json")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
 		if err != nil {
-			f.Fatal(err)
+			t.Fatal(err)
 		}
-		f.Add(b)
+		seeds[filepath.Base(f)] = b
 	}
-	e := newEnv(f, emulator.DefaultFixture(), map[string]string{"MAX_ATTEMPTS": "1", "MAX_BODY_BYTES": "65536", "KEY_PAIR_NAME": "ops-2026"})
-	f.Fuzz(func(t *testing.T, payload []byte) {
-		ctx, cancel := fcContext(5 * time.Second)
-		defer cancel()
-		out, err := e.h.Invoke(ctx, payload)
-		checkAnswer(t, out, err)
-	})
+	corpus, _ := filepath.Glob("testdata/fuzz/FuzzDecode/*")
+	for _, f := range corpus {
+		seeds[filepath.Base(f)] = corpusValue(t, f)
+	}
+	if len(corpus) == 0 || len(seeds) == len(corpus) {
+		t.Fatalf("%d corpus files and %d samples: the test would prove little", len(corpus), len(seeds)-len(corpus))
+	}
+	e := newEnv(t, emulator.DefaultFixture(), map[string]string{"MAX_ATTEMPTS": "1", "MAX_BODY_BYTES": "65536", "KEY_PAIR_NAME": "ops-2026"})
+	for name, payload := range seeds {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := fcContext(5 * time.Second)
+			defer cancel()
+			out, err := e.h.Invoke(ctx, payload)
+			checkAnswer(t, out, err)
+		})
+	}
+}
+
+// corpusValue reads a corpus file of a []byte fuzz target ("go test fuzz v1" and one
+// []byte("...") line).
+func corpusValue(t *testing.T, file string) []byte {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, line, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	quoted, ok := strings.CutPrefix(line, "[]byte(")
+	if header != "go test fuzz v1" || !ok || !strings.HasSuffix(quoted, ")") {
+		t.Fatalf("%s: not a corpus file of a []byte target", file)
+	}
+	v, err := strconv.Unquote(strings.TrimSuffix(quoted, ")"))
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return []byte(v)
 }
 
 // checkAnswer fails unless out/err is a contract answer: a result, a request-level

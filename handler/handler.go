@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
 
@@ -110,108 +109,37 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) (json.RawMessage, 
 	t := task{inv: inv, log: h.log.With("request_id", inv.RequestID, "trigger", env.String())}
 	ctx = detach.WithLogger(detach.WithRequestID(ctx, inv.RequestID), t.log)
 
-	switch env {
-	case HTTP:
-		return h.invokeHTTP(ctx, t, payload)
-	case CloudEvent, EventBatch:
-		return h.invokeEvents(ctx, t, payload, env)
-	case Timer:
-		req, err := timerPayload(payload)
-		if err != nil {
-			return answer(inv, h.emit(ctx, t, outcome{err: err}, ""))
-		}
-		return answer(inv, h.serve(ctx, t, req))
-	default:
-		return answer(inv, h.serve(ctx, t, payload))
-	}
-}
-
-func (h *Handler) invokeHTTP(ctx context.Context, t task, payload []byte) (json.RawMessage, error) {
-	body, method, err := httpBody(payload)
-	var o outcome
-	switch {
-	case err != nil:
-		o = outcome{err: err}
-	case method != "" && method != http.MethodPost:
-		o = outcome{err: detach.InvalidParameter("Method", detach.Echo(method)+": send the request with POST")}
-	default:
-		o = h.run(ctx, t, body)
-	}
-	return httpAnswer(t.inv, h.emit(ctx, t, o, keyPairOf(body)))
-}
-
-// invokeEvents runs each CloudEvent's request and answers with one result per event.
-func (h *Handler) invokeEvents(ctx context.Context, t task, payload []byte, env Envelope) (json.RawMessage, error) {
-	items, err := eventsOf(payload, env)
-	if err != nil {
-		return answer(t.inv, h.emit(ctx, t, outcome{err: err}, ""))
-	}
+	items, many := h.decode(payload, env)
 	outcomes := make([]outcome, len(items))
-	for i, raw := range items {
-		outcomes[i] = h.runEvent(ctx, task{inv: t.inv, seq: i, log: t.log}, raw)
-	}
-	return batchAnswer(t.inv, outcomes)
-}
-
-// runEvent runs the request of one CloudEvent: its data, or, for an ECS instance event,
-// a request for that instance with the key pair of the settings.
-func (h *Handler) runEvent(ctx context.Context, t task, raw json.RawMessage) outcome {
-	ev, data, err := parseEvent(raw)
-	if err != nil {
-		return h.emit(ctx, t, outcome{err: err}, "")
-	}
-	t.log = t.log.With("event_id", detach.Clip(ev.ID), "event_source", detach.Clip(ev.Source))
-	if err := refuseOwnEvent(ev, h.cfg.EventSource, t.log); err != nil {
-		return outcome{err: err} // no result event: it would be routed back the same way
-	}
-	if ev.Source == ecsEventSource {
-		req, err := h.instanceEventRequest(ev, data)
-		keyPair := h.cfg.KeyPairName
-		if keyPair == "" {
-			keyPair = h.cfg.KeyPairID
+	for i, it := range items {
+		ti := task{inv: inv, seq: i, log: t.log.With(it.attrs...)}
+		ctxi := detach.WithLogger(ctx, ti.log)
+		if it.own { // no result event: it would be routed back the same way
+			outcomes[i] = h.run(ctxi, ti, it)
+			continue
 		}
-		if err != nil {
-			t.log.Warn("ECS event rejected", "type", detach.Clip(ev.Type), "error", err.Message)
-			return h.emit(ctx, t, outcome{err: err}, keyPair)
-		}
-		return h.emit(ctx, t, h.runRequest(ctx, t, req), keyPair)
-	}
-	return h.serve(ctx, t, data)
-}
-
-// serve runs one request given as JSON and emits its result event.
-func (h *Handler) serve(ctx context.Context, t task, raw []byte) outcome {
-	return h.emit(ctx, t, h.run(ctx, t, raw), keyPairOf(raw))
-}
-
-// keyPairOf names the key pair of a request for the subject of a failure event, even
-// when the request as a whole is invalid; only a valid name or id is taken, never raw
-// input.
-func keyPairOf(raw []byte) string {
-	var r struct{ KeyPairName, KeyPairId string }
-	if json.Unmarshal(raw, &r) != nil {
-		return ""
+		outcomes[i] = h.emit(ctxi, ti, h.run(ctxi, ti, it), it.keyPair)
 	}
 	switch {
-	case detach.ValidKeyPairName(r.KeyPairName):
-		return r.KeyPairName
-	case detach.ValidKeyPairID(r.KeyPairId):
-		return r.KeyPairId
+	case env == HTTP:
+		return httpAnswer(inv, outcomes[0])
+	case many:
+		return batchAnswer(inv, outcomes)
 	}
-	return ""
+	return answer(inv, outcomes[0])
 }
 
-// run parses, checks and carries out one request given as JSON.
-func (h *Handler) run(ctx context.Context, t task, raw []byte) outcome {
-	if len(raw) > h.cfg.MaxBodyBytes {
-		return outcome{err: detach.TooLarge(len(raw), h.cfg.MaxBodyBytes)}
+// run carries out one decoded request, or answers it with its error.
+func (h *Handler) run(ctx context.Context, t task, it item) outcome {
+	if it.own {
+		logOwnEvent(t.log)
+		return outcome{err: it.err}
 	}
-	req, err := detach.ParseRequest(raw, h.cfg.MaxInstances)
-	if err != nil {
-		t.log.Info("request rejected", "code", err.Code, "message", err.Message)
-		return outcome{err: err}
+	if it.err != nil {
+		t.log.Info("request rejected", "code", it.err.Code, "message", it.err.Message)
+		return outcome{err: it.err}
 	}
-	return h.runRequest(ctx, t, req)
+	return h.runRequest(ctx, t, it.req)
 }
 
 // runRequest carries out a valid request and logs its outcome.
