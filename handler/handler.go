@@ -151,6 +151,9 @@ func (h *Handler) runRequest(ctx context.Context, t task, req detach.Request) (o
 		}
 	}()
 	product := detach.ProductECS
+	if h.cfg.DryRun {
+		req.DryRun = true // DRY_RUN: every request only plans, whatever it says
+	}
 	if req.RegionId == "" {
 		req.RegionId = t.inv.Region
 	}

@@ -29,6 +29,7 @@ type Settings struct {
 	EventBridgeEndpoint string     // EVENTBRIDGE_ENDPOINT: overrides the EventBridge endpoint
 	KeyPairID           string     // KEY_PAIR_ID: key pair for ECS instance events
 	KeyPairName         string     // KEY_PAIR_NAME: key pair for ECS instance events
+	DryRun              bool       // DRY_RUN: every request only plans, whatever it says
 	LogLevel            slog.Level // LOG_LEVEL: debug, info, warn or error
 }
 
@@ -36,7 +37,7 @@ type Settings struct {
 var Names = []string{
 	"REGION_ID", "ECS_ENDPOINT", "BATCH_SIZE", "CONCURRENCY", "ECS_QPS", "MAX_ATTEMPTS",
 	"MAX_INSTANCES", "MAX_BODY_BYTES", "EVENT_BUS", "EVENT_SOURCE", "EVENTBRIDGE_ENDPOINT",
-	"KEY_PAIR_ID", "KEY_PAIR_NAME", "LOG_LEVEL",
+	"KEY_PAIR_ID", "KEY_PAIR_NAME", "DRY_RUN", "LOG_LEVEL",
 }
 
 // Defaults of the settings that have one.
@@ -114,6 +115,13 @@ func Load(getenv func(string) string) (Settings, error) {
 	}
 	if s.KeyPairName != "" && !detach.ValidKeyPairName(s.KeyPairName) {
 		bad("KEY_PAIR_NAME", s.KeyPairName, "want a key pair name (2 to 128 letters, digits, ':', '_', '.', '-')")
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("DRY_RUN"))); v {
+	case "", "false":
+	case "true":
+		s.DryRun = true
+	default:
+		bad("DRY_RUN", v, "want true (every request only plans) or false")
 	}
 	switch v := strings.ToLower(strings.TrimSpace(getenv("LOG_LEVEL"))); v {
 	case "", "info":

@@ -16,18 +16,18 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.BatchSize != 50 || s.Concurrency != 4 || s.ECSQPS != 20 || s.MaxAttempts != 5 || s.MaxInstances != 1000 ||
-		s.MaxBodyBytes != 1<<20 || s.EventSource != "acs.fc.detach-keypair" || s.LogLevel != slog.LevelInfo || s.EventBus != "" {
+		s.MaxBodyBytes != 1<<20 || s.EventSource != "acs.fc.detach-keypair" || s.LogLevel != slog.LevelInfo || s.EventBus != "" || s.DryRun {
 		t.Fatalf("defaults %+v", s)
 	}
 }
 
 func TestValues(t *testing.T) {
 	s, err := load(map[string]string{"REGION_ID": "ap-southeast-1", "BATCH_SIZE": "20", "ECS_QPS": "0", "ECS_ENDPOINT": "http://127.0.0.1:8300",
-		"EVENTBRIDGE_ENDPOINT": "123.eventbridge.cn-hangzhou.aliyuncs.com", "EVENT_BUS": "ops-results", "KEY_PAIR_NAME": "ops-2026", "LOG_LEVEL": "DEBUG"})
+		"EVENTBRIDGE_ENDPOINT": "123.eventbridge.cn-hangzhou.aliyuncs.com", "EVENT_BUS": "ops-results", "KEY_PAIR_NAME": "ops-2026", "LOG_LEVEL": "DEBUG", "DRY_RUN": "true"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.RegionID != "ap-southeast-1" || s.BatchSize != 20 || s.ECSQPS != 0 || s.EventBus != "ops-results" || s.KeyPairName != "ops-2026" || s.LogLevel != slog.LevelDebug {
+	if s.RegionID != "ap-southeast-1" || s.BatchSize != 20 || s.ECSQPS != 0 || s.EventBus != "ops-results" || s.KeyPairName != "ops-2026" || s.LogLevel != slog.LevelDebug || !s.DryRun {
 		t.Fatalf("%+v", s)
 	}
 }
@@ -37,7 +37,7 @@ func TestBadSettings(t *testing.T) {
 	bad := map[string]string{
 		"REGION_ID": "Hangzhou", "ECS_ENDPOINT": "ftp://x", "BATCH_SIZE": "51", "CONCURRENCY": "zero", "ECS_QPS": "-1",
 		"MAX_ATTEMPTS": "0", "MAX_INSTANCES": "x", "MAX_BODY_BYTES": "1", "EVENT_BUS": "bad bus", "EVENTBRIDGE_ENDPOINT": "http://h/p",
-		"KEY_PAIR_ID": "key-1", "KEY_PAIR_NAME": "*", "LOG_LEVEL": "loud",
+		"KEY_PAIR_ID": "key-1", "KEY_PAIR_NAME": "*", "LOG_LEVEL": "loud", "DRY_RUN": "yes",
 	}
 	_, err := load(bad)
 	if err == nil {

@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -73,7 +72,7 @@ func newFlags() *flag.FlagSet {
 	fs.StringVar(&opts.fixture, "fixture", "", "the emulator's fleet (JSON); default: the shipped fleet")
 	fs.DurationVar(&opts.timeout, "timeout", 60*time.Second, "the function's timeout, as configured in FC")
 	fs.IntVar(&opts.memory, "memory", 512, "the function's memory in MB")
-	fs.BoolVar(&opts.dryRun, "dry-run", false, "set DryRun in the event's request: check and plan, detach nothing")
+	fs.BoolVar(&opts.dryRun, "dry-run", false, "run the function with DRY_RUN=true: every request only checks and plans, whatever the event says; nothing is detached")
 	fs.BoolVar(&opts.quiet, "quiet", false, "do not show the function's logs")
 	fs.Var(&opts.env, "env", "a setting of the function, K=V (repeatable), e.g. --env BATCH_SIZE=20")
 	fs.StringVar(&opts.faultAPI, "fault-api", "*", "the API the faults below apply to (DetachKeyPair, DescribeInstances, DescribeKeyPairs, PutEvents, or * for all)")
@@ -93,11 +92,6 @@ func invoke(args []string, stdout, stderr io.Writer) (int, error) {
 	payload, err := os.ReadFile(opts.event)
 	if err != nil {
 		return 2, err
-	}
-	if opts.dryRun {
-		if payload, err = setDryRun(payload); err != nil {
-			return 2, fmt.Errorf("--dry-run: %w", err)
-		}
 	}
 	var fixture *emulator.Fixture
 	if opts.fixture != "" {
@@ -131,7 +125,7 @@ func invoke(args []string, stdout, stderr io.Writer) (int, error) {
 		Faults:           faults,
 		Seed:             seed,
 		ExposeKeyPairIDs: opts.exposeIDs,
-		Env:              opts.env,
+		Env:              opts.settings(),
 		Timeout:          opts.timeout,
 		MemoryMB:         opts.memory,
 		FunctionLogs:     logs,
@@ -214,81 +208,12 @@ func pretty(b []byte) []byte {
 	return out.Bytes()
 }
 
-// setDryRun sets DryRun in the request(s) an event carries, whatever its envelope.
-func setDryRun(payload []byte) ([]byte, error) {
-	switch handler.Classify(payload) {
-	case handler.HTTP:
-		return rewriteField(payload, "body", func(body []byte) ([]byte, error) {
-			var ev struct {
-				IsBase64Encoded bool `json:"isBase64Encoded"`
-			}
-			json.Unmarshal(payload, &ev)
-			if ev.IsBase64Encoded {
-				return nil, errors.New("base64 HTTP bodies are not rewritten; use a plain body or set DryRun in the file")
-			}
-			return setField(body, "DryRun", true)
-		}, true)
-	case handler.Timer:
-		return rewriteField(payload, "payload", func(p []byte) ([]byte, error) { return setField(p, "DryRun", true) }, true)
-	case handler.CloudEvent:
-		return rewriteField(payload, "data", func(d []byte) ([]byte, error) { return setField(d, "DryRun", true) }, false)
-	case handler.EventBatch:
-		var items []json.RawMessage
-		if err := json.Unmarshal(payload, &items); err != nil {
-			return nil, err
-		}
-		for i, it := range items {
-			var s string
-			isString := json.Unmarshal(it, &s) == nil
-			if isString {
-				it = []byte(s)
-			}
-			out, err := rewriteField(it, "data", func(d []byte) ([]byte, error) { return setField(d, "DryRun", true) }, false)
-			if err != nil {
-				return nil, err
-			}
-			if isString {
-				out, _ = json.Marshal(string(out))
-			}
-			items[i] = out
-		}
-		return json.Marshal(items)
-	default:
-		return setField(payload, "DryRun", true)
+// settings are the function's settings the flags give: the --env ones, then
+// DRY_RUN=true with --dry-run, which wins.
+func (o options) settings() []string {
+	env := append([]string(nil), o.env...)
+	if o.dryRun {
+		env = append(env, "DRY_RUN=true")
 	}
-}
-
-// rewriteField rewrites one field of a JSON object; asString says the field holds JSON
-// inside a string.
-func rewriteField(obj []byte, name string, f func([]byte) ([]byte, error), asString bool) ([]byte, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(obj, &m); err != nil {
-		return nil, err
-	}
-	inner := []byte(m[name])
-	if asString {
-		var s string
-		if err := json.Unmarshal(inner, &s); err != nil {
-			return nil, fmt.Errorf("%s is not a string", name)
-		}
-		inner = []byte(s)
-	}
-	out, err := f(inner)
-	if err != nil {
-		return nil, err
-	}
-	if asString {
-		out, _ = json.Marshal(string(out))
-	}
-	m[name] = out
-	return json.Marshal(m)
-}
-
-func setField(obj []byte, name string, v any) ([]byte, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(obj, &m); err != nil {
-		return nil, fmt.Errorf("the request is not a JSON object: %w", err)
-	}
-	m[name], _ = json.Marshal(v)
-	return json.Marshal(m)
+	return env
 }
