@@ -135,6 +135,10 @@ func (e *CloudError) Unavailable() bool {
 // Retryable reports whether the call is worth repeating.
 func (e *CloudError) Retryable() bool { return e.Throttled() || e.Unavailable() }
 
+// RegionUnknown reports whether the cloud does not know the region the call named
+// (ECS: InvalidRegionId.NotFound, or a region without an endpoint): the caller's mistake.
+func (e *CloudError) RegionUnknown() bool { return strings.HasPrefix(e.Code, "InvalidRegionId") }
+
 // Forbidden reports whether the cloud refused the call for lack of permission.
 func (e *CloudError) Forbidden() bool {
 	return strings.HasPrefix(e.Code, "Forbidden") || e.Code == "NoPermission" ||
@@ -152,6 +156,9 @@ func toRequestError(err error, what string) *Error {
 	case errors.As(err, &ce) && ce.Unavailable():
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable,
 			Message: fmt.Sprintf("%s: the cloud stayed unavailable past the retries (%s); try again later", what, ce.Error())}
+	case errors.As(err, &ce) && ce.RegionUnknown():
+		return invalidParameter("RegionId", fmt.Sprintf("%s: the cloud does not know the region (%s: %s); give the region the instances are in, such as cn-hangzhou",
+			what, ce.Code, ce.Message))
 	case errors.As(err, &ce) && ce.Forbidden():
 		return &Error{Status: http.StatusBadRequest, Code: CodeNoPermission,
 			Message: fmt.Sprintf("%s: the function's role lacks permission (%s: %s)", what, ce.Code, ce.Message)}

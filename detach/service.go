@@ -259,7 +259,7 @@ func (r *run) resolveKeyPair() (KeyPair, *Error) {
 			return KeyPair{}, timeUp
 		}
 		if err != nil {
-			return KeyPair{}, toRequestError(err, "DescribeKeyPairs")
+			return KeyPair{}, toRequestError(err, "DescribeKeyPairs "+r.where())
 		}
 		for _, kp := range p.KeyPairs {
 			if r.req.KeyPairId != "" && kp.ID == r.req.KeyPairId || r.req.KeyPairId == "" && kp.Name == r.req.KeyPairName {

@@ -6,6 +6,7 @@ package ecs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -40,9 +41,10 @@ type Config struct {
 // concurrent use: the SDK's client is not (each call writes its Headers field), so
 // every call borrows one of a pool of SDK clients.
 type Client struct {
-	region string
-	config *openapi.Config
-	pool   sync.Pool // of *ecsclient.Client
+	region   string
+	regional bool // the endpoint is the region's own, not an ECS_ENDPOINT override
+	config   *openapi.Config
+	pool     sync.Pool // of *ecsclient.Client
 }
 
 var _ detach.Cloud = (*Client)(nil)
@@ -88,7 +90,7 @@ func New(cfg Config) (*Client, error) {
 	oc.ReadTimeout = tea.Int(int(timeout.Milliseconds()))
 	oc.ConnectTimeout = tea.Int(5000)
 	oc.HttpClient = httpClient{&http.Client{Transport: transport, Timeout: timeout}}
-	c := &Client{region: cfg.Region, config: oc}
+	c := &Client{region: cfg.Region, regional: cfg.Endpoint == "", config: oc}
 	sdk, err := c.newSDK() // check the configuration now
 	if err != nil {
 		return nil, err
@@ -152,7 +154,7 @@ func (c *Client) DescribeKeyPairs(ctx context.Context, q detach.KeyPairQuery) (d
 	out, err := sdk.CallApiWithCtx(ctx, params, &openapiutil.OpenApiRequest{Query: openapiutil.Query(query)}, runtime())
 	c.pool.Put(sdk)
 	if err != nil {
-		return detach.KeyPairPage{}, aliyun.ToCloudError(ctx, "ECS", err)
+		return detach.KeyPairPage{}, c.cloudError(ctx, err)
 	}
 	raw, err := json.Marshal(out["body"])
 	if err != nil {
@@ -210,7 +212,7 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 	resp, err := sdk.DescribeInstancesWithContext(ctx, req, runtime())
 	c.pool.Put(sdk)
 	if err != nil {
-		return detach.InstancePage{}, aliyun.ToCloudError(ctx, "ECS", err)
+		return detach.InstancePage{}, c.cloudError(ctx, err)
 	}
 	var p detach.InstancePage
 	if resp.Body == nil {
@@ -244,7 +246,7 @@ func (c *Client) DetachKeyPair(ctx context.Context, kp detach.KeyPair, instanceI
 	resp, err := sdk.DetachKeyPairWithContext(ctx, req, runtime())
 	c.pool.Put(sdk)
 	if err != nil {
-		return nil, aliyun.ToCloudError(ctx, "ECS", err)
+		return nil, c.cloudError(ctx, err)
 	}
 	if resp.Body == nil || resp.Body.Results == nil {
 		return nil, &detach.CloudError{Status: 200, Code: "InvalidResponse", Message: "DetachKeyPair answered without results"}
@@ -264,6 +266,19 @@ func (c *Client) DetachKeyPair(ctx context.Context, kp detach.KeyPair, instanceI
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// cloudError turns an SDK error into a *detach.CloudError. A region whose endpoint
+// does not exist (the SDK makes ecs.<region>.aliyuncs.com of any region id, and DNS
+// knows no such host) is InvalidRegionId.NotFound, as ECS answers for a region it does
+// not know: the caller's mistake, not a connection failure worth retrying.
+func (c *Client) cloudError(ctx context.Context, err error) error {
+	var dns *net.DNSError
+	if c.regional && errors.As(err, &dns) && dns.IsNotFound {
+		return &detach.CloudError{Status: http.StatusNotFound, Code: "InvalidRegionId.NotFound",
+			Message: fmt.Sprintf("ECS has no endpoint for region %s (%s does not exist)", c.region, dns.Name)}
+	}
+	return aliyun.ToCloudError(ctx, "ECS", err)
 }
 
 // knownCodes are the per-instance failure codes of DetachKeyPair the function tells apart.

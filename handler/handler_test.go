@@ -223,6 +223,8 @@ func TestRequestErrors(t *testing.T) {
 		{name: "connection dropped past retries", set: map[string]string{"MAX_ATTEMPTS": "2"},
 			faults:  map[string]emulator.Fault{"DescribeKeyPairs": {DropRate: 1}},
 			payload: request(`"KeyPairName":"ops-2026"`, ids(1, 3)), code: "ServiceUnavailable", status: 503, retried: true},
+		{name: "region unknown to the cloud", payload: strings.Replace(request(`"KeyPairName":"ops-2026"`, ids(1, 3)), "cn-hangzhou", "cn-nowhere", 1),
+			code: "InvalidParameter.RegionId", status: 400, inMsg: "region cn-nowhere"},
 		{name: "anything else is internal", creds: true,
 			payload: request(`"KeyPairName":"ops-2026"`, ids(1, 3)), code: "InternalError", status: 500, retried: true, inMsg: "InvalidAccessKeyId"},
 	}
