@@ -19,12 +19,10 @@ func (h *Handler) emit(ctx context.Context, t task, o outcome, keyPair string) o
 	if h.cfg.EventBus == "" {
 		return o
 	}
+	home := h.home(t.inv) // the bus is the function's own region's, whatever the request's
 	region := o.region
 	if region == "" {
-		region = t.inv.Region
-	}
-	if region == "" {
-		region = h.cfg.RegionID
+		region = home
 	}
 	scope := detach.EventScope{Source: h.cfg.EventSource, Product: o.product, Region: region, AccountID: t.inv.AccountID, RequestID: t.inv.RequestID, Seq: t.seq}
 	var ev detach.Event
@@ -41,7 +39,7 @@ func (h *Handler) emit(ctx context.Context, t task, o outcome, keyPair string) o
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-answerMargin))
 		defer cancel()
 	}
-	pub, err := h.publishers(region, t.inv.AccountID, t.inv.Credentials)
+	pub, err := h.publishers(home, t.inv.AccountID, t.inv.Credentials)
 	if err == nil {
 		err = detach.Emit(ctx, pub, ev, h.cfg.MaxAttempts)
 	}
@@ -52,4 +50,12 @@ func (h *Handler) emit(ctx context.Context, t task, o outcome, keyPair string) o
 	emitted = true
 	t.log.Info("result event emitted", "event_id", ev.ID, "type", ev.Type, "bus", h.cfg.EventBus)
 	return o
+}
+
+// home is the region the function runs in: FC's, else the REGION_ID setting.
+func (h *Handler) home(inv Invocation) string {
+	if inv.Region != "" {
+		return inv.Region
+	}
+	return h.cfg.RegionID
 }

@@ -155,10 +155,7 @@ func (h *Handler) runRequest(ctx context.Context, t task, req detach.Request) (o
 		req.DryRun = true // DRY_RUN: every request only plans, whatever it says
 	}
 	if req.RegionId == "" {
-		req.RegionId = t.inv.Region
-	}
-	if req.RegionId == "" {
-		req.RegionId = h.cfg.RegionID
+		req.RegionId = h.home(t.inv)
 	}
 	if req.RegionId == "" {
 		return outcome{err: detach.InvalidParameter("RegionId", "no region: give RegionId, or set REGION_ID where the function runs outside FC")}

@@ -60,6 +60,17 @@ func newEmulator(t testing.TB, fixture *emulator.Fixture, seed int64) *emulator.
 // newEnvFor wires a handler with the given settings to emu.
 func newEnvFor(t testing.TB, emu *emulator.Server, set map[string]string) *env {
 	t.Helper()
+	cfg := settingsFor(t, emu, set)
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewJSONHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return &env{t: t, emu: emu, h: handler.New(wire(cfg, log))}
+}
+
+// settingsFor returns the settings of a handler that talks to emu, with set on top.
+func settingsFor(t testing.TB, emu *emulator.Server, set map[string]string) settings.Settings {
+	t.Helper()
 	vars := map[string]string{"ECS_ENDPOINT": emu.URL(), "LOG_LEVEL": "debug"}
 	for k, v := range set {
 		vars[k] = v
@@ -68,11 +79,7 @@ func newEnvFor(t testing.TB, emu *emulator.Server, set map[string]string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewJSONHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return &env{t: t, emu: emu, h: handler.New(wire(cfg, log))}
+	return cfg
 }
 
 // wire connects the handler to the real adapters, as main does.

@@ -1,0 +1,61 @@
+package handler_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"detachkeypair/aliyun"
+	"detachkeypair/detach"
+	"detachkeypair/handler"
+)
+
+// TestEventsGoToTheFunctionsRegion: a request for another region sends its result
+// event to the bus of the function's own region (FC's context region, else REGION_ID);
+// the subject names the request's region.
+func TestEventsGoToTheFunctionsRegion(t *testing.T) {
+	for _, c := range []struct {
+		name, fcRegion, setting, want string
+	}{
+		{"FC's region", "cn-hangzhou", "ap-southeast-1", "cn-hangzhou"},
+		{"REGION_ID outside FC's context", "", "ap-southeast-1", "ap-southeast-1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, nil, nil)
+			cfg := settingsFor(t, e.emu, map[string]string{"EVENT_BUS": "detach-results", "EVENTBRIDGE_ENDPOINT": e.emu.URL(), "REGION_ID": c.setting})
+			var mu sync.Mutex
+			var regions []string
+			w := wire(cfg, nil)
+			publishers := w.Publishers
+			w.Publishers = func(region, account string, creds *aliyun.Credentials) (detach.Publisher, error) {
+				mu.Lock()
+				regions = append(regions, region)
+				mu.Unlock()
+				return publishers(region, account, creds)
+			}
+			h := handler.New(w)
+			ctx, cancel := fcContext(10 * time.Second)
+			defer cancel()
+			if c.fcRegion == "" { // outside FC: the standard credential chain reads the environment
+				t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", testCreds.AccessKeyID)
+				t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", testCreds.AccessKeySecret)
+				t.Setenv("ALIBABA_CLOUD_SECURITY_TOKEN", testCreds.SecurityToken)
+				ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+			}
+			payload := `{"RegionId":"cn-shanghai","KeyPairName":"ops-2026","InstanceIds":["i-bp1d6tsvznfghy7y0001"]}`
+			if _, err := h.Invoke(ctx, []byte(payload)); err != nil {
+				t.Fatal(err)
+			}
+			if len(regions) != 1 || regions[0] != c.want {
+				t.Errorf("publisher for regions %v, want [%s]", regions, c.want)
+			}
+			evs := e.emu.Events("detach-results")
+			if len(evs) != 1 || !strings.HasPrefix(evs[0].Subject, "acs:ecs:cn-shanghai:") {
+				t.Fatalf("events %+v: want one, its subject in cn-shanghai", evs)
+			}
+		})
+	}
+}
