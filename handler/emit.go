@@ -44,11 +44,11 @@ func (h *Handler) emit(ctx context.Context, t task, o outcome, keyPair string) o
 		err = detach.Emit(ctx, pub, ev, h.cfg.MaxAttempts)
 	}
 	if err != nil {
-		t.log.Error("result event not emitted; the answer stands", "event_id", ev.ID, "bus", h.cfg.EventBus, "error", aliyun.Redact(err.Error()))
+		t.log.Error("result event not emitted; the answer stands", "result_event_id", ev.ID, "bus", h.cfg.EventBus, "error", aliyun.Redact(err.Error()))
 		return o
 	}
 	emitted = true
-	t.log.Info("result event emitted", "event_id", ev.ID, "type", ev.Type, "bus", h.cfg.EventBus)
+	t.log.Info("result event emitted", "result_event_id", ev.ID, "result_event_type", ev.Type, "bus", h.cfg.EventBus)
 	return o
 }
 

@@ -115,9 +115,10 @@ func (h *Handler) event(raw json.RawMessage) item {
 	if err != nil {
 		return item{err: err}
 	}
-	attrs := []any{"event_id", detach.Clip(ev.ID), "event_source", detach.Clip(ev.Source)}
+	// the trigger's event; the result event's id is result_event_id
+	attrs := []any{"trigger_event_id", detach.Clip(ev.ID), "trigger_event_source", detach.Clip(ev.Source)}
 	if err := refuseOwnEvent(ev, h.cfg.EventSource); err != nil {
-		return item{err: err, own: true, attrs: append(attrs, "type", detach.Clip(ev.Type), "subject", detach.Clip(ev.Subject))}
+		return item{err: err, own: true, attrs: append(attrs, "trigger_event_type", detach.Clip(ev.Type), "trigger_event_subject", detach.Clip(ev.Subject))}
 	}
 	if ev.Source != ecsEventSource {
 		it := h.request(data)
@@ -129,7 +130,7 @@ func (h *Handler) event(raw json.RawMessage) item {
 		keyPair = h.cfg.KeyPairID
 	}
 	req, err := h.instanceEventRequest(ev, data)
-	return item{req: req, err: err, keyPair: keyPair, attrs: append(attrs, "event_type", detach.Clip(ev.Type))}
+	return item{req: req, err: err, keyPair: keyPair, attrs: append(attrs, "trigger_event_type", detach.Clip(ev.Type))}
 }
 
 // keyPairOf names the key pair of a request for the subject of a failure event, even

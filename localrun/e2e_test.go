@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,14 +41,19 @@ func TestMain(m *testing.M) {
 func start(t *testing.T, o localrun.Options) *localrun.Env {
 	t.Helper()
 	o.Binary = binary
+	logs := &fcruntime.Logs{}
+	o.FunctionLogs = logs
 	if testing.Verbose() {
-		o.FunctionLogs = logWriter{t}
+		o.FunctionLogs = io.MultiWriter(logs, logWriter{t})
 	}
 	env, err := localrun.Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { env.Close() })
+	t.Cleanup(func() {
+		env.Close()
+		checkLogs(t, logs)
+	})
 	return env
 }
 

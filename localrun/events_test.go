@@ -24,6 +24,7 @@ func startLogged(t *testing.T, o localrun.Options) (*localrun.Env, *fcruntime.Lo
 	}
 	t.Cleanup(func() {
 		env.Close()
+		checkLogs(t, logs)
 		if t.Failed() {
 			t.Log(logs.String())
 		}

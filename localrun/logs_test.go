@@ -1,0 +1,93 @@
+package localrun_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"detachkeypair/emulator/fcruntime"
+)
+
+// checkLogs fails the test if a JSON line the function wrote repeats a key within one
+// object: a log search keyed on it would see one value of two. Every end-to-end test
+// runs it on everything its function logged (start and startLogged).
+func checkLogs(t *testing.T, logs *fcruntime.Logs) {
+	t.Helper()
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue // the FC SDK's own lines are text
+		}
+		dups, err := duplicateKeys([]byte(line))
+		if err != nil {
+			t.Errorf("a log line that is not JSON (%v): %.300s", err, line)
+		} else if len(dups) > 0 {
+			t.Errorf("duplicate keys %v in the log line %.500s", dups, line)
+		}
+	}
+}
+
+// duplicateKeys returns the keys that appear twice in one object of a JSON text.
+func duplicateKeys(text []byte) ([]string, error) {
+	type frame struct {
+		object    bool
+		keys      map[string]bool
+		expectKey bool
+	}
+	var stack []*frame
+	var dups []string
+	dec := json.NewDecoder(bytes.NewReader(text))
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return dups, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if top != nil && top.object {
+					top.expectKey = true // this object or array is the value of a key
+				}
+				stack = append(stack, &frame{object: v == '{', keys: map[string]bool{}, expectKey: true})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		default:
+			switch {
+			case top == nil || !top.object:
+			case top.expectKey:
+				key := v.(string)
+				if top.keys[key] {
+					dups = append(dups, key)
+				}
+				top.keys[key], top.expectKey = true, false
+			default:
+				top.expectKey = true
+			}
+		}
+	}
+}
+
+// TestDuplicateKeys checks the checker.
+func TestDuplicateKeys(t *testing.T) {
+	for text, want := range map[string]string{
+		`{"a":1,"b":{"a":2,"c":[{"a":3}]},"d":[1,{"e":1}]}`: "[]",
+		`{"a":1,"b":2,"a":3}`:                               "[a]",
+		`{"a":{"x":1,"x":2},"b":[{"y":1,"y":2}],"c":3}`:     "[x y]",
+	} {
+		got, err := duplicateKeys([]byte(text))
+		if err != nil || strings.Join(got, " ") != strings.Trim(want, "[]") {
+			t.Errorf("duplicateKeys(%s) = %v, %v; want %s", text, got, err, want)
+		}
+	}
+}
