@@ -44,14 +44,15 @@ func ToCloudError(ctx context.Context, api string, err error) error {
 		msg = err.Error()
 	}
 	if status == 0 && code != "" && !isTransportCode(code) {
-		status = statusOf(code) // the EventBridge SDK drops the HTTP status
+		status = StatusOf(code) // an SDK error without an answer's status, e.g. a client-side check
 	}
 	return &detach.CloudError{Status: status, Code: code, Message: Redact(trimSDKPrefix(msg)), RequestID: requestID}
 }
 
-// statusOf guesses the HTTP status of an answer from its code, for SDKs that drop the
-// status: the cloud's server-side codes are 5xx, the rest a refusal of the request.
-func statusOf(code string) int {
+// StatusOf guesses the HTTP status of an error from its code, for errors that carry
+// none (an SDK's client-side check, one event of a batch): the cloud's server-side
+// codes are 5xx, the rest a refusal of the request.
+func StatusOf(code string) int {
 	switch code {
 	case "ServiceUnavailable", "InternalError", "InternalFailure", "ServerError", "Unknown":
 		return 503

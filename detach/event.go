@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"golang.org/x/sync/errgroup"
 )
 
 // Result event types: what downstream automation subscribes to.
@@ -26,13 +28,38 @@ type Event struct {
 	Type    string
 	Subject string
 	Time    time.Time
-	Data    any // *Result or ErrorResponse
+	Data    json.RawMessage // the *Result or ErrorResponse, as JSON
 }
 
 // Publisher sends result events; the eventbridge package implements it.
 type Publisher interface {
-	// Publish sends one event. A *CloudError that is Retryable may be tried again.
-	Publish(ctx context.Context, ev Event) error
+	// Limits says how much one Publish call may carry.
+	Limits() PublishLimits
+	// Publish sends evs, within Limits, in one call. It returns nil when the bus took
+	// them all; a *CloudError when the call failed as a whole (a Retryable one may be
+	// tried again); or *RefusedEvents when the bus refused some of them one by one.
+	Publish(ctx context.Context, evs []Event) error
+}
+
+// PublishLimits is how much one Publish call may carry.
+type PublishLimits struct {
+	Events int // events a call
+	Bytes  int // bytes of event data a call, summed; an event larger than this goes alone
+}
+
+// RefusedEvents is the error of a Publish call whose events the bus refused one by one
+// while taking the others: Errs[i] is the error of the call's i-th event, nil if taken.
+type RefusedEvents struct{ Errs []error }
+
+func (e *RefusedEvents) Error() string {
+	n, first := 0, error(nil)
+	for _, err := range e.Errs {
+		if err != nil {
+			n++
+			first = cmp.Or(first, err)
+		}
+	}
+	return fmt.Sprintf("the bus refused %d of %d events: %v", n, len(e.Errs), first)
 }
 
 // EventScope says where a request ran, for the event's subject and id.
@@ -51,14 +78,16 @@ type EventScope struct {
 // invocation, carries the same id and EventBridge can drop the duplicate.
 func NewEvent(scope EventScope, res *Result, failure *ErrorResponse, keyPair string) Event {
 	ev := Event{Source: scope.Source, Time: time.Now().UTC()}
+	var data any
 	if res != nil {
-		ev.Type, ev.Data = EventCompleted, res
+		ev.Type, data = EventCompleted, res
 		if res.KeyPairName != "" {
 			keyPair = res.KeyPairName
 		}
 	} else {
-		ev.Type, ev.Data = EventFailed, failure
+		ev.Type, data = EventFailed, failure
 	}
+	ev.Data, _ = json.Marshal(data) // plain structs: marshalling cannot fail
 	if keyPair == "" {
 		keyPair = "unknown"
 	}
@@ -74,26 +103,101 @@ func NewEvent(scope EventScope, res *Result, failure *ErrorResponse, keyPair str
 	return ev
 }
 
-// Emit publishes ev, retrying throttling and unavailability with backoff and jitter,
-// at most attempts times and within ctx's deadline. The detach result never depends
-// on it: the caller only records whether it worked.
-func Emit(ctx context.Context, p Publisher, ev Event, attempts int) error {
-	b := newBackoff(100*time.Millisecond, 2*time.Second)
-	var last error
-	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		err := p.Publish(ctx, ev)
-		if err == nil {
-			return struct{}{}, nil
+// EmitOptions say how Emit publishes; zero values take the defaults.
+type EmitOptions struct {
+	Attempts    int // tries per call, retries included (default 1)
+	Concurrency int // calls in flight at once (default 1)
+}
+
+// Emit publishes evs in as few calls as the publisher's limits allow, in order,
+// Concurrency calls at once. A call that failed for throttling or unavailability, or
+// the events of a call that the bus refused for such a reason, are tried again with
+// backoff and jitter, at most Attempts times; nothing is started or waited for past
+// ctx's deadline. It returns each event's error, nil for those that went out. The
+// detach results never depend on it: the caller only records what went out.
+func Emit(ctx context.Context, p Publisher, evs []Event, o EmitOptions) []error {
+	errs := make([]error, len(evs))
+	var g errgroup.Group
+	g.SetLimit(max(o.Concurrency, 1))
+	for _, batch := range batches(evs, p.Limits()) {
+		g.Go(func() error {
+			publishBatch(ctx, p, evs, batch, errs, max(o.Attempts, 1))
+			return nil
+		})
+	}
+	g.Wait()
+	return errs
+}
+
+// batches splits evs, in order, into the index ranges of Publish calls within lim.
+func batches(evs []Event, lim PublishLimits) [][]int {
+	var out [][]int
+	var cur []int
+	size := 0
+	for i, ev := range evs {
+		if len(cur) > 0 && (len(cur) >= max(lim.Events, 1) || lim.Bytes > 0 && size+len(ev.Data) > lim.Bytes) {
+			out, cur, size = append(out, cur), nil, 0
 		}
-		last = err
-		var ce *CloudError
-		if errors.As(err, &ce) && ce.Retryable() {
+		cur, size = append(cur, i), size+len(ev.Data)
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// publishBatch publishes the events of evs at the indexes of batch, with retries, and
+// records each one's error in errs.
+func publishBatch(ctx context.Context, p Publisher, evs []Event, batch []int, errs []error, attempts int) {
+	pending := batch
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		if err := ctx.Err(); err != nil {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		call := make([]Event, len(pending))
+		for i, at := range pending {
+			call[i] = evs[at]
+		}
+		err := p.Publish(ctx, call)
+		var refused *RefusedEvents
+		switch {
+		case err == nil:
+			for _, at := range pending {
+				errs[at] = nil
+			}
+			return struct{}{}, nil
+		case errors.As(err, &refused) && len(refused.Errs) == len(pending):
+			var again []int
+			for i, at := range pending {
+				errs[at] = refused.Errs[i]
+				if retryable(refused.Errs[i]) {
+					again = append(again, at)
+				}
+			}
+			if len(again) == 0 {
+				return struct{}{}, nil
+			}
+			pending = again
+			return struct{}{}, err
+		}
+		for _, at := range pending {
+			errs[at] = err
+		}
+		if retryable(err) {
 			return struct{}{}, err
 		}
 		return struct{}{}, backoff.Permanent(err)
-	}, backoff.WithBackOff(b), backoff.WithMaxTries(uint(max(attempts, 1))), backoff.WithMaxElapsedTime(0))
-	if err != nil && last != nil {
-		return last
+	}, backoff.WithBackOff(newBackoff(100*time.Millisecond, 2*time.Second)), backoff.WithMaxTries(uint(attempts)), backoff.WithMaxElapsedTime(0))
+	if err != nil {
+		for _, at := range pending {
+			if errs[at] == nil { // the deadline came before the first try
+				errs[at] = err
+			}
+		}
 	}
-	return err
+}
+
+func retryable(err error) bool {
+	var ce *CloudError
+	return errors.As(err, &ce) && ce.Retryable()
 }

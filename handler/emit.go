@@ -41,7 +41,7 @@ func (h *Handler) emit(ctx context.Context, t task, o outcome, keyPair string) o
 	}
 	pub, err := h.publishers(home, t.inv.AccountID, t.inv.Credentials)
 	if err == nil {
-		err = detach.Emit(ctx, pub, ev, h.cfg.MaxAttempts)
+		err = detach.Emit(ctx, pub, []detach.Event{ev}, detach.EmitOptions{Attempts: h.cfg.MaxAttempts})[0]
 	}
 	if err != nil {
 		t.log.Error("result event not emitted; the answer stands", "result_event_id", ev.ID, "bus", h.cfg.EventBus, "error", aliyun.Redact(err.Error()))

@@ -9,6 +9,7 @@ import (
 
 	"detachkeypair/aliyun"
 	"detachkeypair/detach"
+	"detachkeypair/emulator"
 	"detachkeypair/handler"
 )
 
@@ -58,4 +59,32 @@ func TestEventsGoToTheFunctionsRegion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConcurrentEmitsKeepTheDeadline: invocations served at once by one instance, with
+// an EventBridge that does not answer in time, each answer before their deadline: no
+// emit waits for another past it.
+func TestConcurrentEmitsKeepTheDeadline(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	e.emu.SetFault("PutEvents", emulator.Fault{Latency: 5 * time.Second})
+	h := handler.New(wire(settingsFor(t, e.emu, map[string]string{"EVENT_BUS": "detach-results", "EVENTBRIDGE_ENDPOINT": e.emu.URL()}), nil))
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := fcContext(1500 * time.Millisecond)
+			defer cancel()
+			dl, _ := ctx.Deadline()
+			payload := request(`"KeyPairName":"ops-2026","DryRun":true`, ids(i+1, i+1))
+			out, err := h.Invoke(ctx, []byte(payload))
+			if late := time.Since(dl); late > 0 {
+				t.Errorf("answered %s after the deadline", late.Round(time.Millisecond))
+			}
+			if err != nil || !strings.Contains(string(out), `"EventEmitted":false`) {
+				t.Errorf("answer %s, %v", out, err)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -2,13 +2,18 @@ package localrun_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"detachkeypair/emulator"
 	"detachkeypair/emulator/fcruntime"
+	"detachkeypair/localrun"
 )
 
 // checkLogs fails the test if a JSON line the function wrote repeats a key within one
@@ -89,5 +94,43 @@ func TestDuplicateKeys(t *testing.T) {
 		if err != nil || strings.Join(got, " ") != strings.Trim(want, "[]") {
 			t.Errorf("duplicateKeys(%s) = %v, %v; want %s", text, got, err, want)
 		}
+	}
+}
+
+// TestEventBridgeStatusInLogs: when EventBridge refuses a result event, the log line
+// shows the HTTP status the bus really answered (the emulator answers AccessDenied with
+// 403 and TooManyRequests with 429, as EventBridge does).
+func TestEventBridgeStatusInLogs(t *testing.T) {
+	for fault, want := range map[string]string{
+		"forbidden": "AccessDenied (HTTP 403)",
+		"throttled": "TooManyRequests (HTTP 429)",
+	} {
+		t.Run(fault, func(t *testing.T) {
+			f := emulator.Fault{ForbiddenRate: 1}
+			if fault == "throttled" {
+				f = emulator.Fault{ThrottleRate: 1}
+			}
+			env, logs := startLogged(t, localrun.Options{Env: []string{"MAX_ATTEMPTS=2"}, Faults: map[string]emulator.Fault{"PutEvents": f}})
+			payload, _ := os.ReadFile("../events/http.json")
+			res, err := env.Invoke(context.Background(), payload)
+			if err != nil || res.Outcome != fcruntime.Succeeded {
+				t.Fatalf("invocation: %v %v", err, res.Error)
+			}
+			if !logs.WaitEnd(res.RequestID, 5*time.Second) {
+				t.Fatal("no end line")
+			}
+			found := false
+			for _, line := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(line, "not emitted") {
+					found = true
+					if !strings.Contains(line, want) {
+						t.Errorf("log line %s: want %q", line, want)
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("no log line says the event was not emitted:\n%s", logs.String())
+			}
+		})
 	}
 }
