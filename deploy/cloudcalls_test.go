@@ -199,7 +199,9 @@ func packageCloudCalls(t *testing.T, dir string, apis map[string]map[string]bool
 			return true
 		})
 	}
-	if len(generic) > 0 {
+	// An adapter that sends the signed request itself (eventbridge) names its call by a
+	// literal Action too.
+	if len(generic) > 0 || len(actions) > 0 {
 		if len(services) != 1 {
 			t.Errorf("%s: generic API calls (%v) in a package that imports %d cloud SDKs; the test cannot tell which service they call", dir, generic, len(services))
 			return calls

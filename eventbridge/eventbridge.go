@@ -45,6 +45,10 @@ type Config struct {
 	Timeout     time.Duration       // one call, at most (default 5s); the context's deadline bounds it too
 }
 
+// api is the data-plane call the adapter makes: its RAM action (eventbridge:PutEvents)
+// and its path.
+var api = struct{ Action, Pathname string }{Action: "PutEvents", Pathname: "/openapi/putEvents"}
+
 // Limits of one PutEvents call: EventBridge takes at most 16 events a call, and (its
 // API reference; its limits page now says 1 MB) 256 KB of them.
 var limits = detach.PublishLimits{Events: 16, Bytes: 256 << 10}
@@ -94,7 +98,7 @@ func New(cfg Config) (*Publisher, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	return &Publisher{bus: cfg.Bus, region: cfg.Region, host: host, url: protocol + "://" + host + "/openapi/putEvents",
+	return &Publisher{bus: cfg.Bus, region: cfg.Region, host: host, url: protocol + "://" + host + api.Pathname,
 		cred: cred, timeout: timeout, userAgent: tea.StringValue(util.GetUserAgent(tea.String(" aliyun-eventbridge-sdk/1.2.0")))}, nil
 }
 
@@ -114,21 +118,21 @@ func (p *Publisher) Publish(ctx context.Context, evs []detach.Event) error {
 	resp, err := client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("PutEvents cut short: %w", ctx.Err())
+			return fmt.Errorf("%s cut short: %w", api.Action, ctx.Err())
 		}
 		var ue interface{ Unwrap() error }
 		if errors.As(err, &ue) { // *url.Error: keep the cause, not the URL
 			err = ue.Unwrap()
 		}
-		return &detach.CloudError{Message: aliyun.Redact("PutEvents: " + err.Error())}
+		return &detach.CloudError{Message: aliyun.Redact(api.Action + ": " + err.Error())}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("PutEvents cut short: %w", ctx.Err())
+			return fmt.Errorf("%s cut short: %w", api.Action, ctx.Err())
 		}
-		return &detach.CloudError{Message: aliyun.Redact("PutEvents answer cut: " + err.Error())}
+		return &detach.CloudError{Message: aliyun.Redact(api.Action + " answer cut: " + err.Error())}
 	}
 	if resp.StatusCode >= 300 {
 		var e struct{ RequestId, Code, Message string }
@@ -191,7 +195,7 @@ func (p *Publisher) request(ctx context.Context, evs []detach.Event) (*http.Requ
 		return nil, fmt.Errorf("EventBridge credentials: %s", aliyun.Redact(err.Error()))
 	}
 	r := tea.NewRequest()
-	r.Method, r.Pathname = tea.String(http.MethodPost), tea.String("/openapi/putEvents")
+	r.Method, r.Pathname = tea.String(http.MethodPost), tea.String(api.Pathname)
 	r.Headers = map[string]*string{
 		"date":                    util.GetDateUTCString(),
 		"host":                    tea.String(p.host),
