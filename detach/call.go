@@ -13,16 +13,17 @@ import (
 
 // call makes one cloud call through op: paced under the API's quota, repeated with
 // exponential backoff and jitter while the cloud throttles or is unavailable, at most
-// MaxAttempts times, never past the run's deadline. It returns errNotStarted when the
-// deadline came before the first attempt, else the last error of the cloud.
+// MaxAttempts times. No try starts, after the pacer's wait or the backoff's, unless it
+// can finish before the run's deadline (timing). It returns errNotStarted when
+// the first try could not start, else the last error of the cloud.
 func call[T any](r *run, api string, op func(ctx context.Context) (T, error)) (T, error) {
 	p := r.pacer(r.lim, api)
-	b := newBackoff(r.opts.Backoff, r.opts.MaxBackoff)
+	b := &timedBackOff{BackOff: newBackoff(r.opts.Backoff, r.opts.MaxBackoff), ctx: r.ctx, clock: &r.clock}
 	attempt := 0
 	var last error
 	v, err := backoff.Retry(r.ctx, func() (T, error) {
 		var zero T
-		if err := p.wait(r.ctx); err != nil || r.ctx.Err() != nil {
+		if err := r.paced(p); err != nil || !r.clock.enoughTime(r.ctx, 0) {
 			if attempt == 0 {
 				return zero, backoff.Permanent(errNotStarted)
 			}
@@ -33,7 +34,7 @@ func call[T any](r *run, api string, op func(ctx context.Context) (T, error)) (T
 		v, err := op(r.ctx)
 		var ce *CloudError
 		if err == nil || errors.As(err, &ce) && ce.Status != 0 {
-			r.observe(time.Since(start)) // the time of a call that got an answer
+			r.clock.observe(time.Since(start)) // the time of a call that got an answer
 		}
 		if err == nil {
 			p.succeeded()
@@ -60,6 +61,64 @@ func call[T any](r *run, api string, op func(ctx context.Context) (T, error)) (T
 		r.log.Warn("cloud call failed after retries", "api", api, "attempts", attempt, "error", err.Error())
 	}
 	return v, err
+}
+
+// timedBackOff ends the retries when the wait before the next try would leave too
+// little time before ctx's deadline for the try itself: waiting would only delay the
+// answer.
+type timedBackOff struct {
+	backoff.BackOff
+	ctx   context.Context
+	clock *timing
+}
+
+func (b *timedBackOff) NextBackOff() time.Duration {
+	next := b.BackOff.NextBackOff()
+	if next == backoff.Stop || !b.clock.enoughTime(b.ctx, next) {
+		return backoff.Stop
+	}
+	return next
+}
+
+// paced waits for the pacer of an API, but not when the wait would end too late for a
+// call to finish before the run's deadline.
+func (r *run) paced(p *pacer) error {
+	ctx := r.ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-r.clock.need()))
+		defer cancel()
+	}
+	return p.wait(ctx)
+}
+
+// timing is the deadline rule of the function's calls: a call starts only if it can
+// finish before the deadline, that is, if the time left covers twice the slowest call
+// seen so far (of a run, or of an emit), and 20 ms. It is safe for concurrent use.
+type timing struct {
+	mu      sync.Mutex
+	slowest time.Duration
+}
+
+// observe records how long a call that got an answer took.
+func (t *timing) observe(d time.Duration) {
+	t.mu.Lock()
+	t.slowest = max(t.slowest, d)
+	t.mu.Unlock()
+}
+
+// need is the time the next call may take.
+func (t *timing) need() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return 2*t.slowest + 20*time.Millisecond
+}
+
+// enoughTime reports whether a call that starts after wait can finish before ctx's
+// deadline.
+func (t *timing) enoughTime(ctx context.Context, wait time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return !ok || time.Until(dl)-wait >= t.need()
 }
 
 // newBackoff is the one retry schedule of the function's cloud calls: exponential from

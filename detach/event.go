@@ -119,9 +119,10 @@ func Emit(ctx context.Context, p Publisher, evs []Event, o EmitOptions) []error 
 	errs := make([]error, len(evs))
 	var g errgroup.Group
 	g.SetLimit(max(o.Concurrency, 1))
+	clock := &timing{}
 	for _, batch := range batches(evs, p.Limits()) {
 		g.Go(func() error {
-			publishBatch(ctx, p, evs, batch, errs, max(o.Attempts, 1))
+			publishBatch(ctx, p, evs, batch, errs, max(o.Attempts, 1), clock)
 			return nil
 		})
 	}
@@ -147,18 +148,23 @@ func batches(evs []Event, lim PublishLimits) [][]int {
 }
 
 // publishBatch publishes the events of evs at the indexes of batch, with retries, and
-// records each one's error in errs.
-func publishBatch(ctx context.Context, p Publisher, evs []Event, batch []int, errs []error, attempts int) {
+// records each one's error in errs. A try starts only if it can finish in time (clock).
+func publishBatch(ctx context.Context, p Publisher, evs []Event, batch []int, errs []error, attempts int, clock *timing) {
 	pending := batch
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		if err := ctx.Err(); err != nil {
-			return struct{}{}, backoff.Permanent(err)
+		if !clock.enoughTime(ctx, 0) {
+			return struct{}{}, backoff.Permanent(errTooLate)
 		}
 		call := make([]Event, len(pending))
 		for i, at := range pending {
 			call[i] = evs[at]
 		}
+		start := time.Now()
 		err := p.Publish(ctx, call)
+		var ce *CloudError
+		if err == nil || errors.As(err, &ce) && ce.Status != 0 {
+			clock.observe(time.Since(start))
+		}
 		var refused *RefusedEvents
 		switch {
 		case err == nil:
@@ -187,15 +193,19 @@ func publishBatch(ctx context.Context, p Publisher, evs []Event, batch []int, er
 			return struct{}{}, err
 		}
 		return struct{}{}, backoff.Permanent(err)
-	}, backoff.WithBackOff(newBackoff(100*time.Millisecond, 2*time.Second)), backoff.WithMaxTries(uint(attempts)), backoff.WithMaxElapsedTime(0))
+	}, backoff.WithBackOff(&timedBackOff{newBackoff(100*time.Millisecond, 2*time.Second), ctx, clock}),
+		backoff.WithMaxTries(uint(attempts)), backoff.WithMaxElapsedTime(0))
 	if err != nil {
 		for _, at := range pending {
-			if errs[at] == nil { // the deadline came before the first try
+			if errs[at] == nil { // no try was made
 				errs[at] = err
 			}
 		}
 	}
 }
+
+// errTooLate is the error of events whose publishing could not start in time.
+var errTooLate = errors.New("not sent: too little time was left before the deadline")
 
 func retryable(err error) bool {
 	var ce *CloudError

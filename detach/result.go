@@ -18,6 +18,8 @@ type Result struct {
 	Truncated    *bool            `json:"Truncated,omitempty"`
 	EventEmitted *bool            `json:"EventEmitted,omitempty"`
 	Results      []InstanceResult `json:"Results"`
+
+	notStarted bool // nothing was started for lack of time (NotStarted)
 }
 
 // InstanceResult is the outcome for one instance. Code is an HTTP-like status: 200 when

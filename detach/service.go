@@ -101,8 +101,9 @@ func (s *Service) MaxInstances() int { return s.opts.MaxInstances }
 
 // Detach carries out a validated request through cloud, the API the request names (for
 // ECS, that of the request's region): it resolves the key pair, checks the instances,
-// and detaches the key pair from the eligible ones in batches, within the deadline of
-// ctx. A request-level failure (nothing detached) is returned as *Error; everything
+// and detaches the key pair from the eligible ones in batches. ctx's deadline is when
+// every call must have finished: no call starts that could not (timing), so the
+// caller keeps its own time to answer before the deadline it gives. A request-level failure (nothing detached) is returned as *Error; everything
 // else, including failures of single instances, is in the Result.
 func (s *Service) Detach(ctx context.Context, cloud Cloud, req Request) (*Result, *Error) {
 	r := s.newRun(ctx, cloud, req)
@@ -146,7 +147,7 @@ type run struct {
 	cloud  Cloud
 	lim    Limits          // cloud.Limits()
 	batch  int             // ids per DetachKeyPair call: BatchSize, at most lim.Batch
-	ctx    context.Context // bounded by the deadline less a reserve for answering
+	ctx    context.Context // its deadline is when every call must have finished
 	cancel context.CancelFunc
 	req    Request
 	log    *slog.Logger
@@ -156,18 +157,13 @@ type run struct {
 	known  map[string]Instance
 	result Result
 
+	clock timing // how long the run's calls take
+
 	mu       sync.Mutex
 	started  bool // a DetachKeyPair call has been made
 	aborted  bool // a request-level error stopped the run before any detach
-	slowest  time.Duration
 	batches  int
 	finished int
-}
-
-// reserve is the part of the time left that the function keeps for answering and for
-// the result event: a tenth of it, at least 200ms and at most 2s.
-func reserve(left time.Duration) time.Duration {
-	return min(max(left/10, 200*time.Millisecond), 2*time.Second)
 }
 
 func (s *Service) newRun(ctx context.Context, cloud Cloud, req Request) *run {
@@ -176,11 +172,7 @@ func (s *Service) newRun(ctx context.Context, cloud Cloud, req Request) *run {
 	if r.batch <= 0 {
 		r.batch = max(lim.Batch, 1)
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		r.ctx, r.cancel = context.WithDeadline(ctx, dl.Add(-reserve(time.Until(dl))))
-	} else {
-		r.ctx, r.cancel = context.WithCancel(ctx)
-	}
+	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.result = Result{RequestId: requestIDFrom(ctx), KeyPairId: req.KeyPairId, KeyPairName: req.KeyPairName, DryRun: req.DryRun}
 	return r
 }
@@ -212,13 +204,32 @@ func (r *run) setInstances(ids []string) {
 
 // allNotAttempted answers a request that ran out of time before any instance was checked.
 func (r *run) allNotAttempted(req Request) *Result {
-	r.setInstances(req.InstanceIds)
-	for i, id := range r.ids {
-		r.result.Results[i] = notAttempted(id)
+	res, _ := NotStarted(req, r.result.RequestId)
+	r.log.Warn("out of time before any instance was checked", "instances", len(req.InstanceIds))
+	return res
+}
+
+// Unstarted reports whether the answer of a request says that it was not started for
+// lack of time (NotStarted's answers, which Detach also gives): later requests of the
+// same invocation will not start either.
+func Unstarted(res *Result, err *Error) bool {
+	return res != nil && res.notStarted || err == outOfTimeSelecting
+}
+
+// NotStarted answers a request that was not started for lack of time: every named
+// instance NotAttempted (504); a Targets request, which has selected nothing, fails as
+// a whole with 503 ServiceUnavailable, so that its trigger retries it.
+func NotStarted(req Request, requestID string) (*Result, *Error) {
+	if req.Targets != nil {
+		return nil, outOfTimeSelecting
 	}
-	r.result.count()
-	r.log.Warn("out of time before any instance was checked", "instances", len(r.ids))
-	return &r.result
+	res := &Result{RequestId: requestID, KeyPairId: req.KeyPairId, KeyPairName: req.KeyPairName, DryRun: req.DryRun,
+		Results: make([]InstanceResult, len(req.InstanceIds)), notStarted: true}
+	for i, id := range req.InstanceIds {
+		res.Results[i] = notAttempted(id)
+	}
+	res.count()
+	return res, nil
 }
 
 func notAttempted(id string) InstanceResult {
@@ -582,7 +593,7 @@ func (r *run) detachBatch(kp KeyPair, ids []string) {
 		r.mu.Unlock()
 		return
 	}
-	enough := r.enoughTimeFor()
+	enough := r.clock.enoughTime(r.ctx, 0)
 	if enough {
 		r.started = true
 	}
@@ -654,17 +665,6 @@ func isCloudError(err error) bool {
 	return errors.As(err, &ce)
 }
 
-// enoughTimeFor reports whether a call can still finish before the deadline: the time
-// left must cover twice the slowest call seen so far. Called with r.mu held.
-func (r *run) enoughTimeFor() bool {
-	dl, ok := r.ctx.Deadline()
-	if !ok {
-		return true
-	}
-	need := 2*r.slowest + 20*time.Millisecond
-	return time.Until(dl) >= need
-}
-
 // recordBatch sets the result of every id of a batch and logs progress.
 func (r *run) recordBatch(ids []string, result func(id string) InstanceResult) {
 	for _, id := range ids {
@@ -677,11 +677,4 @@ func (r *run) recordBatch(ids []string, result func(id string) InstanceResult) {
 	if finished == batches || finished%10 == 0 {
 		r.log.Info("detach progress", "batches_done", finished, "batches_planned", batches)
 	}
-}
-
-// observe records how long a call took, for the deadline rule.
-func (r *run) observe(d time.Duration) {
-	r.mu.Lock()
-	r.slowest = max(r.slowest, d)
-	r.mu.Unlock()
 }

@@ -3,6 +3,7 @@ package detach
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -125,4 +126,65 @@ func TestOutOfTimeWhileChecking(t *testing.T) {
 	if err == nil || err.Status != 503 || !err.Retryable() {
 		t.Fatalf("Targets out of time: %v", err)
 	}
+}
+
+// unavailableCloud answers every DetachKeyPair call with a 503 after delay, detaching
+// nothing, and counts the calls the deadline cut short.
+type unavailableCloud struct {
+	lossyCloud
+	delay time.Duration
+	mu    sync.Mutex
+	cut   int
+}
+
+func (c *unavailableCloud) DetachKeyPair(ctx context.Context, _ KeyPair, _ []string) ([]Outcome, error) {
+	select {
+	case <-time.After(c.delay):
+		c.mu.Lock()
+		c.calls++
+		c.mu.Unlock()
+		return nil, &CloudError{Status: 503, Code: "ServiceUnavailable", Message: "try later"}
+	case <-ctx.Done():
+		c.mu.Lock()
+		c.cut++
+		c.mu.Unlock()
+		return nil, fmt.Errorf("cut short: %w", ctx.Err())
+	}
+}
+
+// TestNoTryPastTheDeadline: neither a retry after its backoff wait nor a call after its
+// pacer's wait is started unless it can finish before the deadline (twice the slowest
+// call seen): no call is cut short, so no instance ends DeadlineExceeded; a retry not
+// made leaves the last answer standing, a first call not made leaves NotAttempted.
+func TestNoTryPastTheDeadline(t *testing.T) {
+	t.Run("retries", func(t *testing.T) {
+		cloud := &unavailableCloud{lossyCloud: lossyCloud{bound: map[string]string{"i-a1": "k"}}, delay: 150 * time.Millisecond}
+		s := NewService(Options{MaxAttempts: 10, Backoff: time.Millisecond, MaxBackoff: time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+		defer cancel()
+		res, err := s.Detach(ctx, cloud, Request{RegionId: "cn-hangzhou", KeyPairId: "ssh-k1", InstanceIds: []string{"i-a1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := res.Results[0]; r.ErrorCode != CodeServiceUnavailable || cloud.cut != 0 {
+			t.Fatalf("%+v after %d calls, %d cut short by the deadline", r, cloud.calls, cloud.cut)
+		}
+	})
+	t.Run("pacer", func(t *testing.T) {
+		// two batches of one; the second waits for the pacer (2 calls a second), and
+		// when its wait ends, a call as slow as the first could not finish in time
+		cloud := &unavailableCloud{lossyCloud: lossyCloud{bound: map[string]string{"i-a1": "k", "i-a2": "k"}}, delay: 250 * time.Millisecond}
+		s := NewService(Options{MaxAttempts: 1, BatchSize: 1, QPS: 2})
+		ctx, cancel := context.WithTimeout(context.Background(), 900*time.Millisecond)
+		defer cancel()
+		res, err := s.Detach(ctx, cloud, Request{RegionId: "cn-hangzhou", KeyPairId: "ssh-k1", InstanceIds: []string{"i-a1", "i-a2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes := []string{res.Results[0].ErrorCode, res.Results[1].ErrorCode}
+		slices.Sort(codes) // either batch may get the pacer first
+		if cloud.cut != 0 || fmt.Sprint(codes) != "[NotAttempted ServiceUnavailable]" {
+			t.Fatalf("codes %v after %d calls, %d cut short by the deadline", codes, cloud.calls, cloud.cut)
+		}
+	})
 }

@@ -17,6 +17,15 @@ type outcome struct {
 	emitted *bool  // whether the result event went out; nil when no bus is set
 	product string // the request's product, once known
 	region  string // the request's region, once known
+	ran     bool   // the request was carried out, not rejected or left unstarted
+}
+
+// rank orders the result events of a batch: requests that ran first.
+func (o outcome) rank() int {
+	if o.ran {
+		return 0
+	}
+	return 1
 }
 
 // body is the outcome as the contract's JSON answer.

@@ -2,54 +2,91 @@ package handler
 
 import (
 	"context"
-	"time"
+	"slices"
 
 	"detachkeypair/aliyun"
 	"detachkeypair/detach"
 )
 
-// answerMargin is the time before the deadline that emitting the event leaves for
-// sending the answer.
-const answerMargin = 100 * time.Millisecond
-
-// emit sends the result event of one request to EVENT_BUS, if set, and records in the
-// outcome whether it went out. A failed emit is logged; the outcome is otherwise kept.
-// keyPair names the key pair for the event's subject when the outcome does not.
-func (h *Handler) emit(ctx context.Context, t task, o outcome, keyPair string) outcome {
+// emitAll sends the result event of every request of the invocation to EVENT_BUS, if
+// set, in as few PutEvents calls as EventBridge allows, and records in each outcome
+// whether its event went out. Events of requests that ran go first, those of requests
+// answered without a call (rejected, not started) after them, so that if time runs
+// out it is the latter that stay unsent. Nothing is sent after b.answerBy; the answer
+// matters more. Failures are logged; the outcomes are otherwise kept.
+func (h *Handler) emitAll(ctx context.Context, t task, items []item, outcomes []outcome, b budget) {
 	if h.cfg.EventBus == "" {
-		return o
+		return
 	}
-	home := h.home(t.inv) // the bus is the function's own region's, whatever the request's
-	region := o.region
+	emitted := make([]bool, len(outcomes))
+	var order []int // the requests whose events go out, in the order they go
+	for i := range outcomes {
+		if !items[i].own { // an event from the function's own source gets none: it would loop
+			outcomes[i].emitted = &emitted[i]
+			order = append(order, i)
+		}
+	}
+	if len(order) == 0 {
+		return
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return outcomes[a].rank() - outcomes[b].rank() })
+	ordered := make([]detach.Event, len(order))
+	for i, at := range order {
+		ordered[i] = h.event(t, at, outcomes[at], items[at].keyPair)
+	}
+
+	ctx, cancel := within(ctx, b.answerBy)
+	defer cancel()
+	errs := make([]error, len(ordered))
+	pub, err := h.publishers(h.home(t.inv), t.inv.AccountID, t.inv.Credentials)
+	if err == nil {
+		errs = detach.Emit(ctx, pub, ordered, detach.EmitOptions{Attempts: h.cfg.MaxAttempts, Concurrency: h.cfg.Concurrency})
+	}
+	var failed []int
+	for i, at := range order {
+		if err != nil {
+			errs[i] = err
+		}
+		if errs[i] == nil {
+			emitted[at] = true
+		} else {
+			failed = append(failed, i)
+		}
+	}
+	if len(ordered) == 1 {
+		if len(failed) == 0 {
+			t.log.Info("result event emitted", "result_event_id", ordered[0].ID, "result_event_type", ordered[0].Type, "bus", h.cfg.EventBus)
+		} else {
+			t.log.Error("result event not emitted; the answer stands", "result_event_id", ordered[0].ID, "bus", h.cfg.EventBus, "error", aliyun.Redact(errs[0].Error()))
+		}
+		return
+	}
+	if len(failed) < len(ordered) {
+		t.log.Info("result events emitted", "emitted", len(ordered)-len(failed), "events", len(ordered), "bus", h.cfg.EventBus)
+	}
+	if len(failed) > 0 {
+		ids := make([]string, 0, 10)
+		for _, i := range failed[:min(len(failed), 10)] {
+			ids = append(ids, ordered[i].ID)
+		}
+		t.log.Error("result events not emitted; the answers stand", "not_emitted", len(failed), "events", len(ordered), "bus", h.cfg.EventBus,
+			"first_result_event_ids", ids, "first_error", aliyun.Redact(errs[failed[0]].Error()))
+	}
+}
+
+// event is the result event of the seq-th request of an invocation. keyPair names the
+// key pair in the subject when the outcome does not.
+func (h *Handler) event(t task, seq int, o outcome, keyPair string) detach.Event {
+	region := o.region // the subject names the request's region; the bus is the function's
 	if region == "" {
-		region = home
+		region = h.home(t.inv)
 	}
-	scope := detach.EventScope{Source: h.cfg.EventSource, Product: o.product, Region: region, AccountID: t.inv.AccountID, RequestID: t.inv.RequestID, Seq: t.seq}
-	var ev detach.Event
+	scope := detach.EventScope{Source: h.cfg.EventSource, Product: o.product, Region: region, AccountID: t.inv.AccountID, RequestID: t.inv.RequestID, Seq: seq}
 	if o.err != nil {
 		resp := o.err.Response(t.inv.RequestID)
-		ev = detach.NewEvent(scope, nil, &resp, keyPair)
-	} else {
-		ev = detach.NewEvent(scope, o.result, nil, keyPair)
+		return detach.NewEvent(scope, nil, &resp, keyPair)
 	}
-	emitted := false
-	o.emitted = &emitted
-	if dl, ok := ctx.Deadline(); ok { // keep time to answer: the answer matters more
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-answerMargin))
-		defer cancel()
-	}
-	pub, err := h.publishers(home, t.inv.AccountID, t.inv.Credentials)
-	if err == nil {
-		err = detach.Emit(ctx, pub, []detach.Event{ev}, detach.EmitOptions{Attempts: h.cfg.MaxAttempts})[0]
-	}
-	if err != nil {
-		t.log.Error("result event not emitted; the answer stands", "result_event_id", ev.ID, "bus", h.cfg.EventBus, "error", aliyun.Redact(err.Error()))
-		return o
-	}
-	emitted = true
-	t.log.Info("result event emitted", "result_event_id", ev.ID, "result_event_type", ev.Type, "bus", h.cfg.EventBus)
-	return o
+	return detach.NewEvent(scope, o.result, nil, keyPair)
 }
 
 // home is the region the function runs in: FC's, else the REGION_ID setting.

@@ -84,7 +84,7 @@ func (h *Handler) decode(payload []byte, env Envelope) (items []item, many bool)
 		}
 		items = make([]item, len(events))
 		for i, raw := range events {
-			items[i] = h.event(raw)
+			items[i] = h.cloudEvent(raw)
 		}
 		return items, true
 	case Timer:
@@ -108,9 +108,9 @@ func (h *Handler) request(raw []byte) item {
 	return it
 }
 
-// event decodes one CloudEvent: the request in its data, or, for an ECS instance event,
+// cloudEvent decodes one CloudEvent: the request in its data, or, for an ECS instance event,
 // a request for that instance with the key pair of the settings.
-func (h *Handler) event(raw json.RawMessage) item {
+func (h *Handler) cloudEvent(raw json.RawMessage) item {
 	ev, data, err := parseEvent(raw)
 	if err != nil {
 		return item{err: err}
