@@ -36,6 +36,8 @@ func wire(cfg settings.Settings, log *slog.Logger) handler.Config {
 	return handler.Config{
 		Settings: cfg,
 		Logger:   log,
+		// FC also puts the role's credentials in the instance's environment
+		Secrets: []string{os.Getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), os.Getenv("ALIBABA_CLOUD_SECURITY_TOKEN")},
 		Clouds: func(product, region string, creds *aliyun.Credentials) (detach.Cloud, error) {
 			switch product {
 			case detach.ProductECS:

@@ -84,13 +84,3 @@ func trimSDKPrefix(msg string) string {
 	}
 	return strings.TrimSpace(msg)
 }
-
-var urlQuery = regexp.MustCompile(`(https?://[^\s?"']+)\?[^\s"']*`)
-var secretParam = regexp.MustCompile(`(?i)(Signature|SecurityToken|AccessKeySecret|x-acs-security-token|authorization)(["']?\s*[:=]\s*["']?|%3D)[^\s"'&,%]+`)
-
-// Redact removes request URLs' queries and anything shaped like a secret from an
-// error message before it is logged or answered.
-func Redact(msg string) string {
-	msg = urlQuery.ReplaceAllString(msg, "$1?[redacted]")
-	return secretParam.ReplaceAllString(msg, "$1$2[redacted]")
-}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 
-	"detachkeypair/aliyun"
 	"detachkeypair/detach"
 )
 
@@ -57,7 +56,7 @@ func (h *Handler) emitAll(ctx context.Context, t task, items []item, outcomes []
 		if len(failed) == 0 {
 			t.log.Info("result event emitted", "result_event_id", ordered[0].ID, "result_event_type", ordered[0].Type, "bus", h.cfg.EventBus)
 		} else {
-			t.log.Error("result event not emitted; the answer stands", "result_event_id", ordered[0].ID, "bus", h.cfg.EventBus, "error", aliyun.Redact(errs[0].Error()))
+			t.log.Error("result event not emitted; the answer stands", "result_event_id", ordered[0].ID, "bus", h.cfg.EventBus, "error", errs[0].Error())
 		}
 		return
 	}
@@ -70,7 +69,7 @@ func (h *Handler) emitAll(ctx context.Context, t task, items []item, outcomes []
 			ids = append(ids, ordered[i].ID)
 		}
 		t.log.Error("result events not emitted; the answers stand", "not_emitted", len(failed), "events", len(ordered), "bus", h.cfg.EventBus,
-			"first_result_event_ids", ids, "first_error", aliyun.Redact(errs[failed[0]].Error()))
+			"first_result_event_ids", ids, "first_error", errs[failed[0]].Error())
 	}
 }
 

@@ -58,6 +58,9 @@ type Config struct {
 	Logger     *slog.Logger     // nil: discarded
 	Clouds     CloudFactory     // required
 	Publishers PublisherFactory // required when Settings.EventBus is set
+	// Secrets are values no answer, log line or event may show, in any form, besides
+	// each invocation's credentials: main gives the credentials of the environment.
+	Secrets []string
 }
 
 // Handler is the function. Its Invoke method is what fc.Start runs; it is safe for
@@ -68,6 +71,7 @@ type Handler struct {
 	clouds     CloudFactory
 	publishers PublisherFactory
 	log        *slog.Logger
+	secrets    []string
 }
 
 // New returns the function made of c.
@@ -90,15 +94,18 @@ func New(c Config) *Handler {
 		clouds:     c.Clouds,
 		publishers: c.Publishers,
 		log:        log,
+		secrets:    c.Secrets,
 	}
 }
 
 // task is one request of an invocation: the invocation, the request's place in it (an
-// EventBridge batch holds several), and its logger.
+// EventBridge batch holds several), its logger, and the invocation's redactor, which
+// every message that leaves the function goes through.
 type task struct {
 	inv Invocation
 	seq int
 	log *slog.Logger
+	red *aliyun.Redactor
 }
 
 // Invoke handles one invocation: payload is the trigger's event as FC delivers it.
@@ -107,7 +114,9 @@ type task struct {
 func (h *Handler) Invoke(ctx context.Context, payload []byte) (json.RawMessage, error) {
 	inv := invocationFrom(ctx)
 	env := Classify(payload)
-	t := task{inv: inv, log: h.log.With("request_id", inv.RequestID, "trigger", env.String())}
+	red := h.redactor(inv)
+	log := slog.New(redacting{h.log.Handler(), red})
+	t := task{inv: inv, red: red, log: log.With("request_id", inv.RequestID, "trigger", env.String())}
 	ctx = detach.WithLogger(detach.WithRequestID(ctx, inv.RequestID), t.log)
 
 	items, many := h.decode(payload, env)
@@ -173,7 +182,7 @@ func (h *Handler) runAll(ctx context.Context, t task, items []item, b budget, ma
 	var rejected, notStarted []int
 	tooLate := false // a request could not start its first call: nor will the next ones
 	for i, it := range items {
-		ti := task{inv: t.inv, seq: i, log: t.log.With(it.attrs...)}
+		ti := task{inv: t.inv, seq: i, log: t.log.With(it.attrs...), red: t.red}
 		switch {
 		case it.own:
 			outcomes[i] = outcome{err: it.err}
@@ -191,6 +200,7 @@ func (h *Handler) runAll(ctx context.Context, t task, items []item, b budget, ma
 			outcomes[i] = h.runRequest(detach.WithLogger(ctx, ti.log), ti, it.req)
 			tooLate = detach.Unstarted(outcomes[i].result, outcomes[i].err)
 		}
+		outcomes[i] = scrub(outcomes[i], t.red)
 	}
 	if many && len(rejected) > 0 {
 		it := items[rejected[0]]
@@ -238,9 +248,9 @@ func (h *Handler) runRequest(ctx context.Context, t task, req detach.Request) (o
 	}
 	cloud, cerr := h.clouds(product, req.RegionId, t.inv.Credentials)
 	if cerr != nil {
-		t.log.Error("cloud client not ready", "product", product, "region", req.RegionId, "error", aliyun.Redact(cerr.Error()))
+		t.log.Error("cloud client not ready", "product", product, "region", req.RegionId, "error", cerr.Error())
 		return outcome{err: detach.Internal(fmt.Sprintf("the function could not set up its %s client for region %s: %s; check the %s_ENDPOINT setting and the function's role",
-			product, req.RegionId, aliyun.Redact(cerr.Error()), product))}
+			product, req.RegionId, t.red.Redact(cerr.Error()), product))}
 	}
 	res, err := h.service.Detach(ctx, cloud, req)
 	if err != nil {

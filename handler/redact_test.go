@@ -1,0 +1,274 @@
+package handler_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
+	ecsclient "github.com/alibabacloud-go/ecs-20140526/v7/client"
+	"github.com/alibabacloud-go/tea/dara"
+	"github.com/alibabacloud-go/tea/tea"
+	"github.com/aliyun/fc-runtime-go-sdk/fc/messages"
+	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
+
+	"detachkeypair/aliyun"
+	"detachkeypair/aliyun/aliyuntest"
+	"detachkeypair/emulator"
+	"detachkeypair/handler"
+)
+
+// Credentials shaped like a real STS role's (fake), for the redaction tests. The
+// token does not start with CAIS, as real ones do, so that only the invocation's
+// Redactor, which knows it, can find it bare.
+var (
+	stsToken  = "XAIS" + aliyuntest.Token(7)[4:]
+	stsSecret = aliyuntest.Secret(7)
+	stsKeyID  = "STS.NUgYrLnoC37mZZCNnAbez2RtY"
+)
+
+// gateway is a fake Alibaba Cloud gateway in front of the emulator. It passes every
+// request on, except the calls of one API (ECS: by its x-acs-action header; PutEvents),
+// which it answers as the gateway answers a signature it cannot verify, echoing what it
+// signed: for ECS (ACS3) the canonical request, with its x-acs-security-token line;
+// for EventBridge the string to sign, with the same header. The real gateway's text
+// is not documented; these are harsher assumptions (the whole token), in the echo
+// styles below.
+func gateway(t *testing.T, emu *emulator.Server, api, style string) *httptest.Server {
+	target, _ := url.Parse(emu.URL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		isEB := r.URL.Path == "/openapi/putEvents"
+		if !(isEB && api == "PutEvents" || !isEB && r.Header.Get("x-acs-action") == api) {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		signed := canonicalRequest(r)
+		if isEB {
+			signed = eventBridgeStringToSign(r)
+		}
+		switch style {
+		case "one line": // no cut at a line break hides the rest
+			signed = strings.ReplaceAll(signed, "\n", " ")
+		case "URL-encoded":
+			signed = url.QueryEscape(signed)
+		case "bare token":
+			signed = "(the security token " + r.Header.Get("x-acs-security-token") + " is not valid)"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if isEB {
+			w.WriteHeader(http.StatusForbidden)
+			json.NewEncoder(w).Encode(map[string]any{"requestId": "R-EB", "code": "SignatureDoesNotMatch", "success": false,
+				"message": "The request signature we calculated does not match the signature you provided. string to sign is:" + signed})
+			return
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]any{"RequestId": "R-ECS", "HostId": r.Host, "Code": "SignatureDoesNotMatch",
+			"Message": "The request signature does not conform to Aliyun standards. server canonical request is:" + signed})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// canonicalRequest is the ACS3 canonical request of r: method, path, query, the signed
+// headers, their names, the payload's hash.
+func canonicalRequest(r *http.Request) string {
+	var signed []string
+	for _, part := range strings.Split(r.Header.Get("Authorization"), ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "SignedHeaders="); ok {
+			signed = strings.Split(v, ";")
+		}
+	}
+	var b strings.Builder
+	b.WriteString(r.Method + "\n" + r.URL.Path + "\n" + r.URL.RawQuery + "\n")
+	for _, h := range signed {
+		v := r.Header.Get(h)
+		if h == "host" {
+			v = r.Host
+		}
+		b.WriteString(h + ":" + v + "\n")
+	}
+	b.WriteString("\n" + strings.Join(signed, ";") + "\n" + r.Header.Get("x-acs-content-sha256"))
+	return b.String()
+}
+
+// eventBridgeStringToSign is what EventBridge signs: method, Content-MD5, Content-Type,
+// Date, the x-acs-* headers, the path.
+func eventBridgeStringToSign(r *http.Request) string {
+	var names []string
+	for k := range r.Header {
+		if strings.HasPrefix(strings.ToLower(k), "x-acs") {
+			names = append(names, strings.ToLower(k))
+		}
+	}
+	sort.Strings(names)
+	s := r.Method + "\n" + r.Header.Get("Content-MD5") + "\n" + r.Header.Get("Content-Type") + "\n" + r.Header.Get("Date") + "\n"
+	for _, n := range names {
+		s += n + ":" + r.Header.Get(n) + "\n"
+	}
+	return s + r.URL.Path
+}
+
+// rpcStringToSign is what the RPC (v2) signature signs, as the gateway echoes it:
+// METHOD&%2F&<the sorted query, URL-encoded again> — the security token twice encoded.
+func rpcStringToSign(r *http.Request) string {
+	r.ParseForm()
+	keys := make([]string, 0, len(r.Form))
+	for k := range r.Form {
+		if k != "Signature" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var pairs []string
+	for _, k := range keys {
+		pairs = append(pairs, rpcEncode(k)+"="+rpcEncode(r.Form.Get(k)))
+	}
+	return r.Method + "&%2F&" + rpcEncode(strings.Join(pairs, "&"))
+}
+
+func rpcEncode(s string) string {
+	return strings.NewReplacer("+", "%20", "*", "%2A", "%7E", "~").Replace(url.QueryEscape(s))
+}
+
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestNoSecretThroughTheHandler: with a gateway that echoes the signed request (and so
+// the security token) on any of the function's cloud calls, no 16-character piece of
+// the token or the secret, raw or URL-encoded, reaches an answer, a log line or a
+// result event, whatever the trigger and whether the call fails the request, single
+// instances, or the emit.
+func TestNoSecretThroughTheHandler(t *testing.T) {
+	for _, api := range []string{"DescribeKeyPairs", "DescribeInstances", "DetachKeyPair", "PutEvents"} {
+		for _, style := range []string{"canonical", "one line", "URL-encoded", "bare token"} {
+			t.Run(api+", "+style, func(t *testing.T) {
+				emu, err := emulator.New(emulator.Config{Credentials: []emulator.Credential{{AccessKeyID: stsKeyID, AccessKeySecret: stsSecret, SecurityToken: stsToken}},
+					Fixture: emulator.DefaultFixture()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := emu.Start("127.0.0.1:0"); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { emu.Close() })
+				gw := gateway(t, emu, api, style)
+				cfg := settingsFor(t, emu, map[string]string{"ECS_ENDPOINT": gw.URL, "EVENTBRIDGE_ENDPOINT": gw.URL, "EVENT_BUS": "detach-results", "MAX_ATTEMPTS": "2"})
+				var logs lockedBuffer
+				h := handler.New(wire(cfg, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+
+				byID := request(`"KeyPairId":"ssh-bp67acfmxazb4p0001"`, ids(1, 2))
+				batch, _ := json.Marshal([]map[string]any{
+					{"specversion": "1.0", "id": "e1", "source": "s", "type": "t", "data": json.RawMessage(byID)},
+					{"specversion": "1.0", "id": "e2", "source": "s", "type": "t", "data": json.RawMessage(request(`"KeyPairName":"ops-2026"`, ids(3, 3)))},
+				})
+				var outputs []string
+				for _, payload := range []string{byID, httpEvent(request(`"KeyPairName":"ops-2026"`, ids(4, 5))), string(batch)} {
+					ctx, cancel := fcContext(10 * time.Second)
+					fctx, _ := fccontext.FromContext(ctx)
+					fctx.Credentials = fccontext.Credentials{AccessKeyId: stsKeyID, AccessKeySecret: stsSecret, SecurityToken: stsToken}
+					out, err := h.Invoke(ctx, []byte(payload))
+					cancel()
+					var ie messages.InvokeResponse_Error
+					if errors.As(err, &ie) {
+						out = []byte(ie.Message + ie.Type)
+					} else if err != nil {
+						t.Fatal(err)
+					}
+					outputs = append(outputs, string(out))
+				}
+				for _, ev := range emu.Events("detach-results") {
+					outputs = append(outputs, string(ev.Raw))
+				}
+				outputs = append(outputs, logs.String())
+				all := strings.Join(outputs, "\n")
+				if leaks := aliyuntest.Leaks(all, stsToken, stsSecret); len(leaks) > 0 {
+					t.Errorf("pieces of the credentials %q in:\n%s", leaks, all)
+				}
+				if !strings.Contains(all, "SignatureDoesNotMatch") {
+					t.Errorf("the gateway's answer is nowhere: the test proves nothing:\n%s", all)
+				}
+			})
+		}
+	}
+}
+
+// TestNoSecretThroughTheSDKs: the cloud errors the adapters make of the gateway's
+// echoes, through the real SDKs, carry no piece of the token or the secret once the
+// invocation's Redactor has seen them; nor, for the RPC signature's string to sign and
+// request URLs, even without a Redactor (the patterns).
+func TestNoSecretThroughTheSDKs(t *testing.T) {
+	rpc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]any{"RequestId": "R-RPC", "Code": "SignatureDoesNotMatch",
+			"Message": "Specified signature is not matched with our calculation. server string to sign is:" + rpcStringToSign(r)})
+	}))
+	defer rpc.Close()
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	closedAddr := closed.Addr().String()
+	closed.Close()
+
+	red := aliyun.NewRedactor(stsSecret, stsToken)
+	for _, c := range []struct {
+		name     string
+		endpoint string
+		patterns bool // the patterns alone must suffice
+	}{
+		{"RPC signature echo", strings.TrimPrefix(rpc.URL, "http://"), true},
+		{"RPC request URL", closedAddr, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sdk, err := ecsclient.NewClient(&openapi.Config{
+				Endpoint: tea.String(c.endpoint), Protocol: tea.String("http"), RegionId: tea.String("cn-hangzhou"),
+				AccessKeyId: tea.String(stsKeyID), AccessKeySecret: tea.String(stsSecret), SecurityToken: tea.String(stsToken),
+				SignatureAlgorithm: tea.String("v2"),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			_, sdkErr := sdk.DescribeInstancesWithContext(ctx, &ecsclient.DescribeInstancesRequest{RegionId: tea.String("cn-hangzhou")}, &dara.RuntimeOptions{Autoretry: tea.Bool(false)})
+			if sdkErr == nil || len(aliyuntest.Leaks(sdkErr.Error(), stsToken)) == 0 {
+				t.Fatalf("the SDK's error shows no token: the test proves nothing: %v", sdkErr)
+			}
+			ce := aliyun.ToCloudError(ctx, "ECS", sdkErr)
+			outs := []string{red.Redact(ce.Error())}
+			if c.patterns {
+				outs = append(outs, ce.Error())
+			}
+			for _, out := range outs {
+				if leaks := aliyuntest.Leaks(out, stsToken, stsSecret); len(leaks) > 0 {
+					t.Errorf("%q in %s", leaks, out)
+				}
+			}
+		})
+	}
+}
