@@ -21,17 +21,27 @@ import (
 // remembers what it redacted (up to a few thousand strings), so that the same message
 // in many answers costs one scan.
 type Redactor struct {
-	forms []string // every form of every secret
+	forms  []string            // every form of every secret
+	short  []string            // the forms shorter than a piece: found whole
+	blocks map[string][]anchor // each 8-character block of a longer form, at offsets 0, 8, 16...
 
 	mu   sync.Mutex
 	memo map[string]string
 }
 
+// anchor is where a block is in a form.
+type anchor struct {
+	form, at int
+}
+
 // minSecret is the shortest value a Redactor scrubs: shorter ones would match words.
 const minSecret = 8
 
-// piece is the length from which a part of a secret is scrubbed.
-const piece = 16
+// piece is the length from which a part of a secret is scrubbed; block is half of it.
+const (
+	piece = 16
+	block = piece / 2
+)
 
 // NewRedactor returns a Redactor for the given secret values; empty and short ones
 // are ignored.
@@ -52,6 +62,16 @@ func NewRedactor(secrets ...string) *Redactor {
 	}
 	slices.Sort(r.forms)
 	r.forms = slices.Compact(r.forms)
+	r.blocks = map[string][]anchor{}
+	for i, f := range r.forms {
+		if len(f) < piece {
+			r.short = append(r.short, f)
+			continue
+		}
+		for k := 0; k+block <= len(f); k += block {
+			r.blocks[f[k:k+block]] = append(r.blocks[f[k:k+block]], anchor{i, k})
+		}
+	}
 	return r
 }
 
@@ -76,11 +96,35 @@ func (r *Redactor) Redact(s string) string {
 }
 
 // scrub replaces every piece of a known secret in s (any form, 16 characters or more,
-// or a whole short one) with [redacted].
+// or a whole short one) with [redacted]. Any such piece holds one of its form's
+// 8-character blocks at offsets 0, 8, 16...: each place in s that holds a block is
+// stretched as far as s goes on matching the form around it.
 func (r *Redactor) scrub(s string) string {
 	var cut []span
-	for _, f := range r.forms {
-		cut = append(cut, pieces(s, f)...)
+	for _, f := range r.short {
+		for i := 0; ; {
+			j := strings.Index(s[i:], f)
+			if j < 0 {
+				break
+			}
+			cut = append(cut, span{i + j, i + j + len(f)})
+			i += j + len(f)
+		}
+	}
+	for p := 0; p+block <= len(s); p++ {
+		for _, a := range r.blocks[s[p:p+block]] {
+			f := r.forms[a.form]
+			from, to := p, p+block
+			for fk := a.at; from > 0 && fk > 0 && s[from-1] == f[fk-1]; fk-- {
+				from--
+			}
+			for fk := a.at + block; to < len(s) && fk < len(f) && s[to] == f[fk]; fk++ {
+				to++
+			}
+			if to-from >= piece {
+				cut = append(cut, span{from, to})
+			}
+		}
 	}
 	if len(cut) == 0 {
 		return s
@@ -92,7 +136,7 @@ func (r *Redactor) scrub(s string) string {
 		if c.to <= at {
 			continue
 		}
-		if c.from > at {
+		if c.from >= at {
 			b.WriteString(s[at:c.from])
 			b.WriteString(redacted)
 		}
@@ -104,46 +148,6 @@ func (r *Redactor) scrub(s string) string {
 
 // span is a part of a string, from..to.
 type span struct{ from, to int }
-
-// pieces finds where s holds f whole, or a piece of f at least 16 characters long.
-// Any such piece holds one of f's 8-character blocks at offsets 0, 8, 16...; each
-// occurrence of a block in s is stretched as far as s goes on matching f.
-func pieces(s, f string) []span {
-	var out []span
-	if len(f) < piece {
-		for i := 0; ; {
-			j := strings.Index(s[i:], f)
-			if j < 0 {
-				return out
-			}
-			out = append(out, span{i + j, i + j + len(f)})
-			i += j + len(f)
-		}
-	}
-	const block = piece / 2
-	for k := 0; k+block <= len(f); k += block {
-		b := f[k : k+block]
-		for i := 0; i+block <= len(s); {
-			j := strings.Index(s[i:], b)
-			if j < 0 {
-				break
-			}
-			p := i + j
-			from, to := p, p+block
-			for fk := k; from > 0 && fk > 0 && s[from-1] == f[fk-1]; fk-- {
-				from--
-			}
-			for fk := k + block; to < len(s) && fk < len(f) && s[to] == f[fk]; fk++ {
-				to++
-			}
-			if to-from >= piece {
-				out = append(out, span{from, to})
-			}
-			i = p + 1
-		}
-	}
-	return out
-}
 
 // rpcEscape encodes as Alibaba Cloud's RPC signature does: URL encoding with %20 for a
 // space, %2A for '*', and '~' kept.

@@ -38,6 +38,9 @@ func TestRedactorScrubsKnownSecrets(t *testing.T) {
 		if strings.Contains(text, "keep") && (!strings.HasPrefix(out, "keep") || !strings.HasSuffix(out, "keep")) {
 			t.Errorf("%s: redacted too much: %q", name, out)
 		}
+		if !strings.Contains(out, "[redacted]") {
+			t.Errorf("%s: nothing says what was taken out: %q", name, out)
+		}
 		if r.Redact(text) != out {
 			t.Errorf("%s: a second redaction differs", name)
 		}

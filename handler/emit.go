@@ -25,7 +25,13 @@ func (h *Handler) emitAll(ctx context.Context, t task, items []item, outcomes []
 			order = append(order, i)
 		}
 	}
+	ctx, cancel := within(ctx, b.answerBy)
+	defer cancel()
 	if len(order) == 0 {
+		return
+	}
+	if ctx.Err() != nil { // no time left to send any: do not even make them
+		t.log.Error("result events not emitted: no time was left before the answer", "not_emitted", len(order), "bus", h.cfg.EventBus)
 		return
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return outcomes[a].rank() - outcomes[b].rank() })
@@ -34,8 +40,6 @@ func (h *Handler) emitAll(ctx context.Context, t task, items []item, outcomes []
 		ordered[i] = h.event(t, at, outcomes[at], items[at].keyPair)
 	}
 
-	ctx, cancel := within(ctx, b.answerBy)
-	defer cancel()
 	errs := make([]error, len(ordered))
 	pub, err := h.publishers(h.home(t.inv), t.inv.AccountID, t.inv.Credentials)
 	if err == nil {

@@ -182,21 +182,22 @@ func (h *Handler) runAll(ctx context.Context, t task, items []item, b budget, ma
 	var rejected, notStarted []int
 	tooLate := false // a request could not start its first call: nor will the next ones
 	for i, it := range items {
-		ti := task{inv: t.inv, seq: i, log: t.log.With(it.attrs...), red: t.red}
+		ti := task{inv: t.inv, seq: i, log: t.log, red: t.red} // its own logger only if it logs
 		switch {
 		case it.own:
 			outcomes[i] = outcome{err: it.err}
-			logOwnEvent(ti.log)
+			logOwnEvent(t.log.With(it.attrs...))
 		case it.err != nil:
 			outcomes[i] = outcome{err: it.err}
 			rejected = append(rejected, i)
 			if !many {
-				ti.log.Info("request rejected", "code", it.err.Code, "message", it.err.Message)
+				t.log.With(it.attrs...).Info("request rejected", "code", it.err.Code, "message", it.err.Message)
 			}
 		case tooLate || ctx.Err() != nil:
 			outcomes[i] = h.notStarted(ti, it.req)
 			notStarted = append(notStarted, i)
 		default:
+			ti.log = t.log.With(it.attrs...)
 			outcomes[i] = h.runRequest(detach.WithLogger(ctx, ti.log), ti, it.req)
 			tooLate = detach.Unstarted(outcomes[i].result, outcomes[i].err)
 		}
