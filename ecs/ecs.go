@@ -49,20 +49,7 @@ type Client struct {
 
 var _ detach.Cloud = (*Client)(nil)
 
-// transport is shared by every client of the process, so that connections are kept
-// alive across calls and invocations. The SDK's own shared HTTP client is not used:
-// it rewrites its timeout on every call, racing with calls in flight.
-var transport = &http.Transport{
-	Proxy:               http.ProxyFromEnvironment,
-	DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	MaxIdleConns:        256,
-	MaxIdleConnsPerHost: 64,
-	IdleConnTimeout:     90 * time.Second,
-	TLSHandshakeTimeout: 10 * time.Second,
-	ForceAttemptHTTP2:   true,
-}
-
-// httpClient is the SDK's HTTP client interface over the shared transport.
+// httpClient is the SDK's HTTP client interface over the shared aliyun.Transport.
 type httpClient struct{ c *http.Client }
 
 func (h httpClient) Call(req *http.Request, _ *http.Transport) (*http.Response, error) {
@@ -89,7 +76,7 @@ func New(cfg Config) (*Client, error) {
 	const timeout = 30 * time.Second // one HTTP call; the context's deadline bounds it too
 	oc.ReadTimeout = tea.Int(int(timeout.Milliseconds()))
 	oc.ConnectTimeout = tea.Int(5000)
-	oc.HttpClient = httpClient{&http.Client{Transport: transport, Timeout: timeout}}
+	oc.HttpClient = httpClient{&http.Client{Transport: aliyun.Transport, Timeout: timeout}}
 	c := &Client{region: cfg.Region, regional: cfg.Endpoint == "", config: oc}
 	sdk, err := c.newSDK() // check the configuration now
 	if err != nil {

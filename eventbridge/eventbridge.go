@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"time"
 
@@ -66,16 +65,8 @@ type Publisher struct {
 
 var _ detach.Publisher = (*Publisher)(nil)
 
-// client sends every publisher's requests, so that connections are kept alive across
-// calls and invocations.
-var client = &http.Client{Transport: &http.Transport{
-	Proxy:               http.ProxyFromEnvironment,
-	DialContext:         (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	MaxIdleConns:        64,
-	MaxIdleConnsPerHost: 16,
-	IdleConnTimeout:     90 * time.Second,
-	TLSHandshakeTimeout: 5 * time.Second,
-}}
+// client sends every publisher's requests, over the process's shared transport.
+var client = &http.Client{Transport: aliyun.Transport}
 
 // New returns a publisher for cfg.
 func New(cfg Config) (*Publisher, error) {

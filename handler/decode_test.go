@@ -96,3 +96,15 @@ func checkItems(t *testing.T, h *Handler, env Envelope, items []item, many bool)
 		}
 	}
 }
+
+// BenchmarkDecode measures the decoding of the samples in events/, what FuzzDecode
+// runs for each input (go test ./handler -run '^$' -bench Decode).
+func BenchmarkDecode(b *testing.B) {
+	h := fuzzHandler(b)
+	payloads := samples(b)
+	b.ResetTimer()
+	for i := range b.N {
+		p := payloads[i%len(payloads)]
+		h.decode(p, Classify(p))
+	}
+}
