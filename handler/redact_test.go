@@ -9,9 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -39,110 +36,6 @@ var (
 	stsKeyID  = "STS.NUgYrLnoC37mZZCNnAbez2RtY"
 )
 
-// gateway is a fake Alibaba Cloud gateway in front of the emulator. It passes every
-// request on, except the calls of one API (ECS: by its x-acs-action header; PutEvents),
-// which it answers as the gateway answers a signature it cannot verify, echoing what it
-// signed: for ECS (ACS3) the canonical request, with its x-acs-security-token line;
-// for EventBridge the string to sign, with the same header. The real gateway's text
-// is not documented; these are harsher assumptions (the whole token), in the echo
-// styles below.
-func gateway(t *testing.T, emu *emulator.Server, api, style string) *httptest.Server {
-	target, _ := url.Parse(emu.URL())
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		isEB := r.URL.Path == "/openapi/putEvents"
-		if !(isEB && api == "PutEvents" || !isEB && r.Header.Get("x-acs-action") == api) {
-			proxy.ServeHTTP(w, r)
-			return
-		}
-		signed := canonicalRequest(r)
-		if isEB {
-			signed = eventBridgeStringToSign(r)
-		}
-		switch style {
-		case "one line": // no cut at a line break hides the rest
-			signed = strings.ReplaceAll(signed, "\n", " ")
-		case "URL-encoded":
-			signed = url.QueryEscape(signed)
-		case "bare token":
-			signed = "(the security token " + r.Header.Get("x-acs-security-token") + " is not valid)"
-		}
-		w.Header().Set("Content-Type", "application/json")
-		if isEB {
-			w.WriteHeader(http.StatusForbidden)
-			json.NewEncoder(w).Encode(map[string]any{"requestId": "R-EB", "code": "SignatureDoesNotMatch", "success": false,
-				"message": "The request signature we calculated does not match the signature you provided. string to sign is:" + signed})
-			return
-		}
-		w.WriteHeader(http.StatusBadRequest)
-		json.NewEncoder(w).Encode(map[string]any{"RequestId": "R-ECS", "HostId": r.Host, "Code": "SignatureDoesNotMatch",
-			"Message": "The request signature does not conform to Aliyun standards. server canonical request is:" + signed})
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-// canonicalRequest is the ACS3 canonical request of r: method, path, query, the signed
-// headers, their names, the payload's hash.
-func canonicalRequest(r *http.Request) string {
-	var signed []string
-	for _, part := range strings.Split(r.Header.Get("Authorization"), ",") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "SignedHeaders="); ok {
-			signed = strings.Split(v, ";")
-		}
-	}
-	var b strings.Builder
-	b.WriteString(r.Method + "\n" + r.URL.Path + "\n" + r.URL.RawQuery + "\n")
-	for _, h := range signed {
-		v := r.Header.Get(h)
-		if h == "host" {
-			v = r.Host
-		}
-		b.WriteString(h + ":" + v + "\n")
-	}
-	b.WriteString("\n" + strings.Join(signed, ";") + "\n" + r.Header.Get("x-acs-content-sha256"))
-	return b.String()
-}
-
-// eventBridgeStringToSign is what EventBridge signs: method, Content-MD5, Content-Type,
-// Date, the x-acs-* headers, the path.
-func eventBridgeStringToSign(r *http.Request) string {
-	var names []string
-	for k := range r.Header {
-		if strings.HasPrefix(strings.ToLower(k), "x-acs") {
-			names = append(names, strings.ToLower(k))
-		}
-	}
-	sort.Strings(names)
-	s := r.Method + "\n" + r.Header.Get("Content-MD5") + "\n" + r.Header.Get("Content-Type") + "\n" + r.Header.Get("Date") + "\n"
-	for _, n := range names {
-		s += n + ":" + r.Header.Get(n) + "\n"
-	}
-	return s + r.URL.Path
-}
-
-// rpcStringToSign is what the RPC (v2) signature signs, as the gateway echoes it:
-// METHOD&%2F&<the sorted query, URL-encoded again> — the security token twice encoded.
-func rpcStringToSign(r *http.Request) string {
-	r.ParseForm()
-	keys := make([]string, 0, len(r.Form))
-	for k := range r.Form {
-		if k != "Signature" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	var pairs []string
-	for _, k := range keys {
-		pairs = append(pairs, rpcEncode(k)+"="+rpcEncode(r.Form.Get(k)))
-	}
-	return r.Method + "&%2F&" + rpcEncode(strings.Join(pairs, "&"))
-}
-
-func rpcEncode(s string) string {
-	return strings.NewReplacer("+", "%20", "*", "%2A", "%7E", "~").Replace(url.QueryEscape(s))
-}
-
 // lockedBuffer is a log destination safe for concurrent writes.
 type lockedBuffer struct {
 	mu sync.Mutex
@@ -168,7 +61,7 @@ func (l *lockedBuffer) String() string {
 // instances, or the emit.
 func TestNoSecretThroughTheHandler(t *testing.T) {
 	for _, api := range []string{"DescribeKeyPairs", "DescribeInstances", "DetachKeyPair", "PutEvents"} {
-		for _, style := range []string{"canonical", "one line", "URL-encoded", "bare token"} {
+		for _, style := range aliyuntest.EchoStyles {
 			t.Run(api+", "+style, func(t *testing.T) {
 				emu, err := emulator.New(emulator.Config{Credentials: []emulator.Credential{{AccessKeyID: stsKeyID, AccessKeySecret: stsSecret, SecurityToken: stsToken}},
 					Fixture: emulator.DefaultFixture()})
@@ -179,7 +72,8 @@ func TestNoSecretThroughTheHandler(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { emu.Close() })
-				gw := gateway(t, emu, api, style)
+				gw := aliyuntest.NewGateway(func() string { return emu.URL() }, api, style)
+				t.Cleanup(gw.Close)
 				cfg := settingsFor(t, emu, map[string]string{"ECS_ENDPOINT": gw.URL, "EVENTBRIDGE_ENDPOINT": gw.URL, "EVENT_BUS": "detach-results", "MAX_ATTEMPTS": "2"})
 				var logs lockedBuffer
 				h := handler.New(wire(cfg, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
@@ -229,7 +123,7 @@ func TestNoSecretThroughTheSDKs(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
 		json.NewEncoder(w).Encode(map[string]any{"RequestId": "R-RPC", "Code": "SignatureDoesNotMatch",
-			"Message": "Specified signature is not matched with our calculation. server string to sign is:" + rpcStringToSign(r)})
+			"Message": "Specified signature is not matched with our calculation. server string to sign is:" + aliyuntest.RPCStringToSign(r)})
 	}))
 	defer rpc.Close()
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
