@@ -86,6 +86,7 @@ func New(c Config) *Handler {
 			MaxAttempts:  cfg.MaxAttempts,
 			MaxInstances: cfg.MaxInstances,
 			Logger:       log,
+			Policy:       cfg.Policy,
 		}),
 		clouds:     c.Clouds,
 		publishers: c.Publishers,
