@@ -14,20 +14,21 @@ import (
 type outcome struct {
 	result  *detach.Result
 	err     *detach.Error
-	emitted *bool  // whether the result event went out; nil when no bus is set
-	product string // the request's product, once known
-	region  string // the request's region, once known
+	emitted *bool          // whether the result event went out; nil when no bus is set
+	product string         // the request's product, once known
+	region  string         // the request's region, once known
+	caller  *detach.Caller // who asked, for the answer and the event
 }
 
 // body is the outcome as the contract's JSON answer.
 func (o outcome) body(requestID string) any {
 	if o.err != nil {
 		r := o.err.Response(requestID)
-		r.EventEmitted = o.emitted
+		r.EventEmitted, r.Caller = o.emitted, o.caller
 		return r
 	}
 	if o.result != nil {
-		o.result.EventEmitted = o.emitted
+		o.result.EventEmitted, o.result.Caller = o.emitted, o.caller
 	}
 	return o.result
 }

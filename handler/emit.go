@@ -16,6 +16,7 @@ const answerMargin = 100 * time.Millisecond
 // outcome whether it went out. A failed emit is logged; the outcome is otherwise kept.
 // keyPair names the key pair for the event's subject when the outcome does not.
 func (h *Handler) emit(ctx context.Context, t task, o outcome, keyPair string) outcome {
+	o.caller = t.caller
 	if h.cfg.EventBus == "" {
 		return o
 	}
@@ -30,8 +31,10 @@ func (h *Handler) emit(ctx context.Context, t task, o outcome, keyPair string) o
 	var ev detach.Event
 	if o.err != nil {
 		resp := o.err.Response(t.inv.RequestID)
+		resp.Caller = o.caller
 		ev = detach.NewEvent(scope, nil, &resp, keyPair)
 	} else {
+		o.result.Caller = o.caller
 		ev = detach.NewEvent(scope, o.result, nil, keyPair)
 	}
 	emitted := false

@@ -82,6 +82,8 @@ type cloudEvent struct {
 	Data        json.RawMessage `json:"data"`
 	DataBase64  string          `json:"data_base64"`
 	RegionID    string          `json:"aliyunregionid"`
+	AccountID   string          `json:"aliyunaccountid"`    // the account the event came from
+	EventBus    string          `json:"aliyuneventbusname"` // the bus it was put on
 	SpecVersion string          `json:"specversion"`
 }
 

@@ -95,11 +95,12 @@ func New(c Config) *Handler {
 }
 
 // task is one request of an invocation: the invocation, the request's place in it (an
-// EventBridge batch holds several), and its logger.
+// EventBridge batch holds several), its logger, and who asked (audit.go).
 type task struct {
-	inv Invocation
-	seq int
-	log *slog.Logger
+	inv    Invocation
+	seq    int
+	log    *slog.Logger
+	caller *detach.Caller
 }
 
 // Invoke handles one invocation: payload is the trigger's event as FC delivers it.
@@ -109,6 +110,9 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) (json.RawMessage, 
 	inv := invocationFrom(ctx)
 	env := Classify(payload)
 	t := task{inv: inv, log: h.log.With("request_id", inv.RequestID, "trigger", env.String())}
+	if env != CloudEvent && env != EventBatch { // each event has its own caller
+		t = t.withCaller(h.callerOf(env, payload))
+	}
 	ctx = detach.WithLogger(detach.WithRequestID(ctx, inv.RequestID), t.log)
 
 	switch env {
@@ -145,7 +149,7 @@ func (h *Handler) invokeHTTP(ctx context.Context, t task, payload []byte) (json.
 func (h *Handler) invokeEvents(ctx context.Context, t task, payload []byte, env Envelope) (json.RawMessage, error) {
 	items, err := eventsOf(payload, env)
 	if err != nil {
-		return answer(t.inv, h.emit(ctx, t, outcome{err: err}, ""))
+		return answer(t.inv, h.emit(ctx, t.withCaller(h.callerOf(env, payload)), outcome{err: err}, ""))
 	}
 	outcomes := make([]outcome, len(items))
 	for i, raw := range items {
@@ -158,12 +162,15 @@ func (h *Handler) invokeEvents(ctx context.Context, t task, payload []byte, env 
 // a request for that instance with the key pair of the settings.
 func (h *Handler) runEvent(ctx context.Context, t task, raw json.RawMessage) outcome {
 	ev, data, err := parseEvent(raw)
+	t = t.withCaller(eventCaller(ev))
+	ctx = detach.WithLogger(ctx, t.log)
 	if err != nil {
 		return h.emit(ctx, t, outcome{err: err}, "")
 	}
 	t.log = t.log.With("event_id", ev.ID, "event_source", ev.Source)
+	ctx = detach.WithLogger(ctx, t.log)
 	if err := refuseOwnEvent(ev, h.cfg.EventSource, t.log); err != nil {
-		return outcome{err: err} // no result event: it would be routed back the same way
+		return outcome{err: err, caller: t.caller} // no result event: it would be routed back the same way
 	}
 	if ev.Source == ecsEventSource {
 		req, err := h.instanceEventRequest(ev, data)
