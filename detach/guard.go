@@ -108,10 +108,16 @@ func (p Policy) checkRequest(req Request, lim Limits) *Error {
 	return nil
 }
 
-// checkKeyPair refuses a resolved key pair that ALLOWED_KEY_PAIRS does not allow.
+// checkKeyPair refuses a resolved key pair that ALLOWED_KEY_PAIRS does not allow. A
+// cloud that does not tell key pair ids (ECS's DescribeKeyPairs documents none) leaves
+// kp.ID empty: then only a name can allow it, and the refusal says so.
 func (p Policy) checkKeyPair(kp KeyPair) *Error {
 	if allowed, _ := p.keyPairVerdict(kp); !allowed {
-		return keyPairRefused(kp.Name, kp.ID)
+		err := keyPairRefused(kp.Name, kp.ID)
+		if kp.ID == "" && len(p.KeyPairIDs) > 0 {
+			err.Message += " (the cloud did not tell its id, so the ids of ALLOWED_KEY_PAIRS cannot match it: list its name)"
+		}
+		return err
 	}
 	return nil
 }

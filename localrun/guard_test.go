@@ -147,7 +147,7 @@ func TestGuardRequiredTag(t *testing.T) {
 	fix := fleetWith(map[int][]emulator.Tag{8: {{Key: "env", Value: "staging"}}}) // no team=payments
 	env := start(t, localrun.Options{Fixture: fix, Env: []string{"REQUIRED_TAG=team=payments"}})
 	before := bindings(env.Emulator)
-	a, _ := invokeAnswer(t, env, directRequest(map[string]any{"KeyPairId": "ssh-bp67acfmxazb4p0001", "InstanceIds": []string{instance(7), instance(8), instance(9)}}))
+	a, _ := invokeAnswer(t, env, directRequest(map[string]any{"KeyPairName": "ops-2026", "InstanceIds": []string{instance(7), instance(8), instance(9)}}))
 	if got := fmt.Sprint(codes(a.Results)); got != "[200 403 Forbidden.Protected 200]" || !strings.Contains(a.Results[1].Message, "REQUIRED_TAG") {
 		t.Fatalf("results %s: %+v", got, a.Results)
 	}
@@ -179,7 +179,9 @@ func TestGuardRequiredTag(t *testing.T) {
 // TestGuardAllowedKeyPairs: a key pair outside ALLOWED_KEY_PAIRS is refused as a whole
 // request (403 Forbidden.Policy), dry runs too: before any call when the request's own
 // name already rules it out, after resolving it (a read) when an id could still allow
-// it; the allowed ones, by wildcard or by id, are detached.
+// it; the allowed ones, by wildcard or by id, are detached. An id can allow a key pair
+// named by name only where the cloud tells ids (the emulator's undocumented case): where
+// it does not, as ECS documents, the refusal says to list the name.
 func TestGuardAllowedKeyPairs(t *testing.T) {
 	ops := directRequest(map[string]any{"KeyPairName": "ops-2026", "InstanceIds": []string{instance(1)}})
 	opsDry := directRequest(map[string]any{"KeyPairName": "ops-2026", "InstanceIds": []string{instance(1)}, "DryRun": true})
@@ -197,12 +199,19 @@ func TestGuardAllowedKeyPairs(t *testing.T) {
 	}
 	assertState(t, before, bindings(env.Emulator), a.Results, false)
 
-	env = start(t, localrun.Options{Env: []string{"ALLOWED_KEY_PAIRS=deploy-*, ssh-bp67acfmxazb4p0003"}})
+	byID := []string{"ALLOWED_KEY_PAIRS=deploy-*, ssh-bp67acfmxazb4p0003"}
+	env = start(t, localrun.Options{Env: byID})
+	backup := directRequest(map[string]any{"KeyPairName": "ops-2026-backup", "InstanceIds": []string{instance(26)}})
+	r, _ := invokeAnswer(t, env, backup)
+	wantRefusal(t, r, "list its name")
+	wantCalls(t, env.Emulator, 1, 0, 0)
+
+	env = start(t, localrun.Options{Env: byID, ExposeKeyPairIDs: true})
 	before = bindings(env.Emulator)
-	r, _ := invokeAnswer(t, env, ops)
+	r, _ = invokeAnswer(t, env, ops)
 	wantRefusal(t, r, "ALLOWED_KEY_PAIRS")
 	wantCalls(t, env.Emulator, 1, 0, 0) // its id had to be known: an id is listed
-	a, _ = invokeAnswer(t, env, directRequest(map[string]any{"KeyPairName": "ops-2026-backup", "InstanceIds": []string{instance(26)}}))
+	a, _ = invokeAnswer(t, env, backup)
 	if a.Code != "" || a.FailCount != 0 {
 		t.Fatalf("ops-2026-backup (allowed by its id): %s %s %+v", a.Code, a.Message, a.Results)
 	}
