@@ -178,7 +178,7 @@ func TestROSValidatorCatchesBrokenTemplates(t *testing.T) {
 			}},
 		{name: "executor's account in an ARN", want: []string{"names ALIYUN::AccountId, the account of whoever runs the stack"},
 			mutate: func(t *testing.T, d map[string]any) {
-				set(t, d, map[string]any{"Fn::Sub": "acs:ecs:*:${ALIYUN::AccountId}:instance/*"}, "Resources", "Policy", "Properties", "PolicyDocument", "Statement", 0, "Resource", 0)
+				set(t, d, map[string]any{"Fn::Sub": "acs:eventbridge:*:${ALIYUN::AccountId}:eventbus/x"}, "Resources", "Policy", "Properties", "PolicyDocument", "Statement", 1, "Resource", 0)
 			}},
 		{name: "a built name too long", want: []string{"Resources.LogProject.Properties.Name: can be 79 characters long"},
 			mutate: func(t *testing.T, d map[string]any) { set(t, d, 40, "Parameters", "FunctionName", "MaxLength") }},

@@ -424,14 +424,7 @@ func TestPolicyMatchesCode(t *testing.T) {
 		if res := st["Resource"]; res == "*" || slices.Contains(listAt(st, "Resource"), any("*")) {
 			t.Errorf("template.yaml: statement %v applies to every resource (*); scope it", st)
 		}
-		var res []string
-		for _, v := range asList(st["Resource"]) {
-			arn, ok := r.resolve(v)
-			if !ok {
-				t.Errorf("template.yaml: resource %v cannot be resolved from parameters", v)
-			}
-			res = append(res, fmt.Sprint(arn))
-		}
+		res := statementResources(t, r, st)
 		for _, a := range asList(st["Action"]) {
 			action, _ := a.(string)
 			if strings.Contains(action, "*") {
@@ -491,6 +484,23 @@ func TestPolicyMatchesCode(t *testing.T) {
 		!reflect.DeepEqual(get(sts[0], "Principal"), map[string]any{"Service": []any{"fc.aliyuncs.com"}}) {
 		t.Errorf("template.yaml: the role's trust policy is %v, want only fc.aliyuncs.com to assume it", trust)
 	}
+}
+
+// statementResources resolves the resources of a policy statement with the template's
+// parameter defaults: a list of ARNs, or a function that makes one (the ECS ARNs of each
+// of EcsRegions).
+func statementResources(t *testing.T, r rosFile, st map[string]any) []string {
+	t.Helper()
+	resolved, ok := r.resolve(st["Resource"])
+	if !ok {
+		t.Errorf("template.yaml: resource %v cannot be resolved from parameters", st["Resource"])
+		return nil
+	}
+	var res []string
+	for _, arn := range asList(resolved) {
+		res = append(res, fmt.Sprint(arn))
+	}
+	return res
 }
 
 // comparePolicy compares the actions a policy allows with those the code calls. The

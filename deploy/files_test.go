@@ -191,11 +191,19 @@ func (r rosFile) one(t *testing.T, typ string) (string, map[string]any) {
 
 // resolve evaluates the intrinsic functions of a template value that depend only on
 // parameters ({"Ref": P} becomes P's default, Fn::Sub substitutes defaults and pseudo
-// parameters) and returns the value; ok is false when something in it needs a deployed
-// resource or is not understood.
+// parameters; Fn::Replace, Fn::Split and Fn::ListMerge as resource-specs.json says) and
+// returns the value; ok is false when something in it needs a deployed resource or is
+// not understood.
 func (r rosFile) resolve(v any) (out any, ok bool) {
 	switch v := v.(type) {
 	case map[string]any:
+		if fn, arg, isFn := intrinsic(v); isFn && (fn == "Fn::Replace" || fn == "Fn::Split" || fn == "Fn::ListMerge") {
+			args, ok := r.resolve(arg)
+			if !ok {
+				return nil, false
+			}
+			return applyListFunction(fn, args)
+		}
 		if ref, isRef := v["Ref"].(string); isRef && len(v) == 1 {
 			if p, isPseudo := pseudoExample[ref]; isPseudo {
 				return p, true
@@ -230,6 +238,60 @@ func (r rosFile) resolve(v any) (out any, ok bool) {
 		return l, true
 	}
 	return v, true
+}
+
+// applyListFunction evaluates Fn::Replace ([{old: new, ...}, string]: each old
+// replaced, in key order, where no old is part of another), Fn::Split ([delimiter,
+// string]) and Fn::ListMerge ([[...], [...]]) on resolved arguments.
+func applyListFunction(fn string, args any) (any, bool) {
+	l, isList := args.([]any)
+	if !isList {
+		return nil, false
+	}
+	switch fn {
+	case "Fn::Replace":
+		pairs, isMap := l[0].(map[string]any)
+		s, isString := l[1].(string)
+		if len(l) != 2 || !isMap || !isString {
+			return nil, false
+		}
+		olds := sortedKeys(pairs)
+		for _, old := range olds {
+			for _, other := range olds {
+				if other != old && strings.Contains(other, old) {
+					return nil, false // the order would matter
+				}
+			}
+			replacement, isString := pairs[old].(string)
+			if !isString {
+				return nil, false
+			}
+			s = strings.ReplaceAll(s, old, replacement)
+		}
+		return s, true
+	case "Fn::Split":
+		delim, isDelim := l[0].(string)
+		s, isString := l[1].(string)
+		if len(l) != 2 || !isDelim || !isString || delim == "" {
+			return nil, false
+		}
+		var out []any
+		for _, part := range strings.Split(s, delim) {
+			out = append(out, part)
+		}
+		return out, true
+	case "Fn::ListMerge":
+		var out []any
+		for _, e := range l {
+			part, isList := e.([]any)
+			if !isList {
+				return nil, false
+			}
+			out = append(out, part...)
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 // withParameters returns the template with these parameter values as defaults, so that

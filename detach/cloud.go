@@ -38,6 +38,12 @@ type Limits struct {
 	KeyPairPage int    // DescribeKeyPairs: most key pairs a page
 	DescribeIDs int    // DescribeInstances: most ids a call, and most instances a page
 	Batch       int    // DetachKeyPair: most ids a call
+	// InstanceTags says that DescribeInstances returns every instance's tags in
+	// Instance.Tags (none: an empty list). An adapter whose API does not tell them
+	// leaves it false and returns no tags; it must never guess them. The guard then
+	// refuses every request while a tag rule (PROTECTED_TAG, REQUIRED_TAG) is set,
+	// rather than treat an instance whose tags it cannot see as untagged.
+	InstanceTags bool
 }
 
 // ECS's limits, for the ecs adapter and for the settings that may not exceed them.
@@ -72,6 +78,7 @@ type Instance struct {
 	ID          string
 	Status      string // Running, Stopped, Starting, Stopping, ...
 	KeyPairName string // the bound key pair, "" if none
+	Tags        []Tag  // the instance's tags, where Limits().InstanceTags says the cloud tells them
 }
 
 // StatusStopped is the only status in which the contract detaches a key pair.

@@ -8,13 +8,19 @@
 //  2. check every instance (DescribeInstances): it must exist, be Stopped and be bound
 //     to the key pair; named by name, one unbound instance fails the whole request
 //     before anything is detached, named by id it fails alone;
+
 //  3. detach from the eligible instances in batches (DetachKeyPair), several calls in
 //     flight, paced under the cloud's quota, retried with backoff, and never started
 //     when too little time is left before the deadline;
 //  4. answer with one result per instance: nothing is lost, nothing is reported done
 //     that the cloud did not do.
 //
-// NewEvent and Emit turn the answer into a result event for a Publisher.
+// Before anything changes, the guardrails of a Policy (guard.go) apply: to the request
+// as a whole (region, key pair, the reach of a Targets selector) before or right after
+// step 1, and to each instance (protected and required tags) in step 2, dry runs too.
+//
+// NewEvent and Emit turn the answer into a result event for a Publisher. A Caller
+// (caller.go), filled by the trigger's handler, says in both who asked.
 //
 // The package talks to the cloud only through the interfaces it declares (Cloud,
 // Publisher) and imports no cloud SDK: the adapters (ecs, eventbridge) translate.

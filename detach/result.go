@@ -17,6 +17,7 @@ type Result struct {
 	MatchedCount *int             `json:"MatchedCount,omitempty"`
 	Truncated    *bool            `json:"Truncated,omitempty"`
 	EventEmitted *bool            `json:"EventEmitted,omitempty"`
+	Caller       *Caller          `json:"Caller,omitempty"`
 	Results      []InstanceResult `json:"Results"`
 
 	notStarted bool // nothing was started for lack of time (NotStarted)
@@ -68,10 +69,11 @@ func (e *Error) Retryable() bool { return e.Status >= 500 }
 
 // ErrorResponse is the body of a request-level error answer.
 type ErrorResponse struct {
-	RequestId    string `json:"RequestId,omitempty"`
-	Code         string `json:"Code"`
-	Message      string `json:"Message"`
-	EventEmitted *bool  `json:"EventEmitted,omitempty"`
+	RequestId    string  `json:"RequestId,omitempty"`
+	Code         string  `json:"Code"`
+	Message      string  `json:"Message"`
+	EventEmitted *bool   `json:"EventEmitted,omitempty"`
+	Caller       *Caller `json:"Caller,omitempty"`
 }
 
 // Response returns the error as the contract's answer body.

@@ -24,6 +24,7 @@ type Options struct {
 	Backoff      time.Duration // first wait before a retry (default 200ms); it grows, with jitter
 	MaxBackoff   time.Duration // longest wait before a retry (default 5s)
 	Logger       *slog.Logger  // where progress goes (default: discarded)
+	Policy       Policy        // the guardrails (zero: none), see guard.go
 }
 
 // Defaults of the contract's settings.
@@ -109,6 +110,9 @@ func (s *Service) Detach(ctx context.Context, cloud Cloud, req Request) (*Result
 	r := s.newRun(ctx, cloud, req)
 	defer r.cancel()
 	start := time.Now()
+	if err := r.guardRequest(); err != nil {
+		return nil, err
+	}
 	kp, err := r.resolveKeyPair()
 	switch {
 	case err == timeUp && req.Targets != nil:
@@ -116,6 +120,9 @@ func (s *Service) Detach(ctx context.Context, cloud Cloud, req Request) (*Result
 	case err == timeUp:
 		return r.allNotAttempted(req), nil
 	case err != nil:
+		return nil, err
+	}
+	if err := r.guardKeyPair(kp); err != nil {
 		return nil, err
 	}
 	r.result.KeyPairId, r.result.KeyPairName = kp.ID, kp.Name
@@ -135,6 +142,7 @@ func (s *Service) Detach(ctx context.Context, cloud Cloud, req Request) (*Result
 	if err := r.checkAndDetach(kp); err != nil {
 		return nil, err
 	}
+	r.logRefusals()
 	r.result.count()
 	r.log.Info("detach finished", "total", r.result.TotalCount, "failed", r.result.FailCount,
 		"elapsed_ms", time.Since(start).Milliseconds())
@@ -301,7 +309,7 @@ func (r *run) resolveKeyPair() (KeyPair, *Error) {
 // selectTargets finds the instances of the Targets selector: bound to the key pair and
 // matching the tags and resource group, all pages, capped at MaxInstances in id order.
 func (r *run) selectTargets(kp KeyPair) *Error {
-	q := InstanceQuery{KeyPairName: kp.Name, Tags: r.req.Targets.Tags, ResourceGroupID: r.req.Targets.ResourceGroupId, PageSize: r.lim.DescribeIDs}
+	q := InstanceQuery{KeyPairName: kp.Name, Tags: r.opts.Policy.narrowTargets(r.req.Targets.Tags), ResourceGroupID: r.req.Targets.ResourceGroupId, PageSize: r.lim.DescribeIDs}
 	var all []Instance
 	for {
 		p, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
@@ -532,6 +540,7 @@ func (r *run) checkFailed(chunk []string, err error, mu *sync.Mutex, errs *[]*Er
 // one on (to eligible, or, when eligible is nil, leaves its result unset for later).
 func (r *run) judge(kp KeyPair, id string, in Instance, exists bool, eligible chan<- string) {
 	i := r.pos[id]
+	refusal := r.opts.Policy.instanceRefusal(in)
 	switch {
 	case !exists:
 		r.result.Results[i] = failed(id, http.StatusNotFound, CodeInstanceNotFound,
@@ -543,6 +552,8 @@ func (r *run) judge(kp KeyPair, id string, in Instance, exists bool, eligible ch
 		}
 		r.result.Results[i] = failed(id, http.StatusBadRequest, CodeNotAttached,
 			fmt.Sprintf("key pair %s is not bound to this instance (it has %s)", kp.Name, bound))
+	case refusal != "": // before the status and the dry run, so that a dry run shows it too
+		r.result.Results[i] = failed(id, http.StatusForbidden, CodeProtected, refusal)
 	case in.Status != StatusStopped:
 		r.result.Results[i] = failed(id, http.StatusBadRequest, CodeIncorrectStatus,
 			fmt.Sprintf("instance is %s; stop it first", in.Status))

@@ -109,10 +109,12 @@ func runtime() *dara.RuntimeOptions {
 	return &dara.RuntimeOptions{Autoretry: tea.Bool(false)}
 }
 
-// Limits are ECS's: per region, key pairs named by name, 50 ids a DetachKeyPair call.
+// Limits are ECS's: per region, key pairs named by name, 50 ids a DetachKeyPair call,
+// and instance tags in DescribeInstances' answer (Instances.Instance[].Tags.Tag[]).
 func (c *Client) Limits() detach.Limits {
 	return detach.Limits{Product: detach.ProductECS, Region: c.region,
-		KeyPairPage: detach.ECSKeyPairPage, DescribeIDs: detach.ECSDescribeIDs, Batch: detach.ECSBatch}
+		KeyPairPage: detach.ECSKeyPairPage, DescribeIDs: detach.ECSDescribeIDs, Batch: detach.ECSBatch,
+		InstanceTags: true}
 }
 
 // DescribeKeyPairs returns one page of the region's key pairs whose name matches
@@ -212,10 +214,26 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 				ID:          tea.StringValue(in.InstanceId),
 				Status:      tea.StringValue(in.Status),
 				KeyPairName: tea.StringValue(in.KeyPairName),
+				Tags:        tagsOf(in.Tags),
 			})
 		}
 	}
 	return p, nil
+}
+
+// tagsOf turns an instance's tags in DescribeInstances' answer into the domain's;
+// none is an empty list, since ECS tells every instance's tags.
+func tagsOf(t *ecsclient.DescribeInstancesResponseBodyInstancesInstanceTags) []detach.Tag {
+	tags := []detach.Tag{}
+	if t == nil {
+		return tags
+	}
+	for _, tag := range t.Tag {
+		if tag != nil {
+			tags = append(tags, detach.Tag{Key: tea.StringValue(tag.TagKey), Value: tea.StringValue(tag.TagValue)})
+		}
+	}
+	return tags
 }
 
 // DetachKeyPair detaches kp, named by its name (ECS takes no id), from up to 50 instances.

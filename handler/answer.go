@@ -14,10 +14,11 @@ import (
 type outcome struct {
 	result  *detach.Result
 	err     *detach.Error
-	emitted *bool  // whether the result event went out; nil when no bus is set
-	product string // the request's product, once known
-	region  string // the request's region, once known
-	ran     bool   // the request was carried out, not rejected or left unstarted
+	emitted *bool          // whether the result event went out; nil when no bus is set
+	product string         // the request's product, once known
+	region  string         // the request's region, once known
+	caller  *detach.Caller // who asked, for the answer and the event
+	ran     bool           // the request was carried out, not rejected or left unstarted
 }
 
 // rank orders the result events of a batch: requests that ran first.
@@ -32,11 +33,11 @@ func (o outcome) rank() int {
 func (o outcome) body(requestID string) any {
 	if o.err != nil {
 		r := o.err.Response(requestID)
-		r.EventEmitted = o.emitted
+		r.EventEmitted, r.Caller = o.emitted, o.caller
 		return r
 	}
 	if o.result != nil {
-		o.result.EventEmitted = o.emitted
+		o.result.EventEmitted, o.result.Caller = o.emitted, o.caller
 	}
 	return o.result
 }

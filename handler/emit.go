@@ -13,7 +13,7 @@ import (
 // answered without a call (rejected, not started) after them, so that if time runs
 // out it is the latter that stay unsent. Nothing is sent after b.answerBy; the answer
 // matters more. Failures are logged; the outcomes are otherwise kept.
-func (h *Handler) emitAll(ctx context.Context, t task, items []item, outcomes []outcome, b budget) {
+func (h *Handler) emitAll(ctx context.Context, t task, items []item, outcomes []outcome, b budget, many bool) {
 	if h.cfg.EventBus == "" {
 		return
 	}
@@ -57,10 +57,11 @@ func (h *Handler) emitAll(ctx context.Context, t task, items []item, outcomes []
 		}
 	}
 	if len(ordered) == 1 {
+		log := h.itemLog(t, items[order[0]], many)
 		if len(failed) == 0 {
-			t.log.Info("result event emitted", "result_event_id", ordered[0].ID, "result_event_type", ordered[0].Type, "bus", h.cfg.EventBus)
+			log.Info("result event emitted", "result_event_id", ordered[0].ID, "result_event_type", ordered[0].Type, "bus", h.cfg.EventBus)
 		} else {
-			t.log.Error("result event not emitted; the answer stands", "result_event_id", ordered[0].ID, "bus", h.cfg.EventBus, "error", errs[0].Error())
+			log.Error("result event not emitted; the answer stands", "result_event_id", ordered[0].ID, "bus", h.cfg.EventBus, "error", errs[0].Error())
 		}
 		return
 	}
@@ -87,8 +88,10 @@ func (h *Handler) event(t task, seq int, o outcome, keyPair string) detach.Event
 	scope := detach.EventScope{Source: h.cfg.EventSource, Product: o.product, Region: region, AccountID: t.inv.AccountID, RequestID: t.inv.RequestID, Seq: seq}
 	if o.err != nil {
 		resp := o.err.Response(t.inv.RequestID)
+		resp.Caller = o.caller
 		return detach.NewEvent(scope, nil, &resp, keyPair)
 	}
+	o.result.Caller = o.caller
 	return detach.NewEvent(scope, o.result, nil, keyPair)
 }
 

@@ -57,9 +57,10 @@ func Classify(payload []byte) Envelope {
 type item struct {
 	req     detach.Request
 	err     *detach.Error
-	keyPair string // names the key pair in a failure event's subject: valid, or ""
-	attrs   []any  // what the item's log lines say of its trigger event
-	own     bool   // an event from the function's own EVENT_SOURCE (loopguard.go): no result event
+	keyPair string         // names the key pair in a failure event's subject: valid, or ""
+	caller  *detach.Caller // who asked (audit.go)
+	attrs   []any          // what else the item's log lines say of its trigger event
+	own     bool           // an event from the function's own EVENT_SOURCE (loopguard.go): no result event
 }
 
 // decode turns a payload into the requests it carries: one, or one for each event of
@@ -67,34 +68,42 @@ type item struct {
 // nothing and takes no time worth counting, so that every request of a batch is
 // decoded before the first one runs.
 func (h *Handler) decode(payload []byte, env Envelope) (items []item, many bool) {
+	if env == CloudEvent || env == EventBatch {
+		events, err := eventsOf(payload, env)
+		if err != nil {
+			return []item{{err: err, caller: h.callerOf(env, payload)}}, false
+		}
+		items = make([]item, len(events))
+		for i, raw := range events {
+			items[i] = h.cloudEvent(raw) // each event has its own caller
+		}
+		return items, true
+	}
+	it := h.envelope(payload, env)
+	it.caller = h.callerOf(env, payload)
+	return []item{it}, false
+}
+
+// envelope decodes the one request of an HTTP, timer or direct payload.
+func (h *Handler) envelope(payload []byte, env Envelope) item {
 	switch env {
 	case HTTP:
 		body, method, err := httpBody(payload)
 		switch {
 		case err != nil:
-			return []item{{err: err}}, false
+			return item{err: err}
 		case method != "" && method != http.MethodPost:
-			return []item{{err: detach.InvalidParameter("Method", detach.Echo(method)+": send the request with POST"), keyPair: keyPairOf(body)}}, false
+			return item{err: detach.InvalidParameter("Method", detach.Echo(method)+": send the request with POST"), keyPair: keyPairOf(body)}
 		}
-		return []item{h.request(body)}, false
-	case CloudEvent, EventBatch:
-		events, err := eventsOf(payload, env)
-		if err != nil {
-			return []item{{err: err}}, false
-		}
-		items = make([]item, len(events))
-		for i, raw := range events {
-			items[i] = h.cloudEvent(raw)
-		}
-		return items, true
+		return h.request(body)
 	case Timer:
 		req, err := timerPayload(payload)
 		if err != nil {
-			return []item{{err: err}}, false
+			return item{err: err}
 		}
-		return []item{h.request(req)}, false
+		return h.request(req)
 	}
-	return []item{h.request(payload)}, false
+	return h.request(payload)
 }
 
 // request decodes and checks one request given as JSON.
@@ -112,17 +121,16 @@ func (h *Handler) request(raw []byte) item {
 // a request for that instance with the key pair of the settings.
 func (h *Handler) cloudEvent(raw json.RawMessage) item {
 	ev, data, err := parseEvent(raw)
+	caller := eventCaller(ev) // its source and id; the result event's id is result_event_id
 	if err != nil {
-		return item{err: err}
+		return item{err: err, caller: caller}
 	}
-	// the trigger's event; the result event's id is result_event_id
-	attrs := []any{"trigger_event_id", detach.Clip(ev.ID), "trigger_event_source", detach.Clip(ev.Source)}
 	if err := refuseOwnEvent(ev, h.cfg.EventSource); err != nil {
-		return item{err: err, own: true, attrs: append(attrs, "trigger_event_type", detach.Clip(ev.Type), "trigger_event_subject", detach.Clip(ev.Subject))}
+		return item{err: err, own: true, caller: caller, attrs: []any{"trigger_event_type", detach.Clip(ev.Type), "trigger_event_subject", detach.Clip(ev.Subject)}}
 	}
 	if ev.Source != ecsEventSource {
 		it := h.request(data)
-		it.attrs = attrs
+		it.caller = caller
 		return it
 	}
 	keyPair := h.cfg.KeyPairName
@@ -130,7 +138,7 @@ func (h *Handler) cloudEvent(raw json.RawMessage) item {
 		keyPair = h.cfg.KeyPairID
 	}
 	req, err := h.instanceEventRequest(ev, data)
-	return item{req: req, err: err, keyPair: keyPair, attrs: append(attrs, "trigger_event_type", detach.Clip(ev.Type))}
+	return item{req: req, err: err, keyPair: keyPair, caller: caller, attrs: []any{"trigger_event_type", detach.Clip(ev.Type)}}
 }
 
 // keyPairOf names the key pair of a request for the subject of a failure event, even
@@ -181,6 +189,8 @@ type cloudEvent struct {
 	Data        json.RawMessage `json:"data"`
 	DataBase64  string          `json:"data_base64"`
 	RegionID    string          `json:"aliyunregionid"`
+	AccountID   string          `json:"aliyunaccountid"`    // the account the event came from
+	EventBus    string          `json:"aliyuneventbusname"` // the bus it was put on
 	SpecVersion string          `json:"specversion"`
 }
 

@@ -90,6 +90,7 @@ func New(c Config) *Handler {
 			MaxAttempts:  cfg.MaxAttempts,
 			MaxInstances: cfg.MaxInstances,
 			Logger:       log,
+			Policy:       cfg.Policy,
 		}),
 		clouds:     c.Clouds,
 		publishers: c.Publishers,
@@ -99,13 +100,15 @@ func New(c Config) *Handler {
 }
 
 // task is one request of an invocation: the invocation, the request's place in it (an
-// EventBridge batch holds several), its logger, and the invocation's redactor, which
-// every message that leaves the function goes through.
+// EventBridge batch holds several), its logger, the invocation's redactor, which every
+// message that leaves the function goes through, and who asked.
 type task struct {
-	inv Invocation
-	seq int
-	log *slog.Logger
-	red *aliyun.Redactor
+	inv    Invocation
+	seq    int
+	log    *slog.Logger
+	red    *aliyun.Redactor
+	caller *detach.Caller // who asked (audit.go)
+	base   *slog.Logger   // the invocation's logger before who asked is known
 }
 
 // Invoke handles one invocation: payload is the trigger's event as FC delivers it.
@@ -116,13 +119,19 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) (json.RawMessage, 
 	env := Classify(payload)
 	red := h.redactor(inv)
 	log := slog.New(redacting{h.log.Handler(), red})
-	t := task{inv: inv, red: red, log: log.With("request_id", inv.RequestID, "trigger", env.String())}
+	base := log.With("request_id", inv.RequestID, "trigger", env.String())
+	t := task{inv: inv, red: red, log: base, base: base}
 	ctx = detach.WithLogger(detach.WithRequestID(ctx, inv.RequestID), t.log)
 
 	items, many := h.decode(payload, env)
+	if many { // a batch: its own lines say EventBridge asked; each request's, its event
+		t = t.withCaller(h.callerOf(env, payload))
+	} else {
+		t = t.withCaller(items[0].caller)
+	}
 	b := h.budget(ctx, len(items))
 	outcomes := h.runAll(ctx, t, items, b, many)
-	h.emitAll(ctx, t, items, outcomes, b)
+	h.emitAll(ctx, t, items, outcomes, b, many)
 	switch {
 	case env == HTTP:
 		return httpAnswer(inv, outcomes[0])
@@ -182,30 +191,31 @@ func (h *Handler) runAll(ctx context.Context, t task, items []item, b budget, ma
 	var rejected, notStarted []int
 	tooLate := false // a request could not start its first call: nor will the next ones
 	for i, it := range items {
-		ti := task{inv: t.inv, seq: i, log: t.log, red: t.red} // its own logger only if it logs
+		ti := task{inv: t.inv, seq: i, log: t.log, red: t.red, caller: it.caller} // its own logger only if it logs
 		switch {
 		case it.own:
 			outcomes[i] = outcome{err: it.err}
-			logOwnEvent(t.log.With(it.attrs...))
+			logOwnEvent(h.itemLog(t, it, many))
 		case it.err != nil:
 			outcomes[i] = outcome{err: it.err}
 			rejected = append(rejected, i)
 			if !many {
-				t.log.With(it.attrs...).Info("request rejected", "code", it.err.Code, "message", it.err.Message)
+				t.log.Info("request rejected", "code", it.err.Code, "message", it.err.Message)
 			}
 		case tooLate || ctx.Err() != nil:
 			outcomes[i] = h.notStarted(ti, it.req)
 			notStarted = append(notStarted, i)
 		default:
-			ti.log = t.log.With(it.attrs...)
+			ti.log = h.itemLog(t, it, many)
 			outcomes[i] = h.runRequest(detach.WithLogger(ctx, ti.log), ti, it.req)
 			tooLate = detach.Unstarted(outcomes[i].result, outcomes[i].err)
 		}
+		outcomes[i].caller = it.caller
 		outcomes[i] = scrub(outcomes[i], t.red)
 	}
 	if many && len(rejected) > 0 {
 		it := items[rejected[0]]
-		t.log.With(it.attrs...).Info("requests of the batch rejected", "rejected", len(rejected), "requests", len(items),
+		h.itemLog(t, it, many).Info("requests of the batch rejected", "rejected", len(rejected), "requests", len(items),
 			"first_code", it.err.Code, "first_message", it.err.Message)
 	}
 	if len(notStarted) > 0 {
@@ -213,6 +223,15 @@ func (h *Handler) runAll(ctx context.Context, t task, items []item, b budget, ma
 			"not_started", len(notStarted), "requests", len(items), "first", notStarted[0])
 	}
 	return outcomes
+}
+
+// itemLog is the logger of one request: the invocation's, or, in a batch, one that
+// says who asked for this request; then what else its lines say of its trigger event.
+func (h *Handler) itemLog(t task, it item, many bool) *slog.Logger {
+	if many {
+		t = task{log: t.base}.withCaller(it.caller)
+	}
+	return t.log.With(it.attrs...)
 }
 
 // notStarted answers a valid request that there was no time left to start.

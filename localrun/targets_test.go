@@ -83,9 +83,10 @@ func TestTargetsCapAndContinue(t *testing.T) {
 }
 
 // TestTargetsResourceGroupAndEmpty: the resource group narrows the selection; an empty
-// Targets selects every instance bound to the key pair.
+// Targets selects every instance bound to the key pair (where ALLOW_UNSCOPED_TARGETS
+// allows it: guard_test.go shows the refusal).
 func TestTargetsResourceGroupAndEmpty(t *testing.T) {
-	env := start(t, localrun.Options{})
+	env := start(t, localrun.Options{Env: []string{"ALLOW_UNSCOPED_TARGETS=true"}})
 	a := invokeOne(t, env, timerEvent(map[string]any{"RegionId": "cn-hangzhou", "KeyPairName": "deploy-ci", "DryRun": true,
 		"Targets": map[string]any{"ResourceGroupId": "rg-acfmzstaging001"}}))
 	if *a.MatchedCount != 0 || a.TotalCount != 0 {

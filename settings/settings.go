@@ -31,6 +31,13 @@ type Settings struct {
 	KeyPairName         string     // KEY_PAIR_NAME: key pair for ECS instance events
 	DryRun              bool       // DRY_RUN: every request only plans, whatever it says
 	LogLevel            slog.Level // LOG_LEVEL: debug, info, warn or error
+
+	// Policy is the guardrails (guard.go): ALLOWED_KEY_PAIRS, ALLOWED_REGIONS,
+	// PROTECTED_TAG, REQUIRED_TAG and ALLOW_UNSCOPED_TARGETS.
+	Policy detach.Policy
+	// JWTClaims are the claims of a verified JWT that the HTTP trigger passes on in
+	// headers (JWT_CLAIM_PASS_BY), recorded as the caller's identity.
+	JWTClaims []ClaimHeader
 }
 
 // Names lists every environment variable the function reads, in the contract's order.
@@ -38,6 +45,7 @@ var Names = []string{
 	"REGION_ID", "ECS_ENDPOINT", "BATCH_SIZE", "CONCURRENCY", "ECS_QPS", "MAX_ATTEMPTS",
 	"MAX_INSTANCES", "MAX_BODY_BYTES", "EVENT_BUS", "EVENT_SOURCE", "EVENTBRIDGE_ENDPOINT",
 	"KEY_PAIR_ID", "KEY_PAIR_NAME", "DRY_RUN", "LOG_LEVEL",
+	"ALLOWED_KEY_PAIRS", "ALLOWED_REGIONS", "PROTECTED_TAG", "REQUIRED_TAG", "ALLOW_UNSCOPED_TARGETS", "JWT_CLAIM_PASS_BY",
 }
 
 // Defaults of the settings that have one.
@@ -135,5 +143,6 @@ func Load(getenv func(string) string) (Settings, error) {
 	default:
 		bad("LOG_LEVEL", v, "want debug, info, warn or error")
 	}
+	s.Policy, s.JWTClaims = loadGuard(getenv, bad)
 	return s, errors.Join(errs...)
 }

@@ -38,6 +38,8 @@ func TestBadSettings(t *testing.T) {
 		"REGION_ID": "Hangzhou", "ECS_ENDPOINT": "ftp://x", "BATCH_SIZE": "51", "CONCURRENCY": "zero", "ECS_QPS": "-1",
 		"MAX_ATTEMPTS": "0", "MAX_INSTANCES": "x", "MAX_BODY_BYTES": "1", "EVENT_BUS": "bad bus", "EVENTBRIDGE_ENDPOINT": "http://h/p",
 		"KEY_PAIR_ID": "key-1", "KEY_PAIR_NAME": "*", "LOG_LEVEL": "loud", "DRY_RUN": "yes",
+		"ALLOWED_KEY_PAIRS": "ops-2026,,x", "ALLOWED_REGIONS": "Hangzhou", "PROTECTED_TAG": "acs:x", "REQUIRED_TAG": "env=",
+		"ALLOW_UNSCOPED_TARGETS": "yes", "JWT_CLAIM_PASS_BY": "query:sub:uid",
 	}
 	_, err := load(bad)
 	if err == nil {

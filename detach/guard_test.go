@@ -1,0 +1,245 @@
+package detach
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestKeyPairVerdict(t *testing.T) {
+	names := Policy{KeyPairNames: []string{"ops-*", "deploy-ci"}}
+	ids := Policy{KeyPairIDs: []string{"ssh-k1"}}
+	both := Policy{KeyPairNames: []string{"ops-*"}, KeyPairIDs: []string{"ssh-k1"}}
+	cases := []struct {
+		name             string
+		p                Policy
+		kp               KeyPair // "" fields: not known yet (before resolution)
+		allowed, decided bool
+	}{
+		{"no rule allows all", Policy{}, KeyPair{Name: "x"}, true, true},
+		{"name by wildcard", names, KeyPair{Name: "ops-2026"}, true, true},
+		{"wildcard matches the empty run", names, KeyPair{Name: "ops-"}, true, true},
+		{"exact name", names, KeyPair{Name: "deploy-ci"}, true, true},
+		{"other name: refused before any call", names, KeyPair{Name: "deploy-cd"}, false, true},
+		{"a suffix match is not a match", names, KeyPair{Name: "legacy-ops-2026"}, false, true},
+		{"by id, names only: wait for the name", names, KeyPair{ID: "ssh-k9"}, false, false},
+		{"listed id", ids, KeyPair{ID: "ssh-k1"}, true, true},
+		{"by name, ids only: wait for the id", ids, KeyPair{Name: "ops-2026"}, false, false},
+		{"resolved, neither", both, KeyPair{ID: "ssh-k2", Name: "legacy"}, false, true},
+		{"resolved, the id allows it", both, KeyPair{ID: "ssh-k1", Name: "legacy"}, true, true},
+	}
+	for _, c := range cases {
+		if allowed, decided := c.p.keyPairVerdict(c.kp); allowed != c.allowed || decided != c.decided {
+			t.Errorf("%s: allowed %v decided %v, want %v %v", c.name, allowed, decided, c.allowed, c.decided)
+		}
+	}
+	for pattern, valid := range map[string]bool{"ops-*": true, "*": true, "ops-2026": true, "": false, "ops[1]": false, "a?b": false, "a b": false} {
+		if ValidKeyPairPattern(pattern) != valid {
+			t.Errorf("ValidKeyPairPattern(%q) = %v", pattern, !valid)
+		}
+	}
+}
+
+func TestCheckRequest(t *testing.T) {
+	ecs := Limits{Product: ProductECS, Region: "cn-hangzhou", InstanceTags: true}
+	ens := Limits{Product: ProductENS}
+	untagged := Limits{Product: ProductECS, Region: "cn-hangzhou"}
+	byName := Request{KeyPairName: "ops-2026", InstanceIds: []string{"i-1"}}
+	unscoped := Request{KeyPairName: "ops-2026", Targets: &Targets{}}
+	scopedByGroup := Request{KeyPairName: "ops-2026", Targets: &Targets{ResourceGroupId: "rg-a"}}
+	protected := &Tag{Key: "keep"}
+	cases := []struct {
+		name    string
+		p       Policy
+		req     Request
+		lim     Limits
+		setting string // the setting the refusal names; "" = allowed
+	}{
+		{"zero policy", Policy{}, unscoped, untagged, ""},
+		{"allowed region", Policy{Regions: []string{"cn-shanghai", "cn-hangzhou"}}, byName, ecs, ""},
+		{"other region", Policy{Regions: []string{"cn-shanghai"}}, byName, ecs, "ALLOWED_REGIONS"},
+		{"no API region to check", Policy{Regions: []string{"cn-shanghai"}}, byName, ens, "ALLOWED_REGIONS"},
+		{"unscoped targets", Policy{ScopedTargets: true}, unscoped, ecs, "ALLOW_UNSCOPED_TARGETS"},
+		{"targets by group", Policy{ScopedTargets: true}, scopedByGroup, ecs, ""},
+		{"instance ids are scoped", Policy{ScopedTargets: true}, byName, ecs, ""},
+		{"protected tag, cloud tells no tags", Policy{ProtectedTag: protected}, byName, untagged, "PROTECTED_TAG"},
+		{"required tag, cloud tells no tags", Policy{RequiredTag: protected}, byName, untagged, "REQUIRED_TAG"},
+		{"protected tag, cloud tells tags", Policy{ProtectedTag: protected}, byName, ecs, ""},
+		{"key pair refused before any call", Policy{KeyPairNames: []string{"deploy-*"}}, byName, ecs, "ALLOWED_KEY_PAIRS"},
+		{"key pair decided after resolution", Policy{KeyPairIDs: []string{"ssh-k1"}}, byName, ecs, ""},
+	}
+	for _, c := range cases {
+		err := c.p.checkRequest(c.req, c.lim)
+		switch {
+		case c.setting == "" && err != nil:
+			t.Errorf("%s: refused: %v", c.name, err)
+		case c.setting != "" && (err == nil || err.Code != CodeForbiddenPolicy || err.Status != 403 || !strings.Contains(err.Message, c.setting)):
+			t.Errorf("%s: %v, want 403 %s naming %s", c.name, err, CodeForbiddenPolicy, c.setting)
+		}
+	}
+}
+
+func TestInstanceRefusal(t *testing.T) {
+	p := Policy{ProtectedTag: &Tag{Key: "detach-keypair:protected"}, RequiredTag: &Tag{Key: "env", Value: "staging"}}
+	tagged := func(tags ...Tag) Instance { return Instance{ID: "i-1", Tags: tags} }
+	staging := Tag{Key: "env", Value: "staging"}
+	cases := []struct {
+		in      Instance
+		setting string
+	}{
+		{tagged(staging), ""},
+		{tagged(staging, Tag{Key: "detach-keypair:protected", Value: "anything"}), "PROTECTED_TAG"},
+		{tagged(staging, Tag{Key: "detach-keypair:protected"}), "PROTECTED_TAG"},
+		{tagged(Tag{Key: "env", Value: "prod"}), "REQUIRED_TAG"},
+		{tagged(), "REQUIRED_TAG"},
+	}
+	for i, c := range cases {
+		got := p.instanceRefusal(c.in)
+		if c.setting == "" && got != "" || c.setting != "" && !strings.Contains(got, c.setting) {
+			t.Errorf("case %d (%v): refusal %q, want one naming %q", i, c.in.Tags, got, c.setting)
+		}
+	}
+	if got := (Policy{ProtectedTag: &Tag{Key: "keep", Value: "yes"}}).instanceRefusal(tagged(Tag{Key: "keep", Value: "no"})); got != "" {
+		t.Errorf("key=value rule refused another value: %q", got)
+	}
+}
+
+func TestNarrowTargets(t *testing.T) {
+	env := Tag{Key: "env", Value: "staging"}
+	p := Policy{RequiredTag: &Tag{Key: "owner", Value: "ops"}}
+	if got := p.narrowTargets([]Tag{env}); !slices.Equal(got, []Tag{env, {Key: "owner", Value: "ops"}}) {
+		t.Errorf("narrowed to %v", got)
+	}
+	own := []Tag{{Key: "owner", Value: "platform"}}
+	if got := p.narrowTargets(own); !slices.Equal(got, own) {
+		t.Errorf("the request's own filter on the key was changed: %v", got)
+	}
+	full := make([]Tag, maxTagFilters)
+	for i := range full {
+		full[i] = Tag{Key: fmt.Sprint("k", i)}
+	}
+	if got := p.narrowTargets(full); len(got) != maxTagFilters {
+		t.Errorf("%d tag filters, the cloud takes %d", len(got), maxTagFilters)
+	}
+	if got := (Policy{}).narrowTargets(nil); got != nil {
+		t.Errorf("no rule: %v", got)
+	}
+}
+
+// fleetCloud is an in-memory ECS region of tagged instances that counts its calls and
+// records which instances DetachKeyPair was asked to touch.
+type fleetCloud struct {
+	tags    bool // Limits().InstanceTags
+	mu      sync.Mutex
+	in      map[string]Instance
+	calls   map[string]int
+	touched []string
+}
+
+func newFleetCloud(tags bool, instances ...Instance) *fleetCloud {
+	c := &fleetCloud{tags: tags, in: map[string]Instance{}, calls: map[string]int{}}
+	for _, in := range instances {
+		c.in[in.ID] = in
+	}
+	return c
+}
+
+func (c *fleetCloud) Limits() Limits {
+	return Limits{Product: ProductECS, Region: "cn-hangzhou", KeyPairPage: ECSKeyPairPage, DescribeIDs: ECSDescribeIDs, Batch: ECSBatch, InstanceTags: c.tags}
+}
+
+func (c *fleetCloud) count(api string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls[api]++
+}
+
+func (c *fleetCloud) DescribeKeyPairs(context.Context, KeyPairQuery) (KeyPairPage, error) {
+	c.count(APIDescribeKeyPairs)
+	return KeyPairPage{KeyPairs: []KeyPair{{ID: "ssh-k1", Name: "ops-2026"}}, TotalCount: 1}, nil
+}
+
+func (c *fleetCloud) DescribeInstances(_ context.Context, q InstanceQuery) (InstancePage, error) {
+	c.count(APIDescribeInstances)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var p InstancePage
+	for _, id := range q.IDs {
+		if in, ok := c.in[id]; ok {
+			if !c.tags {
+				in.Tags = nil
+			}
+			p.Instances = append(p.Instances, in)
+		}
+	}
+	return p, nil
+}
+
+func (c *fleetCloud) DetachKeyPair(_ context.Context, kp KeyPair, ids []string) ([]Outcome, error) {
+	c.count(APIDetachKeyPair)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Outcome
+	for _, id := range ids {
+		c.touched = append(c.touched, id)
+		in := c.in[id]
+		in.KeyPairName = ""
+		c.in[id] = in
+		out = append(out, Outcome{InstanceID: id, Code: 200, Success: true})
+	}
+	return out, nil
+}
+
+// TestGuardInService: a protected instance and one without the required tag get their
+// own 403 Forbidden.Protected, named by key pair name as well (the others go on), in a
+// dry run too; no DetachKeyPair call names them. A request-level refusal makes no call.
+func TestGuardInService(t *testing.T) {
+	fleet := func(tags bool) *fleetCloud {
+		return newFleetCloud(tags,
+			Instance{ID: "i-1", Status: StatusStopped, KeyPairName: "ops-2026", Tags: []Tag{{Key: "env", Value: "staging"}}},
+			Instance{ID: "i-2", Status: StatusStopped, KeyPairName: "ops-2026", Tags: []Tag{{Key: "env", Value: "staging"}, {Key: "keep", Value: "1"}}},
+			Instance{ID: "i-3", Status: StatusStopped, KeyPairName: "ops-2026", Tags: []Tag{{Key: "env", Value: "prod"}}},
+		)
+	}
+	policy := Policy{ProtectedTag: &Tag{Key: "keep"}, RequiredTag: &Tag{Key: "env", Value: "staging"}}
+	s := NewService(Options{Policy: policy})
+	for _, dry := range []bool{false, true} {
+		cloud := fleet(true)
+		res, err := s.Detach(context.Background(), cloud, Request{KeyPairName: "ops-2026", InstanceIds: []string{"i-1", "i-2", "i-3"}, DryRun: dry})
+		if err != nil {
+			t.Fatalf("dry run %v: %v", dry, err)
+		}
+		want := []string{"200", "403 Forbidden.Protected PROTECTED_TAG", "403 Forbidden.Protected REQUIRED_TAG"}
+		for i, r := range res.Results {
+			got := fmt.Sprint(r.Code)
+			if !r.Success {
+				got += " " + r.ErrorCode + " " + map[bool]string{true: "PROTECTED_TAG", false: "REQUIRED_TAG"}[strings.Contains(r.Message, "PROTECTED_TAG")]
+			}
+			if got != want[i] {
+				t.Errorf("dry run %v: %s: %s (%s), want %s", dry, r.InstanceId, got, r.Message, want[i])
+			}
+		}
+		wantTouched := []string{"i-1"}
+		if dry {
+			wantTouched = nil
+		}
+		if !slices.Equal(cloud.touched, wantTouched) {
+			t.Errorf("dry run %v: DetachKeyPair touched %v, want %v", dry, cloud.touched, wantTouched)
+		}
+	}
+
+	cloud := fleet(false)
+	_, err := s.Detach(context.Background(), cloud, Request{KeyPairName: "ops-2026", InstanceIds: []string{"i-1"}})
+	if err == nil || err.Code != CodeForbiddenPolicy || len(cloud.calls) != 0 {
+		t.Errorf("a cloud that tells no tags, with tag rules: %v, calls %v; want Forbidden.Policy before any call", err, cloud.calls)
+	}
+	cloud = fleet(true)
+	s = NewService(Options{Policy: Policy{KeyPairIDs: []string{"ssh-other"}}})
+	_, err = s.Detach(context.Background(), cloud, Request{KeyPairName: "ops-2026", InstanceIds: []string{"i-1"}})
+	if err == nil || err.Code != CodeForbiddenPolicy || cloud.calls[APIDescribeKeyPairs] != 1 || cloud.calls[APIDescribeInstances]+cloud.calls[APIDetachKeyPair] != 0 {
+		t.Errorf("key pair not allowed by id: %v, calls %v; want Forbidden.Policy after resolving it, nothing else", err, cloud.calls)
+	}
+}
