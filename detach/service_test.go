@@ -171,11 +171,12 @@ func TestNoTryPastTheDeadline(t *testing.T) {
 		}
 	})
 	t.Run("pacer", func(t *testing.T) {
-		// two batches of one; the second waits for the pacer (2 calls a second), and
-		// when its wait ends, a call as slow as the first could not finish in time
+		// two batches of one; the second waits for the pacer (one call a second), and
+		// when its wait ends, a call as slow as the first (long done by then) could not
+		// finish in time
 		cloud := &unavailableCloud{lossyCloud: lossyCloud{bound: map[string]string{"i-a1": "k", "i-a2": "k"}}, delay: 250 * time.Millisecond}
-		s := NewService(Options{MaxAttempts: 1, BatchSize: 1, QPS: 2})
-		ctx, cancel := context.WithTimeout(context.Background(), 900*time.Millisecond)
+		s := NewService(Options{MaxAttempts: 1, BatchSize: 1, QPS: 1})
+		ctx, cancel := context.WithTimeout(context.Background(), 1300*time.Millisecond)
 		defer cancel()
 		res, err := s.Detach(ctx, cloud, Request{RegionId: "cn-hangzhou", KeyPairId: "ssh-k1", InstanceIds: []string{"i-a1", "i-a2"}})
 		if err != nil {
