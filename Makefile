@@ -30,7 +30,7 @@ serve: build
 ## build: the function and the local command for this machine, in dist/host/ (make package builds the function for FC)
 build:
 	@test -x $(HOST)/local || echo "building the function and cmd/local (the first build on a machine compiles the cloud SDKs: about a minute on 2 cores; then seconds)" >&2
-	CGO_ENABLED=0 $(GO) build -o $(HOST)/ . ./cmd/local
+	@CGO_ENABLED=0 $(GO) build -o $(HOST)/ . ./cmd/local
 
 ## test: vet, then every test with the race detector
 test: vet

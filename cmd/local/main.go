@@ -63,7 +63,14 @@ func (c *command) run(ctx context.Context, args []string) int {
 	}
 	switch args[0] {
 	case "invoke":
-		return c.invoke(ctx, args[1:])
+		code := c.invoke(ctx, args[1:])
+		switch code { // make adds "*** Error N": say it is no crash
+		case exitRefused:
+			fmt.Fprintln(c.stderr, "local: exit 1: the function answered a request-level error (4xx), see above")
+		case exitFailed:
+			fmt.Fprintln(c.stderr, "local: exit 3: the function failed, see above")
+		}
+		return code
 	case "serve":
 		return c.serve(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
