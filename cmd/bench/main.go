@@ -5,7 +5,7 @@
 // of the function process; and, for small fleets, the same for the one-instance-per-
 // call strategy of orchestration templates, with the ratio between the two.
 //
-//	go run ./cmd/bench [-n 30,300,3000,10000] [-latency 50ms] [-qps 20]
+//	go run ./cmd/bench [-n 30,300,3000,10000] [-baseline 30,300] [-latency 50ms] [-qps 20] [-by-name]
 package main
 
 import (
