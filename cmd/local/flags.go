@@ -38,9 +38,13 @@ type options struct {
 	quiet, jsonLogs bool
 
 	// the emulated cloud
-	faultAPI string
-	fault    emulator.Fault
-	seed     int64
+	emulatorURL string // a running emulator to use instead of a fresh one
+	exposeIDs   bool
+	faultAPI    string
+	fault       emulator.Fault
+	faultFlags  string // the fault flags given, as typed, for the report
+	seed        int64
+	seedSet     bool // --seed was given
 }
 
 // defaultEvent is the event invoke sends when none is named.
@@ -75,6 +79,8 @@ func flags(cmd string, o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.faultAPI, "fault-api", "*", "the `API` the emulator's faults apply to: DescribeKeyPairs, DescribeInstances, DetachKeyPair, PutEvents, or * for all")
 	o.fault.RegisterFlags(fs)
 	fs.Int64Var(&o.seed, "seed", 1, "emulator: seed of the random faults (the same seed meets the same faults)")
+	fs.BoolVar(&o.exposeIDs, "expose-key-pair-ids", false, "emulator: DescribeKeyPairs answers KeyPairId (undocumented), so that requests by KeyPairId can work")
+	fs.StringVar(&o.emulatorURL, "emulator", "", "use the emulator already running at this `URL` (make emulator: http://127.0.0.1:8300) instead of starting one; set its fleet and faults there")
 	return fs
 }
 
@@ -118,6 +124,7 @@ func parse(cmd string, args []string, stderr io.Writer) (o options, code int, ok
 	if _, err := emulator.New(emulator.Config{Faults: o.faults()}); err != nil { // the emulator checks its faults
 		return fail("%v", err)
 	}
+	o.faultFlags, o.seedSet = faultFlags(fs), flagGiven(fs, "seed")
 	for _, w := range envWarnings(o.env) {
 		fmt.Fprintf(stderr, "local: warning: %s\n", w)
 	}
@@ -130,6 +137,27 @@ func (o options) faults() map[string]emulator.Fault {
 		return nil
 	}
 	return map[string]emulator.Fault{o.faultAPI: o.fault}
+}
+
+// faultFlags returns the emulator's fault flags that were given, as
+// "--latency 50ms --qps 20".
+func faultFlags(fs *flag.FlagSet) string {
+	faults := flag.NewFlagSet("faults", flag.ContinueOnError)
+	new(emulator.Fault).RegisterFlags(faults)
+	var given []string
+	fs.Visit(func(f *flag.Flag) {
+		if faults.Lookup(f.Name) != nil {
+			given = append(given, "--"+f.Name+" "+f.Value.String())
+		}
+	})
+	return strings.Join(given, " ")
+}
+
+// flagGiven reports whether the flag was given on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // parseInterspersed parses fs over args, allowing flags after the positional

@@ -38,9 +38,17 @@ func (c *command) invoke(ctx context.Context, args []string) int {
 	}
 	defer stop()
 	fmt.Fprintf(c.stderr, "local: emulator at %s; invoking the function with %s (%s trigger)\n",
-		env.Emulator.URL(), from, handler.Classify(payload))
+		env.EmulatorURL, from, handler.Classify(payload))
 
-	before := bindings(env.Emulator)
+	var before map[string]string // the emulator's bindings, when it is ours (a running one is shared)
+	if env.Emulator != nil {
+		before = bindings(env.Emulator)
+	}
+	earlier, err := c.events(ctx, env) // a running emulator keeps earlier runs' events
+	if err != nil {
+		fmt.Fprintf(c.stderr, "local: %v\n", err)
+		return exitLocal
+	}
 	res, err := env.Invoke(ctx, payload)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -53,12 +61,25 @@ func (c *command) invoke(ctx context.Context, args []string) int {
 	if res.Outcome == fcruntime.Succeeded || res.Outcome == fcruntime.Failed {
 		out.waitEnd(res.RequestID, 2*time.Second) // its logs first, then the report
 	}
+	evs, err := c.events(ctx, env)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "local: %v\n", err)
+		return exitLocal
+	}
 	v := judge(res)
-	c.report(c.stdout, v, res, env, o, before)
+	c.report(c.stdout, v, res, env, o, before, evs[min(len(earlier), len(evs)):])
 	if c.inspect != nil {
 		c.inspect(env)
 	}
 	return v.exit
+}
+
+// events returns the result events on the function's bus (none without one).
+func (c *command) events(ctx context.Context, env *localrun.Env) ([]emulator.Event, error) {
+	if env.EventBus == "" {
+		return nil, nil
+	}
+	return env.Events(ctx, env.EventBus)
 }
 
 // start builds the function (unless --binary) and starts it under the runner
@@ -67,6 +88,10 @@ func (c *command) invoke(ctx context.Context, args []string) int {
 // (what it printed is shown, also with --quiet), exitUsage for a bad
 // --fixture, exitLocal otherwise.
 func (c *command) start(ctx context.Context, o options) (env *localrun.Env, out *output, stop func(), code int) {
+	seed := o.seed
+	if o.emulatorURL != "" && !o.seedSet {
+		seed = 0 // the running emulator has its own seed
+	}
 	var fixture *emulator.Fixture
 	if o.fixture != "" {
 		var err error
@@ -82,15 +107,17 @@ func (c *command) start(ctx context.Context, o options) (env *localrun.Env, out 
 	}
 	out = newOutput(c.stderr, o.quiet, c.terminal && !o.jsonLogs)
 	env, err = localrun.Start(ctx, localrun.Options{
-		Binary:       bin,
-		Fixture:      fixture,
-		Faults:       o.faults(),
-		Seed:         o.seed,
-		Env:          o.env,
-		Timeout:      o.timeout,
-		MemoryMB:     o.memory,
-		MaxInstances: o.maxInstances,
-		FunctionLogs: out,
+		Emulator:         o.emulatorURL,
+		Binary:           bin,
+		Fixture:          fixture,
+		Faults:           o.faults(),
+		Seed:             seed,
+		ExposeKeyPairIDs: o.exposeIDs,
+		Env:              o.env,
+		Timeout:          o.timeout,
+		MemoryMB:         o.memory,
+		MaxInstances:     o.maxInstances,
+		FunctionLogs:     out,
 	})
 	if err == nil {
 		return env, out, func() { env.Close(); cleanup() }, exitOK
@@ -110,12 +137,15 @@ func (c *command) start(ctx context.Context, o options) (env *localrun.Env, out 
 }
 
 // report prints what happened: the header, the summary, the REPORT line, the
-// answer, the result events and, with faults, the emulator's counters.
-func (c *command) report(w io.Writer, v verdict, res fcruntime.Result, env *localrun.Env, o options, before map[string]string) {
+// answer, the result events and, with faults, the emulator's counters. before
+// is the emulator's bindings before the run (nil: not ours to compare).
+func (c *command) report(w io.Writer, v verdict, res fcruntime.Result, env *localrun.Env, o options, before map[string]string, evs []emulator.Event) {
 	fmt.Fprintf(w, "== %s · request %s\n", v.header, res.RequestID)
 	fmt.Fprintln(w, summaryLine(v, res.Duration))
-	if line := stateLine(before, bindings(env.Emulator), v); line != "" {
-		fmt.Fprintln(w, line)
+	if before != nil {
+		if line := stateLine(before, bindings(env.Emulator), v); line != "" {
+			fmt.Fprintln(w, line)
+		}
 	}
 	fmt.Fprintln(w, reportLine(res.RequestID, res.Duration, o.memory, env.Runner.PeakRSS()))
 
@@ -135,7 +165,6 @@ func (c *command) report(w io.Writer, v verdict, res fcruntime.Result, env *loca
 	}
 
 	if env.EventBus != "" {
-		evs := env.Emulator.Events(env.EventBus)
 		fmt.Fprintf(w, "== result events on bus %s: %d\n", env.EventBus, len(evs))
 		for _, ev := range evs {
 			if o.events {
@@ -145,8 +174,8 @@ func (c *command) report(w io.Writer, v verdict, res fcruntime.Result, env *loca
 			}
 		}
 	}
-	if o.fault != (emulator.Fault{}) {
-		fmt.Fprintf(w, "== emulator calls, faults on %s: %s\n", o.faultAPI, describeFault(o.fault))
+	if o.faultFlags != "" && env.Emulator != nil {
+		fmt.Fprintf(w, "== emulator calls, faults on %s: %s\n", o.faultAPI, o.faultFlags)
 		counterTable(w, env.Emulator)
 	}
 }
@@ -175,7 +204,8 @@ type counters interface {
 }
 
 // counterTable prints, for each API that was called, its calls and how they
-// were answered: ok, throttled, 5xx, dropped (no answer), other errors.
+// were answered: ok (empty and null results included), throttled, 5xx,
+// dropped (no answer, before or after the API acted), other errors.
 func counterTable(w io.Writer, s counters) {
 	const row = "%-18s %6v %6v %10v %6v %8v %6v\n"
 	fmt.Fprintf(w, row, "API", "calls", "ok", "throttled", "5xx", "dropped", "other")
@@ -187,27 +217,9 @@ func counterTable(w io.Writer, s counters) {
 		ok := s.Answered(api, "")
 		throttled := s.Answered(api, "Throttling.User") + s.Answered(api, "TooManyRequests") // ECS, EventBridge
 		fivexx := s.Answered(api, "ServiceUnavailable") + s.Answered(api, "InternalError")
-		dropped := s.Answered(api, emulator.CodeDropped)
+		dropped := s.Answered(api, emulator.CodeDropped) + s.Answered(api, emulator.CodeDroppedAfter)
 		fmt.Fprintf(w, row, api, calls, ok, throttled, fivexx, dropped, calls-ok-throttled-fivexx-dropped)
 	}
-}
-
-// describeFault lists the fault's settings that are not zero, as flags.
-func describeFault(f emulator.Fault) string {
-	var parts []string
-	add := func(name string, set bool, v any) {
-		if set {
-			parts = append(parts, fmt.Sprintf("--%s %v", name, v))
-		}
-	}
-	add("latency", f.Latency != 0, f.Latency)
-	add("jitter", f.Jitter != 0, f.Jitter)
-	add("qps", f.QPS != 0, f.QPS)
-	add("throttle-rate", f.ThrottleRate != 0, f.ThrottleRate)
-	add("error-rate", f.ErrorRate != 0, f.ErrorRate)
-	add("drop-rate", f.DropRate != 0, f.DropRate)
-	add("forbidden-rate", f.ForbiddenRate != 0, f.ForbiddenRate)
-	return strings.Join(parts, " ")
 }
 
 // bindings maps each instance of the emulator to its key pair ("" when none).

@@ -58,7 +58,11 @@ func local(t *testing.T, stdin string, args ...string) run {
 	var stdout, stderr bytes.Buffer
 	var r run
 	c := &command{stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr,
-		inspect: func(env *localrun.Env) { r.after = bindings(env.Emulator) }}
+		inspect: func(env *localrun.Env) {
+			if env.Emulator != nil {
+				r.after = bindings(env.Emulator)
+			}
+		}}
 	if len(args) > 0 && args[0] == "invoke" && !slices.Contains(args, "--binary") {
 		args = append(args, "--binary", function)
 	}
@@ -234,6 +238,40 @@ func TestInvokeBatchDryRun(t *testing.T) {
 	}
 	if !maps.Equal(after, fleet()) {
 		t.Errorf("a dry run changed the cloud: %v", diff(fleet(), after))
+	}
+}
+
+// TestInvokeRunningEmulator: --emulator runs the function against the
+// emulator that make emulator runs, which keeps its state and events between
+// runs: the report shows only this run's events.
+func TestInvokeRunningEmulator(t *testing.T) {
+	running, err := emulator.New(emulator.Config{}) // as make emulator runs it, with the documented local key
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := running.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer running.Close()
+	for i, ev := range []string{"../../events/http.json", `{"KeyPairName":"ops-2026","InstanceIds":["i-bp1d6tsvznfghy7y0001"]}`} {
+		r := local(t, "", "invoke", ev, "--quiet", "--emulator", running.URL())
+		if r.code != exitOK || !strings.Contains(r.stdout, "== result events on bus detach-results: 1\n") ||
+			!strings.Contains(r.stderr, "local: emulator at "+running.URL()) {
+			t.Fatalf("run %d: exit %d\n%s%s", i, r.code, r.stderr, r.stdout)
+		}
+	}
+	for _, n := range []int{1, 3, 4} {
+		if in, _ := running.Instance(instance(n)); in.KeyPairName != "" {
+			t.Errorf("the running emulator did not detach %s", in.InstanceId)
+		}
+	}
+	if n := running.Calls(emulator.APIDetachKeyPair); n != 2 {
+		t.Errorf("%d DetachKeyPair calls on the running emulator, want 2", n)
+	}
+
+	r := local(t, "", "invoke", "../../events/http.json", "--emulator", running.URL(), "--latency", "1s")
+	if r.code != exitLocal || !strings.Contains(r.stderr, "give them to the running emulator instead") {
+		t.Errorf("faults with --emulator: exit %d\n%s", r.code, r.stderr)
 	}
 }
 

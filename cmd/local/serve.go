@@ -40,7 +40,7 @@ func (c *command) serve(ctx context.Context, args []string) int {
 	defer stop()
 	out.stopCapture() // started: nothing more to keep
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(c.stderr, "local: the function's HTTP trigger is at %s (Ctrl-C stops); emulator at %s\n", url, env.Emulator.URL())
+	fmt.Fprintf(c.stderr, "local: the function's HTTP trigger is at %s (Ctrl-C stops); emulator at %s\n", url, env.EmulatorURL)
 	fmt.Fprintf(c.stderr, "local: try  curl -X POST %s -d '{\"KeyPairName\":\"ops-2026\",\"InstanceIds\":[\"i-bp1d6tsvznfghy7y0003\"]}'\n", url)
 
 	srv := &http.Server{
