@@ -29,7 +29,7 @@ serve: build
 # compiles the cloud SDKs; later ones reuse Go's build cache.
 ## build: the function and the local command for this machine, in dist/host/ (make package builds the function for FC)
 build:
-	@test -x $(HOST)/local || echo "building the function and cmd/local (the first build on a machine compiles the cloud SDKs: about a minute on 2 cores; then seconds)" >&2
+	@test -x $(HOST)/local || echo "building the function and cmd/local: the first build on a machine compiles the standard library and the cloud SDKs (2.5 min of CPU, README: How long a first run takes); later builds take seconds" >&2
 	@CGO_ENABLED=0 $(GO) build -o $(HOST)/ . ./cmd/local
 
 ## test: vet, then every test with the race detector

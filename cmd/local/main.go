@@ -138,7 +138,7 @@ func (c *command) function(ctx context.Context, o options) (bin string, cleanup 
 	if o.binary != "" {
 		return o.binary, func() {}, nil
 	}
-	fmt.Fprintln(c.stderr, "local: building the function (the first build on a machine compiles the cloud SDKs: a minute or two; make run builds it with this command, faster)...")
+	fmt.Fprintln(c.stderr, "local: building the function (the first build on a machine compiles the standard library and the cloud SDKs, minutes; make run builds it with this command, faster)...")
 	start := time.Now()
 	bin, err = localrun.Build(ctx, ".")
 	if err != nil {
