@@ -466,16 +466,10 @@ func (r *run) check(kp KeyPair, eligible chan<- string) []*Error {
 	for chunk := range slices.Chunk(r.ids, r.lim.DescribeIDs) {
 		g.Go(func() error {
 			defer r.recoverIDs(chunk)
-			page, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
-				return r.cloud.DescribeInstances(ctx, InstanceQuery{IDs: chunk, PageSize: r.lim.DescribeIDs})
-			})
+			found, err := r.describe(chunk)
 			if err != nil {
 				r.checkFailed(chunk, err, &mu, &errs)
 				return nil
-			}
-			found := make(map[string]Instance, len(page.Instances))
-			for _, in := range page.Instances {
-				found[in.ID] = in
 			}
 			for _, id := range chunk {
 				in, ok := found[id]
@@ -487,6 +481,24 @@ func (r *run) check(kp KeyPair, eligible chan<- string) []*Error {
 	}
 	g.Wait()
 	return errs
+}
+
+// describe finds the instances of ids (DescribeInstances, Limits().DescribeIDs ids a
+// call), by id; an id missing from the map was not found.
+func (r *run) describe(ids []string) (map[string]Instance, error) {
+	found := make(map[string]Instance, len(ids))
+	for chunk := range slices.Chunk(ids, r.lim.DescribeIDs) {
+		page, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
+			return r.cloud.DescribeInstances(ctx, InstanceQuery{IDs: chunk, PageSize: r.lim.DescribeIDs})
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range page.Instances {
+			found[in.ID] = in
+		}
+	}
+	return found, nil
 }
 
 // eligibleUnless returns the channel for eligible ids, or nil when they must wait.
@@ -584,8 +596,8 @@ func (r *run) batchAndDetach(kp KeyPair, ids <-chan string) {
 	g.Wait()
 }
 
-// detachBatch makes one DetachKeyPair call (with its retries) and records the result
-// of each instance in it. A call that cannot start before the deadline leaves its
+// detachBatch detaches the key pair from one batch of instances (see batch) and
+// records the result of each. A batch that cannot start before the deadline leaves its
 // instances NotAttempted.
 func (r *run) detachBatch(kp KeyPair, ids []string) {
 	r.mu.Lock()
@@ -598,66 +610,14 @@ func (r *run) detachBatch(kp KeyPair, ids []string) {
 		r.started = true
 	}
 	r.mu.Unlock()
-	if !enough {
-		r.recordBatch(ids, func(id string) InstanceResult { return notAttempted(id) })
-		return
+	if enough {
+		(&batch{r: r, kp: kp, pending: ids}).run()
+	} else {
+		for _, id := range ids {
+			r.set(notAttempted(id))
+		}
 	}
-
-	uncertain := false // an earlier attempt got no clear answer: it may have detached
-	outcomes, err := call(r, APIDetachKeyPair, func(ctx context.Context) ([]Outcome, error) {
-		out, err := r.cloud.DetachKeyPair(ctx, kp, ids)
-		var ce *CloudError
-		if errors.As(err, &ce) && ce.Unavailable() {
-			uncertain = true
-		}
-		return out, err
-	})
-	switch {
-	case errors.Is(err, errNotStarted):
-		r.recordBatch(ids, func(id string) InstanceResult { return notAttempted(id) })
-		return
-	case err != nil && r.ctx.Err() != nil && !isCloudError(err):
-		r.recordBatch(ids, func(id string) InstanceResult {
-			return failed(id, http.StatusGatewayTimeout, CodeDeadlineExceeded,
-				"the detach call did not finish before the function's deadline; the key pair may or may not be detached: check the instance and run the request again")
-		})
-		return
-	case err != nil:
-		r.log.Warn("detach batch failed", "instances", len(ids), "error", err.Error())
-		r.recordBatch(ids, func(id string) InstanceResult {
-			res := toInstanceFailure(id, err)
-			if uncertain {
-				res.Message += "; an attempt got no clear answer, so the key pair may already be detached: check the instance (by KeyPairId, a rerun reports it as not bound)"
-			}
-			return res
-		})
-		return
-	}
-	byID := make(map[string]Outcome, len(outcomes))
-	for _, o := range outcomes {
-		byID[o.InstanceID] = o
-	}
-	r.recordBatch(ids, func(id string) InstanceResult {
-		o, ok := byID[id]
-		switch {
-		case !ok:
-			return failed(id, http.StatusInternalServerError, CodeInternalError,
-				r.lim.Product+" answered without a result for this instance; check it and run the request again")
-		case o.Success:
-			return succeeded(id, MessageSuccessful)
-		case uncertain && o.ErrorCode == CodeNotAttached:
-			return succeeded(id, MessageDetachedEarlier)
-		}
-		code := o.Code
-		if code == 0 || code == http.StatusOK {
-			code = http.StatusBadRequest
-		}
-		errorCode := o.ErrorCode
-		if errorCode == "" {
-			errorCode = "DetachFailed"
-		}
-		return failed(id, code, errorCode, o.Message)
-	})
+	r.batchDone()
 }
 
 func isCloudError(err error) bool {
@@ -676,11 +636,18 @@ func (r *run) enoughTimeFor() bool {
 	return time.Until(dl) >= need
 }
 
-// recordBatch sets the result of every id of a batch and logs progress.
-func (r *run) recordBatch(ids []string, result func(id string) InstanceResult) {
-	for _, id := range ids {
-		r.result.Results[r.pos[id]] = result(id)
-	}
+// hasTime reports whether a call can still finish before the deadline (enoughTimeFor).
+func (r *run) hasTime() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.enoughTimeFor()
+}
+
+// set sets the result of an instance.
+func (r *run) set(res InstanceResult) { r.result.Results[r.pos[res.InstanceId]] = res }
+
+// batchDone counts a finished batch and logs progress.
+func (r *run) batchDone() {
 	r.mu.Lock()
 	r.finished++
 	finished, batches := r.finished, r.batches
