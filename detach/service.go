@@ -252,7 +252,10 @@ var outOfTimeSelecting = &Error{Status: http.StatusServiceUnavailable, Code: Cod
 var timeUp = &Error{Status: http.StatusGatewayTimeout, Code: CodeNotAttempted, Message: "out of time"}
 
 // resolveKeyPair finds the key pair the request names, by id (matched against every key
-// pair of the region) or by exact name.
+// pair of the region) or by exact name. By id, the cloud's answers must carry key pair
+// ids: ECS, as documented, names key pairs by name and answers none, and a key pair
+// without an id could be the one asked for, so the request is refused rather than
+// answered "not found".
 func (r *run) resolveKeyPair() (KeyPair, *Error) {
 	q := KeyPairQuery{ID: r.req.KeyPairId}
 	if q.ID == "" {
@@ -269,10 +272,15 @@ func (r *run) resolveKeyPair() (KeyPair, *Error) {
 		if err != nil {
 			return KeyPair{}, toRequestError(err, "DescribeKeyPairs")
 		}
+		withoutID := false
 		for _, kp := range p.KeyPairs {
+			withoutID = withoutID || kp.ID == ""
 			if r.req.KeyPairId != "" && kp.ID == r.req.KeyPairId || r.req.KeyPairId == "" && kp.Name == r.req.KeyPairName {
 				found = append(found, kp)
 			}
+		}
+		if len(found) == 0 && r.req.KeyPairId != "" && withoutID {
+			return KeyPair{}, r.noKeyPairIDs()
 		}
 		if len(found) > 0 || len(p.KeyPairs) < r.lim.KeyPairPage || p.TotalCount > 0 && q.Page*r.lim.KeyPairPage >= p.TotalCount {
 			break
@@ -293,6 +301,13 @@ func (r *run) resolveKeyPair() (KeyPair, *Error) {
 			kp.ID, kp.Name, r.req.KeyPairName))
 	}
 	return kp, nil
+}
+
+// noKeyPairIDs refuses a request by KeyPairId in a place whose key pairs have no ids.
+func (r *run) noKeyPairIDs() *Error {
+	return invalidParameter("KeyPairId", fmt.Sprintf(
+		"%s names key pairs by name: its answers %s carry no key pair ids, so key pair %s cannot be found by id; use KeyPairName instead (or the ENS backend, \"Product\": \"ENS\", whose key pairs have ids)",
+		r.lim.Product, r.where(), r.req.KeyPairId))
 }
 
 // selectTargets finds the instances of the Targets selector: bound to the key pair and

@@ -41,7 +41,8 @@ func TestFaultMatrix(t *testing.T) {
 					fix.Instances[i].KeyPairName = ""
 				}
 			}
-			emu := newEmulator(t, fix, seed)
+			// by id, so that unbound instances fail alone: the undocumented case
+			emu := newEmulator(t, fix, seed, true)
 			e := newEnvFor(t, emu, map[string]string{"MAX_ATTEMPTS": "6", "CONCURRENCY": "4", "ECS_QPS": "0", "BATCH_SIZE": "20"})
 			emu.SetFault("*", emulator.Fault{ThrottleRate: 0.3, ErrorRate: 0.1, DropRate: 0.05, Latency: time.Millisecond, Jitter: 60 * time.Millisecond})
 			ids := append(fleetIDs(n), "i-bp1missing0001")

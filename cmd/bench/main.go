@@ -112,7 +112,7 @@ func (s scenario) run(ctx context.Context, bin string) result {
 		Binary:  bin,
 		Fixture: fix,
 		Faults:  map[string]emulator.Fault{"*": {Latency: s.latency, QPS: s.qps}},
-		// undocumented case: ECS answers with KeyPairId (issue 12 makes the function refuse ids when absent)
+		// undocumented case: ECS answers with KeyPairId, which a request by id needs (without it, refused)
 		ExposeKeyPairIDs: !s.byName,
 		Env:              s.env,
 		Timeout:          10 * time.Minute,
