@@ -157,6 +157,7 @@ type run struct {
 	ctx    context.Context // bounded by the deadline less a reserve for answering
 	cancel context.CancelFunc
 	req    Request
+	retry  int // the invocation's retry count (WithRetryCount); never with DryRun
 	log    *slog.Logger
 
 	ids    []string       // the instances, in answer order
@@ -190,6 +191,9 @@ func (s *Service) newRun(ctx context.Context, cloud Cloud, req Request) *run {
 		r.ctx, r.cancel = context.WithCancel(ctx)
 	}
 	r.result = Result{RequestId: requestIDFrom(ctx), KeyPairId: req.KeyPairId, KeyPairName: req.KeyPairName, DryRun: req.DryRun}
+	if !req.DryRun { // a dry run detached nothing the first time
+		r.retry = retryCountFrom(ctx)
+	}
 	return r
 }
 
@@ -444,7 +448,7 @@ func (r *run) requestFailure(kp KeyPair, errs []*Error) *Error {
 	if len(errs) > 0 && r.aborted {
 		return errs[0]
 	}
-	if r.req.KeyPairId != "" || r.known != nil || r.started {
+	if r.req.KeyPairId != "" || r.known != nil || r.started || r.retry > 0 {
 		return nil
 	}
 	var unbound []string
@@ -561,6 +565,8 @@ func (r *run) judge(kp KeyPair, id string, in Instance, exists bool, eligible ch
 	case !exists:
 		r.result.Results[i] = failed(id, http.StatusNotFound, CodeInstanceNotFound,
 			fmt.Sprintf("instance %s does not exist %s", id, r.where()))
+	case in.KeyPairName == "" && r.retry > 0:
+		r.result.Results[i] = succeeded(id, alreadyDetached(r.retry))
 	case in.KeyPairName != kp.Name:
 		bound := "no key pair"
 		if in.KeyPairName != "" {

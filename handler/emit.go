@@ -27,7 +27,7 @@ func (h *Handler) emit(ctx context.Context, t task, o outcome, keyPair string) o
 	if region == "" {
 		region = h.cfg.RegionID
 	}
-	scope := detach.EventScope{Source: h.cfg.EventSource, Product: o.product, Region: region, AccountID: t.inv.AccountID, RequestID: t.inv.RequestID, Seq: t.seq}
+	scope := detach.EventScope{Source: h.cfg.EventSource, Product: o.product, Region: region, AccountID: t.inv.AccountID, RequestID: t.inv.RequestID, Retry: t.inv.RetryCount, Seq: t.seq}
 	var ev detach.Event
 	if o.err != nil {
 		resp := o.err.Response(t.inv.RequestID)
