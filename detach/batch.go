@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"time"
@@ -15,8 +16,9 @@ import (
 // the checks (DescribeInstances) that tell what an attempt did when its answer did not.
 //
 // An attempt is clear when the cloud answered with a result for every instance, or
-// refused the call (a 4xx: nothing changed). It is unclear when there was no answer, a
-// 5xx, or a 200 without a result for some instances: the cloud may have detached them.
+// refused the call (a 4xx, throttling included: nothing changed). It is unclear when
+// there was no answer, a 5xx, or a 200 without a result for some instances: the cloud
+// may have detached them.
 // After an unclear attempt, and before any retry, the instances left are checked: those
 // no longer bound are detached, those no longer Stopped are not retried (the cloud would
 // detach a Running instance, taking effect at its next restart), the others are retried
@@ -48,9 +50,7 @@ func (b *batch) run() {
 			return
 		}
 		if !b.r.hasTime() { // for the retry: the instances were checked, nothing changed since
-			b.settle(b.pending, func(id string) InstanceResult {
-				return b.failure(id, "; not retried: too little time was left before the function's deadline: run the request again")
-			})
+			b.settle(b.pending, b.notRetried)
 			return
 		}
 	}
@@ -70,9 +70,7 @@ func (b *batch) attempt(n int) bool {
 	case errors.Is(err, errNotStarted) && n == 1:
 		b.settle(b.pending, notAttempted)
 	case errors.Is(err, errNotStarted):
-		b.settle(b.pending, func(id string) InstanceResult {
-			return b.failure(id, "; not retried: too little time was left before the function's deadline: run the request again")
-		})
+		b.settle(b.pending, b.notRetried)
 	case !errors.As(err, &ce) && b.r.ctx.Err() != nil:
 		b.settle(b.pending, func(id string) InstanceResult {
 			return failed(id, http.StatusGatewayTimeout, CodeDeadlineExceeded,
@@ -130,7 +128,7 @@ func (b *batch) record(out []Outcome) {
 // are left to retry. Without an unclear attempt a final check is not needed: nothing
 // was detached.
 func (b *batch) check(final bool) bool {
-	ids := append(slices.Clone(b.pending), sortedKeys(b.verify)...)
+	ids := append(slices.Clone(b.pending), slices.Sorted(maps.Keys(b.verify))...)
 	if final && !b.unclear {
 		b.settle(ids, func(id string) InstanceResult { return b.failure(id, "") })
 		return false
@@ -184,6 +182,11 @@ func (b *batch) failure(id, more string) InstanceResult {
 	res := toInstanceFailure(id, b.last)
 	res.Message += more
 	return res
+}
+
+// notRetried is the result of an instance left bound (as checked) for lack of time.
+func (b *batch) notRetried(id string) InstanceResult {
+	return b.failure(id, "; checked: the key pair is still bound; not retried: too little time was left before the function's deadline: run the request again")
 }
 
 // unknown is the result of an instance whose state could not be learnt after an
@@ -247,13 +250,4 @@ func callOnce[T any](r *run, api string, op func(ctx context.Context) (T, error)
 		}
 		err = p.Err
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

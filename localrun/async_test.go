@@ -15,6 +15,22 @@ import (
 	"detachkeypair/localrun"
 )
 
+// invokeAsync queues an asynchronous invocation of payload, waits until it has
+// settled (retries included), and returns its request id.
+func invokeAsync(t *testing.T, env *localrun.Env, payload []byte) string {
+	t.Helper()
+	id, err := env.InvokeAsync(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := env.Runner.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // TestAsyncInvocationRetriedThenLost: an event whose request fails with a
 // 5xx (the cloud unreachable) fails the invocation; FC retries it with the
 // same request id (each attempt's result event has an id of its own), then
@@ -33,15 +49,7 @@ func TestAsyncInvocationRetriedThenLost(t *testing.T) {
 	})
 	before := bindings(env.Emulator)
 	payload := directRequest(map[string]any{"KeyPairName": "ops-2026", "InstanceIds": []string{instance(1)}})
-	id, err := env.InvokeAsync(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := env.Runner.Drain(ctx); err != nil {
-		t.Fatal(err)
-	}
+	id := invokeAsync(t, env, payload)
 
 	recs := env.Runner.FailureRecords()
 	if len(recs) != 1 {
@@ -96,15 +104,7 @@ func TestAsyncBatchRetriedAfterDetaching(t *testing.T) {
 		Async:  fcruntime.AsyncConfig{MaxRetryAttempts: 1, RetryBackoff: time.Millisecond},
 	})
 	before := bindings(env.Emulator)
-	id, err := env.InvokeAsync(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := env.Runner.Drain(ctx); err != nil {
-		t.Fatal(err)
-	}
+	id := invokeAsync(t, env, payload)
 	if n, lost := env.Emulator.Calls("DescribeKeyPairs"), env.Emulator.Answered("DescribeKeyPairs", emulator.CodeDropped); n != 4 || lost != 1 {
 		t.Fatalf("DescribeKeyPairs: %d calls, %d unanswered; want 4 (two events, two attempts), the second unanswered (else change describeKeyPairsLostSecondSeed)", n, lost)
 	}
