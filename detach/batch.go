@@ -21,8 +21,9 @@ import (
 // may have detached them.
 // After an unclear attempt, and before any retry, the instances left are checked: those
 // no longer bound are detached, those no longer Stopped are not retried (the cloud would
-// detach a Running instance, taking effect at its next restart), the others are retried
-// or, at the end, reported failed with what the check found. The cloud's per-instance
+// detach a Running instance, taking effect at its next restart), nor those the Policy
+// now refuses (tagged meanwhile), the others are retried or, at the end, reported failed
+// with what the check found. The cloud's per-instance
 // failure codes on a retry after an unclear attempt are not documented (an instance the
 // first attempt detached may be answered "not attached"), so they are checked too.
 type batch struct {
@@ -163,6 +164,9 @@ func (b *batch) check(final bool) bool {
 			res := cloudFailure(id, o)
 			res.Message += " (checked afterwards: the key pair is still bound)"
 			b.r.set(res)
+		case b.r.opts.Policy.instanceRefusal(in) != "": // tagged meanwhile
+			b.r.set(failed(id, http.StatusForbidden, CodeProtected, b.r.opts.Policy.instanceRefusal(in)+
+				" (found when the function checked the instance again; the key pair, still bound, was not detached)"))
 		case in.Status != StatusStopped:
 			b.r.set(failed(id, http.StatusBadRequest, CodeIncorrectStatus, fmt.Sprintf(
 				"instance is %s: it was started after the function checked it, and the key pair, still bound, was not detached; stop it and run the request again", in.Status)))

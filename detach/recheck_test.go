@@ -31,19 +31,20 @@ const slow = 700 * time.Millisecond
 
 // scriptedCloud is an in-memory ECS region whose DetachKeyPair calls go wrong as
 // scripted (call n meets faults[n-1]), and where someone else may start an
-// instance right after a call (starts[n]).
+// instance right after a call (starts[n]), or tag it protected (tags[n]).
 type scriptedCloud struct {
 	mu                   sync.Mutex
 	instances            map[string]*Instance
 	faults               []fault
 	starts               map[int]string
-	calls                [][]string // the ids of each DetachKeyPair call
+	tags                 map[int]string // instance tagged "protected" right after call n
+	calls                [][]string     // the ids of each DetachKeyPair call
 	describes            int
 	detachedWhileRunning []string
 }
 
 func newScripted(faults ...fault) *scriptedCloud {
-	c := &scriptedCloud{instances: map[string]*Instance{}, faults: faults, starts: map[int]string{}}
+	c := &scriptedCloud{instances: map[string]*Instance{}, faults: faults, starts: map[int]string{}, tags: map[int]string{}}
 	for i := 1; i <= 4; i++ {
 		id := fmt.Sprintf("i-a%d", i)
 		c.instances[id] = &Instance{ID: id, Status: StatusStopped, KeyPairName: "k"}
@@ -52,7 +53,7 @@ func newScripted(faults ...fault) *scriptedCloud {
 }
 
 func (c *scriptedCloud) Limits() Limits {
-	return Limits{Product: ProductECS, Region: "cn-hangzhou", KeyPairPage: ECSKeyPairPage, DescribeIDs: ECSDescribeIDs, Batch: ECSBatch}
+	return Limits{Product: ProductECS, Region: "cn-hangzhou", KeyPairPage: ECSKeyPairPage, DescribeIDs: ECSDescribeIDs, Batch: ECSBatch, InstanceTags: true}
 }
 
 func (c *scriptedCloud) DescribeKeyPairs(context.Context, KeyPairQuery) (KeyPairPage, error) {
@@ -83,6 +84,9 @@ func (c *scriptedCloud) DetachKeyPair(_ context.Context, kp KeyPair, ids []strin
 	defer func() {
 		if id, ok := c.starts[n]; ok {
 			c.instances[id].Status = "Running"
+		}
+		if id, ok := c.tags[n]; ok {
+			c.instances[id].Tags = []Tag{{Key: "protected", Value: "true"}}
 		}
 		c.mu.Unlock()
 	}()
@@ -135,7 +139,7 @@ func (c *scriptedCloud) bound(id string) bool {
 
 func detachScripted(t *testing.T, c *scriptedCloud, timeout time.Duration, ids ...string) *Result {
 	t.Helper()
-	s := NewService(Options{Backoff: time.Millisecond, MaxAttempts: 3})
+	s := NewService(Options{Backoff: time.Millisecond, MaxAttempts: 3, Policy: Policy{ProtectedTag: &Tag{Key: "protected"}}})
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	res, err := s.Detach(ctx, c, Request{RegionId: "cn-hangzhou", KeyPairName: "k", InstanceIds: ids})
@@ -235,5 +239,19 @@ func TestUnclearOutOfTime(t *testing.T) {
 	}
 	if len(c.calls) != 1 || c.describes != 1 {
 		t.Errorf("%d DetachKeyPair and %d DescribeInstances calls, want 1 and 1", len(c.calls), c.describes)
+	}
+}
+
+// TestProtectedBeforeRetry: an instance that gets the protected tag between an unclear
+// attempt and the retry is not retried (the guard holds for retries too).
+func TestProtectedBeforeRetry(t *testing.T) {
+	c := newScripted(lostBefore)
+	c.tags[1] = "i-a1"
+	res := detachScripted(t, c, 5*time.Second, "i-a1", "i-a2")
+	if r := res.Results[0]; r.Success || r.ErrorCode != CodeProtected || !c.bound("i-a1") {
+		t.Errorf("tagged instance: %+v, bound %v", r, c.bound("i-a1"))
+	}
+	if len(c.calls) != 2 || fmt.Sprint(c.calls[1]) != "[i-a2]" {
+		t.Errorf("DetachKeyPair calls %v, want the retry for i-a2 only", c.calls)
 	}
 }
