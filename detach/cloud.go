@@ -121,6 +121,11 @@ type CloudError struct {
 	RequestID string // the cloud's request id, for support
 }
 
+// CodeInvalidResponse is the code of a CloudError for an answer that came (HTTP 200) but
+// cannot be used: unreadable, or hollow (a list with null entries, or shorter than its
+// own count). A call that changes state may have acted; asking again may answer in full.
+const CodeInvalidResponse = "InvalidResponse"
+
 func (e *CloudError) Error() string {
 	if e.Status == 0 {
 		return "no answer from the cloud: " + e.Message
@@ -133,10 +138,11 @@ func (e *CloudError) Throttled() bool {
 	return strings.HasPrefix(e.Code, "Throttling") || e.Code == "TooManyRequests" || e.Status == http.StatusTooManyRequests
 }
 
-// Unavailable reports whether the call failed on the cloud's side or in transit, so
-// that the same call may succeed later.
+// Unavailable reports whether the call failed on the cloud's side or in transit (no
+// answer, a 5xx, or an InvalidResponse), so that the same call may succeed later. A
+// call that changes state may have acted all the same.
 func (e *CloudError) Unavailable() bool {
-	return e.Status == 0 || e.Status >= 500 && !e.Throttled()
+	return e.Status == 0 || e.Status >= 500 && !e.Throttled() || e.Code == CodeInvalidResponse
 }
 
 // Retryable reports whether the call is worth repeating.

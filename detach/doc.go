@@ -11,7 +11,9 @@
 
 //  3. detach from the eligible instances in batches (DetachKeyPair), several calls in
 //     flight, paced under the cloud's quota, retried with backoff, and never started
-//     when too little time is left before the deadline;
+//     when too little time is left before the deadline; after an answer that does not
+//     say what the cloud did (none, a 5xx, results missing), and before any retry, the
+//     batch's instances are checked again (batch.go);
 //  4. answer with one result per instance: nothing is lost, nothing is reported done
 //     that the cloud did not do.
 //

@@ -69,13 +69,15 @@ type EventScope struct {
 	Region    string
 	AccountID string
 	RequestID string // the FC request id
+	Retry     int    // the invocation's retry count (FC's x-fc-retry-count): 0, then 1, 2, ...
 	Seq       int    // which request of the invocation (EventBridge batches hold several)
 }
 
 // NewEvent builds the result event of a request: completed with the result, or failed
 // with the request-level error. keyPair names the key pair when the result does not.
-// The id is derived from the request id (and Seq), so that a retried emit, or a retried
-// invocation, carries the same id and EventBridge can drop the duplicate.
+// The id is derived from the request id, the retry count and Seq: the emits of one
+// attempt carry the same id, so that EventBridge can drop the duplicates, while a
+// retried invocation, whose result may differ, gets an id of its own.
 func NewEvent(scope EventScope, res *Result, failure *ErrorResponse, keyPair string) Event {
 	ev := Event{Source: scope.Source, Time: time.Now().UTC()}
 	var data any
@@ -93,7 +95,7 @@ func NewEvent(scope EventScope, res *Result, failure *ErrorResponse, keyPair str
 	}
 	product := strings.ToLower(cmp.Or(scope.Product, ProductECS))
 	ev.Subject = fmt.Sprintf("acs:%s:%s:%s:keypair/%s", product, scope.Region, scope.AccountID, keyPair)
-	seed := fmt.Sprintf("%s/%s/%d", scope.Source, scope.RequestID, scope.Seq)
+	seed := fmt.Sprintf("%s/%s/%d/%d", scope.Source, scope.RequestID, scope.Retry, scope.Seq)
 	if scope.RequestID == "" {
 		seed += "/" + ev.Time.Format(time.RFC3339Nano)
 	}

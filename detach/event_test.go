@@ -120,3 +120,22 @@ func TestEmitBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestEventIDPerAttempt: a retried invocation (the same request id, a higher retry
+// count) gets a new event id: its result may differ from the earlier attempt's.
+func TestEventIDPerAttempt(t *testing.T) {
+	scope := EventScope{Source: "acs.fc.detach-keypair", Region: "cn-hangzhou", AccountID: "123", RequestID: "1-abc"}
+	first := NewEvent(scope, &Result{KeyPairName: "ops-2026"}, nil, "")
+	scope.Retry = 1
+	retried := NewEvent(scope, &Result{KeyPairName: "ops-2026"}, nil, "")
+	if retried.ID == first.ID {
+		t.Fatalf("attempts 0 and 1 of one invocation share event id %s", first.ID)
+	}
+	if again := NewEvent(scope, &Result{KeyPairName: "ops-2026"}, nil, ""); again.ID != retried.ID {
+		t.Fatalf("one attempt gave ids %s and %s", retried.ID, again.ID)
+	}
+	scope.Seq = 1
+	if other := NewEvent(scope, &Result{KeyPairName: "ops-2026"}, nil, ""); other.ID == retried.ID {
+		t.Fatal("the second event of a retried batch has the first's id")
+	}
+}

@@ -49,7 +49,8 @@ const (
 	CodeDeadlineExceeded       = "DeadlineExceeded"
 	MessageSuccessful          = "successful"
 	MessageDryRun              = "dry run: would be detached"
-	MessageDetachedEarlier     = "successful (detached by an earlier attempt whose answer was lost)"
+	MessageDetachedEarlier     = "successful: an earlier attempt, whose answer was lost or unclear, detached it (checked afterwards: the key pair is no longer bound)"
+	MessageDetachedMeanwhile   = "successful: the key pair is no longer bound (checked before a retry): it was detached after the function checked the instance, not by the function"
 	messageInvalidParameterFmt = "The specified field %s invalid. Please check it again. (%s)"
 )
 

@@ -158,6 +158,7 @@ type run struct {
 	ctx    context.Context // its deadline is when every call must have finished
 	cancel context.CancelFunc
 	req    Request
+	retry  int // the invocation's retry count (WithRetryCount); never with DryRun
 	log    *slog.Logger
 
 	ids    []string       // the instances, in answer order
@@ -182,6 +183,9 @@ func (s *Service) newRun(ctx context.Context, cloud Cloud, req Request) *run {
 	}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.result = Result{RequestId: requestIDFrom(ctx), KeyPairId: req.KeyPairId, KeyPairName: req.KeyPairName, DryRun: req.DryRun}
+	if !req.DryRun { // a dry run detached nothing the first time
+		r.retry = retryCountFrom(ctx)
+	}
 	return r
 }
 
@@ -263,7 +267,10 @@ var outOfTimeSelecting = &Error{Status: http.StatusServiceUnavailable, Code: Cod
 var timeUp = &Error{Status: http.StatusGatewayTimeout, Code: CodeNotAttempted, Message: "out of time"}
 
 // resolveKeyPair finds the key pair the request names, by id (matched against every key
-// pair of the region) or by exact name.
+// pair of the region) or by exact name. By id, the cloud's answers must carry key pair
+// ids: ECS, as documented, names key pairs by name and answers none, and a key pair
+// without an id could be the one asked for, so the request is refused rather than
+// answered "not found".
 func (r *run) resolveKeyPair() (KeyPair, *Error) {
 	q := KeyPairQuery{ID: r.req.KeyPairId}
 	if q.ID == "" {
@@ -280,10 +287,15 @@ func (r *run) resolveKeyPair() (KeyPair, *Error) {
 		if err != nil {
 			return KeyPair{}, toRequestError(err, "DescribeKeyPairs "+r.where())
 		}
+		withoutID := false
 		for _, kp := range p.KeyPairs {
+			withoutID = withoutID || kp.ID == ""
 			if r.req.KeyPairId != "" && kp.ID == r.req.KeyPairId || r.req.KeyPairId == "" && kp.Name == r.req.KeyPairName {
 				found = append(found, kp)
 			}
+		}
+		if len(found) == 0 && r.req.KeyPairId != "" && withoutID {
+			return KeyPair{}, r.noKeyPairIDs()
 		}
 		if len(found) > 0 || len(p.KeyPairs) < r.lim.KeyPairPage || p.TotalCount > 0 && q.Page*r.lim.KeyPairPage >= p.TotalCount {
 			break
@@ -304,6 +316,13 @@ func (r *run) resolveKeyPair() (KeyPair, *Error) {
 			kp.ID, kp.Name, r.req.KeyPairName))
 	}
 	return kp, nil
+}
+
+// noKeyPairIDs refuses a request by KeyPairId in a place whose key pairs have no ids.
+func (r *run) noKeyPairIDs() *Error {
+	return invalidParameter("KeyPairId", fmt.Sprintf(
+		"%s names key pairs by name: its answers %s carry no key pair ids, so key pair %s cannot be found by id; use KeyPairName instead (or the ENS backend, \"Product\": \"ENS\", whose key pairs have ids)",
+		r.lim.Product, r.where(), r.req.KeyPairId))
 }
 
 // selectTargets finds the instances of the Targets selector: bound to the key pair and
@@ -440,7 +459,7 @@ func (r *run) requestFailure(kp KeyPair, errs []*Error) *Error {
 	if len(errs) > 0 && r.aborted {
 		return errs[0]
 	}
-	if r.req.KeyPairId != "" || r.known != nil || r.started {
+	if r.req.KeyPairId != "" || r.known != nil || r.started || r.retry > 0 {
 		return nil
 	}
 	var unbound []string
@@ -477,16 +496,10 @@ func (r *run) check(kp KeyPair, eligible chan<- string) []*Error {
 	for chunk := range slices.Chunk(r.ids, r.lim.DescribeIDs) {
 		g.Go(func() error {
 			defer r.recoverIDs(chunk)
-			page, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
-				return r.cloud.DescribeInstances(ctx, InstanceQuery{IDs: chunk, PageSize: r.lim.DescribeIDs})
-			})
+			found, err := r.describe(chunk)
 			if err != nil {
 				r.checkFailed(chunk, err, &mu, &errs)
 				return nil
-			}
-			found := make(map[string]Instance, len(page.Instances))
-			for _, in := range page.Instances {
-				found[in.ID] = in
 			}
 			for _, id := range chunk {
 				in, ok := found[id]
@@ -498,6 +511,24 @@ func (r *run) check(kp KeyPair, eligible chan<- string) []*Error {
 	}
 	g.Wait()
 	return errs
+}
+
+// describe finds the instances of ids (DescribeInstances, Limits().DescribeIDs ids a
+// call), by id; an id missing from the map was not found.
+func (r *run) describe(ids []string) (map[string]Instance, error) {
+	found := make(map[string]Instance, len(ids))
+	for chunk := range slices.Chunk(ids, r.lim.DescribeIDs) {
+		page, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
+			return r.cloud.DescribeInstances(ctx, InstanceQuery{IDs: chunk, PageSize: r.lim.DescribeIDs})
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range page.Instances {
+			found[in.ID] = in
+		}
+	}
+	return found, nil
 }
 
 // eligibleUnless returns the channel for eligible ids, or nil when they must wait.
@@ -545,6 +576,8 @@ func (r *run) judge(kp KeyPair, id string, in Instance, exists bool, eligible ch
 	case !exists:
 		r.result.Results[i] = failed(id, http.StatusNotFound, CodeInstanceNotFound,
 			fmt.Sprintf("instance %s does not exist %s", id, r.where()))
+	case in.KeyPairName == "" && r.retry > 0:
+		r.result.Results[i] = succeeded(id, alreadyDetached(r.retry))
 	case in.KeyPairName != kp.Name:
 		bound := "no key pair"
 		if in.KeyPairName != "" {
@@ -595,8 +628,8 @@ func (r *run) batchAndDetach(kp KeyPair, ids <-chan string) {
 	g.Wait()
 }
 
-// detachBatch makes one DetachKeyPair call (with its retries) and records the result
-// of each instance in it. A call that cannot start before the deadline leaves its
+// detachBatch detaches the key pair from one batch of instances (see batch) and
+// records the result of each. A batch that cannot start before the deadline leaves its
 // instances NotAttempted.
 func (r *run) detachBatch(kp KeyPair, ids []string) {
 	r.mu.Lock()
@@ -609,66 +642,14 @@ func (r *run) detachBatch(kp KeyPair, ids []string) {
 		r.started = true
 	}
 	r.mu.Unlock()
-	if !enough {
-		r.recordBatch(ids, func(id string) InstanceResult { return notAttempted(id) })
-		return
+	if enough {
+		(&batch{r: r, kp: kp, pending: ids}).run()
+	} else {
+		for _, id := range ids {
+			r.set(notAttempted(id))
+		}
 	}
-
-	uncertain := false // an earlier attempt got no clear answer: it may have detached
-	outcomes, err := call(r, APIDetachKeyPair, func(ctx context.Context) ([]Outcome, error) {
-		out, err := r.cloud.DetachKeyPair(ctx, kp, ids)
-		var ce *CloudError
-		if errors.As(err, &ce) && ce.Unavailable() {
-			uncertain = true
-		}
-		return out, err
-	})
-	switch {
-	case errors.Is(err, errNotStarted):
-		r.recordBatch(ids, func(id string) InstanceResult { return notAttempted(id) })
-		return
-	case err != nil && r.ctx.Err() != nil && !isCloudError(err):
-		r.recordBatch(ids, func(id string) InstanceResult {
-			return failed(id, http.StatusGatewayTimeout, CodeDeadlineExceeded,
-				"the detach call did not finish before the function's deadline; the key pair may or may not be detached: check the instance and run the request again")
-		})
-		return
-	case err != nil:
-		r.log.Warn("detach batch failed", "instances", len(ids), "error", err.Error())
-		r.recordBatch(ids, func(id string) InstanceResult {
-			res := toInstanceFailure(id, err)
-			if uncertain {
-				res.Message += "; an attempt got no clear answer, so the key pair may already be detached: check the instance (by KeyPairId, a rerun reports it as not bound)"
-			}
-			return res
-		})
-		return
-	}
-	byID := make(map[string]Outcome, len(outcomes))
-	for _, o := range outcomes {
-		byID[o.InstanceID] = o
-	}
-	r.recordBatch(ids, func(id string) InstanceResult {
-		o, ok := byID[id]
-		switch {
-		case !ok:
-			return failed(id, http.StatusInternalServerError, CodeInternalError,
-				r.lim.Product+" answered without a result for this instance; check it and run the request again")
-		case o.Success:
-			return succeeded(id, MessageSuccessful)
-		case uncertain && o.ErrorCode == CodeNotAttached:
-			return succeeded(id, MessageDetachedEarlier)
-		}
-		code := o.Code
-		if code == 0 || code == http.StatusOK {
-			code = http.StatusBadRequest
-		}
-		errorCode := o.ErrorCode
-		if errorCode == "" {
-			errorCode = "DetachFailed"
-		}
-		return failed(id, code, errorCode, o.Message)
-	})
+	r.batchDone()
 }
 
 func isCloudError(err error) bool {
@@ -676,11 +657,14 @@ func isCloudError(err error) bool {
 	return errors.As(err, &ce)
 }
 
-// recordBatch sets the result of every id of a batch and logs progress.
-func (r *run) recordBatch(ids []string, result func(id string) InstanceResult) {
-	for _, id := range ids {
-		r.result.Results[r.pos[id]] = result(id)
-	}
+// hasTime reports whether a call can still finish before the run's deadline (timing).
+func (r *run) hasTime() bool { return r.clock.enoughTime(r.ctx, 0) }
+
+// set sets the result of an instance.
+func (r *run) set(res InstanceResult) { r.result.Results[r.pos[res.InstanceId]] = res }
+
+// batchDone counts a finished batch and logs progress.
+func (r *run) batchDone() {
 	r.mu.Lock()
 	r.finished++
 	finished, batches := r.finished, r.batches

@@ -147,23 +147,38 @@ func (c *Client) DescribeKeyPairs(ctx context.Context, q detach.KeyPairQuery) (d
 	}
 	raw, err := json.Marshal(out["body"])
 	if err != nil {
-		return detach.KeyPairPage{}, &detach.CloudError{Status: 200, Code: "InvalidResponse", Message: err.Error()}
+		return detach.KeyPairPage{}, invalidResponse("DescribeKeyPairs", err.Error())
 	}
 	var body struct {
 		TotalCount json.Number
 		KeyPairs   struct {
-			KeyPair []struct{ KeyPairId, KeyPairName string }
+			KeyPair []*struct{ KeyPairId, KeyPairName string }
 		}
 	}
 	if err := json.Unmarshal(raw, &body); err != nil {
-		return detach.KeyPairPage{}, &detach.CloudError{Status: 200, Code: "InvalidResponse", Message: "DescribeKeyPairs answer: " + err.Error()}
+		return detach.KeyPairPage{}, invalidResponse("DescribeKeyPairs", err.Error())
 	}
 	total, _ := body.TotalCount.Int64()
+	list := body.KeyPairs.KeyPair
+	// TotalCount counts every key pair of the query (this API pages by number), so a
+	// page holds min(PageSize, what is left) of them.
+	if want := min(int(total)-(max(q.Page, 1)-1)*detach.ECSKeyPairPage, detach.ECSKeyPairPage); len(list) < want {
+		return detach.KeyPairPage{}, invalidResponse("DescribeKeyPairs", fmt.Sprintf("%d key pairs on a page that should hold %d (TotalCount %d)", len(list), want, total))
+	}
 	p := detach.KeyPairPage{TotalCount: int(total)}
-	for _, kp := range body.KeyPairs.KeyPair {
+	for _, kp := range list {
+		if kp == nil || kp.KeyPairName == "" {
+			return detach.KeyPairPage{}, invalidResponse("DescribeKeyPairs", "a key pair without a name, or null")
+		}
 		p.KeyPairs = append(p.KeyPairs, detach.KeyPair{ID: kp.KeyPairId, Name: kp.KeyPairName})
 	}
 	return p, nil
+}
+
+// invalidResponse is the error of an answer that came (HTTP 200) but cannot be used:
+// unreadable, or hollow. The caller may ask again (detach.CodeInvalidResponse).
+func invalidResponse(api, what string) *detach.CloudError {
+	return &detach.CloudError{Status: http.StatusOK, Code: detach.CodeInvalidResponse, Message: api + " answer: " + what}
 }
 
 // DescribeInstances returns one page of the instances matching q.
@@ -190,9 +205,16 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 	if size <= 0 || size > detach.ECSDescribeIDs {
 		size = detach.ECSDescribeIDs
 	}
-	req.MaxResults = tea.Int32(int32(size))
-	if q.NextToken != "" {
-		req.NextToken = tea.String(q.NextToken)
+	byIDs := len(q.IDs) > 0 && len(q.IDs) <= size
+	if byIDs {
+		// One page by number: its TotalCount is valid (with MaxResults and NextToken it
+		// is not, says the API), so that a hollow answer can be told from missing ids.
+		req.PageNumber, req.PageSize = tea.Int32(1), tea.Int32(int32(size))
+	} else {
+		req.MaxResults = tea.Int32(int32(size))
+		if q.NextToken != "" {
+			req.NextToken = tea.String(q.NextToken)
+		}
 	}
 	sdk, err := c.sdk()
 	if err != nil {
@@ -205,11 +227,16 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 	}
 	var p detach.InstancePage
 	if resp.Body == nil {
-		return p, &detach.CloudError{Status: 200, Code: "InvalidResponse", Message: "DescribeInstances answered without a body"}
+		return p, invalidResponse("DescribeInstances", "no body")
 	}
-	p.NextToken = tea.StringValue(resp.Body.NextToken)
+	if !byIDs {
+		p.NextToken = tea.StringValue(resp.Body.NextToken)
+	}
 	if resp.Body.Instances != nil {
 		for _, in := range resp.Body.Instances.Instance {
+			if in == nil || tea.StringValue(in.InstanceId) == "" {
+				return detach.InstancePage{}, invalidResponse("DescribeInstances", "an instance without an id, or null")
+			}
 			p.Instances = append(p.Instances, detach.Instance{
 				ID:          tea.StringValue(in.InstanceId),
 				Status:      tea.StringValue(in.Status),
@@ -217,6 +244,9 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 				Tags:        tagsOf(in.Tags),
 			})
 		}
+	}
+	if total := int(tea.Int32Value(resp.Body.TotalCount)); byIDs && len(p.Instances) < total {
+		return detach.InstancePage{}, invalidResponse("DescribeInstances", fmt.Sprintf("%d instances, TotalCount %d", len(p.Instances), total))
 	}
 	return p, nil
 }
@@ -237,6 +267,8 @@ func tagsOf(t *ecsclient.DescribeInstancesResponseBodyInstancesInstanceTags) []d
 }
 
 // DetachKeyPair detaches kp, named by its name (ECS takes no id), from up to 50 instances.
+// An instance the answer has no result for (a null entry, a short list) gets no Outcome:
+// the call may have detached it, and the caller must find out.
 func (c *Client) DetachKeyPair(ctx context.Context, kp detach.KeyPair, instanceIDs []string) ([]detach.Outcome, error) {
 	ids, _ := json.Marshal(instanceIDs)
 	req := &ecsclient.DetachKeyPairRequest{
@@ -254,10 +286,13 @@ func (c *Client) DetachKeyPair(ctx context.Context, kp detach.KeyPair, instanceI
 		return nil, c.cloudError(ctx, err)
 	}
 	if resp.Body == nil || resp.Body.Results == nil {
-		return nil, &detach.CloudError{Status: 200, Code: "InvalidResponse", Message: "DetachKeyPair answered without results"}
+		return nil, invalidResponse("DetachKeyPair", "no results")
 	}
 	out := make([]detach.Outcome, 0, len(resp.Body.Results.Result))
 	for _, r := range resp.Body.Results.Result {
+		if r == nil || tea.StringValue(r.InstanceId) == "" {
+			continue // the instance has no outcome: the caller finds out what happened
+		}
 		code, _ := strconv.Atoi(tea.StringValue(r.Code))
 		o := detach.Outcome{
 			InstanceID: tea.StringValue(r.InstanceId),

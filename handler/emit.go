@@ -85,7 +85,7 @@ func (h *Handler) event(t task, seq int, o outcome, keyPair string) detach.Event
 	if region == "" {
 		region = h.home(t.inv)
 	}
-	scope := detach.EventScope{Source: h.cfg.EventSource, Product: o.product, Region: region, AccountID: t.inv.AccountID, RequestID: t.inv.RequestID, Seq: seq}
+	scope := detach.EventScope{Source: h.cfg.EventSource, Product: o.product, Region: region, AccountID: t.inv.AccountID, RequestID: t.inv.RequestID, Retry: t.inv.RetryCount, Seq: seq}
 	if o.err != nil {
 		resp := o.err.Response(t.inv.RequestID)
 		resp.Caller = o.caller

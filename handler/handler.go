@@ -25,6 +25,7 @@ import (
 // Invocation is what the platform says about one invocation.
 type Invocation struct {
 	RequestID   string
+	RetryCount  int // FC's x-fc-retry-count: 0 for the first attempt of an async invocation, then 1, 2, ...
 	Region      string
 	AccountID   string
 	Credentials *aliyun.Credentials // the function role's temporary credentials; nil outside FC
@@ -36,7 +37,7 @@ func invocationFrom(ctx context.Context) Invocation {
 	if !ok {
 		return Invocation{}
 	}
-	inv := Invocation{RequestID: fctx.RequestID, Region: fctx.Region, AccountID: fctx.AccountId}
+	inv := Invocation{RequestID: fctx.RequestID, RetryCount: fctx.RetryCount, Region: fctx.Region, AccountID: fctx.AccountId}
 	if c := fctx.Credentials; c.AccessKeyId != "" && c.AccessKeySecret != "" {
 		inv.Credentials = &aliyun.Credentials{AccessKeyID: c.AccessKeyId, AccessKeySecret: c.AccessKeySecret, SecurityToken: c.SecurityToken}
 	}
@@ -120,8 +121,12 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) (json.RawMessage, 
 	red := h.redactor(inv)
 	log := slog.New(redacting{h.log.Handler(), red})
 	base := log.With("request_id", inv.RequestID, "trigger", env.String())
+	if inv.RetryCount > 0 {
+		base = base.With("retry_count", inv.RetryCount)
+	}
 	t := task{inv: inv, red: red, log: base, base: base}
 	ctx = detach.WithLogger(detach.WithRequestID(ctx, inv.RequestID), t.log)
+	ctx = detach.WithRetryCount(ctx, inv.RetryCount)
 
 	items, many := h.decode(payload, env)
 	if many { // a batch: its own lines say EventBridge asked; each request's, its event

@@ -35,18 +35,19 @@ type env struct {
 
 func newEnv(t testing.TB, fixture *emulator.Fixture, set map[string]string) *env {
 	t.Helper()
-	return newEnvFor(t, newEmulator(t, fixture, 7), set)
+	return newEnvFor(t, newEmulator(t, fixture, 7, false), set)
 }
 
-// newEmulator starts an emulator of fixture (nil: the shipped fleet) on loopback.
-func newEmulator(t testing.TB, fixture *emulator.Fixture, seed int64) *emulator.Server {
+// newEmulator starts an emulator of fixture (nil: the shipped fleet) on loopback. Its
+// DescribeKeyPairs answers carry no KeyPairId, as ECS documents them; keyPairIDs models
+// the undocumented case of a cloud that sends them, for the tests of the by-id rule.
+func newEmulator(t testing.TB, fixture *emulator.Fixture, seed int64, keyPairIDs bool) *emulator.Server {
 	t.Helper()
 	if fixture == nil {
 		fixture = emulator.DefaultFixture()
 	}
 	emu, err := emulator.New(emulator.Config{Credentials: []emulator.Credential{testCreds}, Fixture: fixture, Seed: seed,
-		// undocumented case: ECS answers with KeyPairId (issue 12 makes the function refuse ids when absent)
-		ExposeKeyPairIDs: true})
+		ExposeKeyPairIDs: keyPairIDs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,22 +194,28 @@ func request(fields string, instances []string) string {
 // SDK against the emulator: the answer, the status, and that nothing was detached.
 func TestRequestErrors(t *testing.T) {
 	cases := []struct {
-		name    string
-		set     map[string]string
-		faults  map[string]emulator.Fault
-		creds   bool // sign with unknown credentials
-		payload string
-		code    string
-		status  int
-		retried bool // the invocation fails so that async triggers retry
-		inMsg   string
+		name       string
+		set        map[string]string
+		faults     map[string]emulator.Fault
+		keyPairIDs bool // the undocumented case: DescribeKeyPairs answers KeyPairId
+		creds      bool // sign with unknown credentials
+		payload    string
+		code       string
+		status     int
+		retried    bool // the invocation fails so that async triggers retry
+		inMsg      string
 	}{
 		{name: "invalid field", payload: request(`"KeyPairName":"ops-2026","InstanceID":"x"`, ids(1, 2)),
 			code: "InvalidParameter.InstanceID", inMsg: "unknown field"},
 		{name: "duplicate ids", payload: request(`"KeyPairName":"ops-2026"`, append(ids(1, 2), ids(1, 1)...)),
 			code: "InvalidParameter.InstanceIds", inMsg: "duplicate id i-bp1d6tsvznfghy7y0001"},
-		{name: "id and name disagree", payload: request(`"KeyPairId":"ssh-bp67acfmxazb4p0002","KeyPairName":"ops-2026"`, ids(1, 2)),
+		{name: "id and name disagree", keyPairIDs: true, payload: request(`"KeyPairId":"ssh-bp67acfmxazb4p0002","KeyPairName":"ops-2026"`, ids(1, 2)),
 			code: "InvalidParameter.KeyPairId", inMsg: `names key pair "deploy-ci"`},
+		// ECS as documented: no key pair ids in its answers
+		{name: "key pair id on ECS", payload: request(`"KeyPairId":"ssh-bp67acfmxazb4p0001"`, ids(1, 2)),
+			code: "InvalidParameter.KeyPairId", status: 400, inMsg: "use KeyPairName"},
+		{name: "key pair id and name on ECS", payload: request(`"KeyPairId":"ssh-bp67acfmxazb4p0001","KeyPairName":"ops-2026"`, ids(1, 2)),
+			code: "InvalidParameter.KeyPairId", status: 400, inMsg: "use KeyPairName"},
 		{name: "by name, one instance not bound", payload: request(`"KeyPairName":"ops-2026"`, append(ids(1, 3), ids(16, 16)...)),
 			code: "PublicKeyNotAttachWithInstance", inMsg: "i-bp1d6tsvznfghy7y0016"},
 		{name: "no permission", faults: map[string]emulator.Fault{"DescribeInstances": {ForbiddenRate: 1}},
@@ -217,7 +224,7 @@ func TestRequestErrors(t *testing.T) {
 			code: "InvalidKeyPair.NotFound", status: 404, inMsg: "ops-2026-b"},
 		{name: "wildcard-like name matches exactly", payload: request(`"KeyPairName":"ops-2026-back"`, ids(26, 27)),
 			code: "InvalidKeyPair.NotFound", status: 404},
-		{name: "key pair id not found", payload: request(`"KeyPairId":"ssh-bp67acfmxazb4p9999"`, ids(1, 3)),
+		{name: "key pair id not found", keyPairIDs: true, payload: request(`"KeyPairId":"ssh-bp67acfmxazb4p9999"`, ids(1, 3)),
 			code: "InvalidKeyPair.NotFound", status: 404, inMsg: "ssh-bp67acfmxazb4p9999"},
 		{name: "body too large", set: map[string]string{"MAX_BODY_BYTES": "1024"},
 			payload: request(`"KeyPairName":"ops-2026"`, ids(1, 60)), code: "RequestTooLarge", status: 413},
@@ -237,7 +244,7 @@ func TestRequestErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, nil, c.set)
+			e := newEnvFor(t, newEmulator(t, nil, 7, c.keyPairIDs), c.set)
 			for api, f := range c.faults {
 				e.emu.SetFault(api, f)
 			}
@@ -305,22 +312,23 @@ func TestInstanceCodes(t *testing.T) {
 	}
 	ok := want{200, "", "successful"}
 	cases := []struct {
-		name   string
-		set    map[string]string
-		faults map[string]emulator.Fault
-		fields string
-		ids    []string
-		want   []want
-		failed int
+		name       string
+		set        map[string]string
+		faults     map[string]emulator.Fault
+		keyPairIDs bool // the undocumented case: DescribeKeyPairs answers KeyPairId
+		fields     string
+		ids        []string
+		want       []want
+		failed     int
 	}{
-		{name: "detached, not found, running, bound elsewhere", fields: `"KeyPairId":"ssh-bp67acfmxazb4p0001"`,
+		{name: "detached, not found, running, bound elsewhere", keyPairIDs: true, fields: `"KeyPairId":"ssh-bp67acfmxazb4p0001"`,
 			ids: []string{"i-bp1d6tsvznfghy7y0001", "i-bp1d6tsvznfghy7y9999", "i-bp1d6tsvznfghy7y0011", "i-bp1d6tsvznfghy7y0016", "i-bp1d6tsvznfghy7y0021", "i-bp1d6tsvznfghy7y0002"},
 			want: []want{ok, {404, "InvalidInstanceId.NotFound", "does not exist"}, {400, "IncorrectInstanceStatus", "instance is Running; stop it first"},
 				{400, "PublicKeyNotAttachWithInstance", "deploy-ci"}, {400, "PublicKeyNotAttachWithInstance", "no key pair"}, ok},
 			failed: 4},
 		{name: "dry run", fields: `"KeyPairName":"ops-2026","DryRun":true`, ids: ids(1, 3),
 			want: []want{{200, "", "dry run: would be detached"}, {200, "", "dry run: would be detached"}, {200, "", "dry run: would be detached"}}},
-		{name: "dry run shows failures too", fields: `"KeyPairId":"ssh-bp67acfmxazb4p0001","DryRun":true`, ids: ids(10, 11),
+		{name: "dry run shows failures too", keyPairIDs: true, fields: `"KeyPairId":"ssh-bp67acfmxazb4p0001","DryRun":true`, ids: ids(10, 11),
 			want: []want{{200, "", "dry run"}, {400, "IncorrectInstanceStatus", "Running"}}, failed: 1},
 		{name: "detach throttled past retries", set: map[string]string{"MAX_ATTEMPTS": "2"},
 			faults: map[string]emulator.Fault{"DetachKeyPair": {ThrottleRate: 1}}, fields: `"KeyPairName":"ops-2026"`, ids: ids(1, 2),
@@ -334,7 +342,7 @@ func TestInstanceCodes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, nil, c.set)
+			e := newEnvFor(t, newEmulator(t, nil, 7, c.keyPairIDs), c.set)
 			for api, f := range c.faults {
 				e.emu.SetFault(api, f)
 			}
@@ -353,8 +361,8 @@ func TestInstanceCodes(t *testing.T) {
 				}
 			}
 			e.assertState(before, res)
-			if res.KeyPairName == "" || res.KeyPairId == "" || res.RequestId == "" {
-				t.Errorf("answer lacks the key pair or request id: %+v", res)
+			if res.KeyPairName == "" || (res.KeyPairId == "") == c.keyPairIDs || res.RequestId == "" {
+				t.Errorf("answer lacks the key pair or request id, or has a key pair id ECS did not tell: %+v", res)
 			}
 		})
 	}

@@ -44,7 +44,7 @@ func TestLoopGuard(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			emu := newEmulator(t, nil, 7)
+			emu := newEmulator(t, nil, 7, false)
 			vars := map[string]string{"ECS_ENDPOINT": emu.URL(), "EVENTBRIDGE_ENDPOINT": emu.URL(),
 				"EVENT_BUS": "detach-results", "EVENT_SOURCE": c.source}
 			cfg, err := settings.Load(func(k string) string { return vars[k] })

@@ -78,13 +78,13 @@ func TestNoSecretThroughTheHandler(t *testing.T) {
 				var logs lockedBuffer
 				h := handler.New(wire(cfg, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 
-				byID := request(`"KeyPairId":"ssh-bp67acfmxazb4p0001"`, ids(1, 2))
+				direct := request(`"KeyPairName":"ops-2026"`, ids(1, 2))
 				batch, _ := json.Marshal([]map[string]any{
-					{"specversion": "1.0", "id": "e1", "source": "s", "type": "t", "data": json.RawMessage(byID)},
+					{"specversion": "1.0", "id": "e1", "source": "s", "type": "t", "data": json.RawMessage(direct)},
 					{"specversion": "1.0", "id": "e2", "source": "s", "type": "t", "data": json.RawMessage(request(`"KeyPairName":"ops-2026"`, ids(3, 3)))},
 				})
 				var outputs []string
-				for _, payload := range []string{byID, httpEvent(request(`"KeyPairName":"ops-2026"`, ids(4, 5))), string(batch)} {
+				for _, payload := range []string{direct, httpEvent(request(`"KeyPairName":"ops-2026"`, ids(4, 5))), string(batch)} {
 					ctx, cancel := fcContext(10 * time.Second)
 					fctx, _ := fccontext.FromContext(ctx)
 					fctx.Credentials = fccontext.Credentials{AccessKeyId: stsKeyID, AccessKeySecret: stsSecret, SecurityToken: stsToken}

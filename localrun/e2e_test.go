@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -276,47 +274,4 @@ func TestDeadlineUnderRunner(t *testing.T) {
 		t.Fatalf("done %d, not attempted %d, of %d (FailCount %d)", done, notAttempted, len(ids), got[0].FailCount)
 	}
 	assertState(t, before, bindings(env.Emulator), got[0].Results, false)
-}
-
-// TestLocalCommand runs the command behind `make run` on samples, as a newcomer
-// would, with --dry-run on one: it must exit 0 and print the answer.
-func TestLocalCommand(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the local command")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	local := filepath.Join(t.TempDir(), "local")
-	if err := fcruntime.Build(ctx, "../cmd/local", local); err != nil {
-		t.Fatal(err)
-	}
-	running, err := emulator.New(emulator.Config{}) // as make emulator runs it, with the documented local key
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := running.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer running.Close()
-	for _, args := range [][]string{
-		{"invoke", "-quiet", "-e", "events/http.json"},
-		{"invoke", "-quiet", "--dry-run", "-e", "events/eventbridge-batch.json"},
-		{"invoke", "-quiet", "-e", "events/http.json", "--emulator", running.URL()},
-	} {
-		cmd := exec.CommandContext(ctx, local, args...)
-		cmd.Dir = ".."
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-		if !bytes.Contains(out, []byte("== answer: Succeeded")) || !bytes.Contains(out, []byte(`"Success": true`)) {
-			t.Fatalf("%v printed:\n%s", args, out)
-		}
-		if slices.Contains(args, "--dry-run") && !bytes.Contains(out, []byte("dry run: would be detached")) {
-			t.Fatalf("--dry-run did not reach the request:\n%s", out)
-		}
-	}
-	if in, _ := running.Instance(instance(3)); in.KeyPairName != "" || running.Calls("DetachKeyPair") != 1 {
-		t.Errorf("--emulator: the running emulator did not detach %s (%d DetachKeyPair calls)", in.InstanceId, running.Calls("DetachKeyPair"))
-	}
 }

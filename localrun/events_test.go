@@ -147,25 +147,59 @@ func TestEventBusDown(t *testing.T) {
 	}
 }
 
-// TestRetriedInvocationSameEventID: FC retries an invocation with the same request id;
-// its event carries the same id, so EventBridge can drop the duplicate.
-func TestRetriedInvocationSameEventID(t *testing.T) {
-	env, _ := startLogged(t, localrun.Options{})
+// TestRetriedInvocation: FC retries an invocation with the same request id and a
+// higher retry count. The retry finds the key pair already detached by the first
+// attempt and reports it detached, also by name (a first attempt would refuse the
+// request); its result event gets an id of its own, while the re-emits of one attempt
+// (PutEvents answered a 5xx after it recorded the event) keep theirs.
+func TestRetriedInvocation(t *testing.T) {
+	env, _ := startLogged(t, localrun.Options{
+		Seed:   putEventsLostFirstSeed,
+		Faults: map[string]emulator.Fault{"PutEvents": {ErrorAfterRate: 0.5}},
+	})
+	const requestID = "1-6756b5c3-0a3c8ef9-b7a2c1d4e5f6"
 	req := directRequest(map[string]any{"KeyPairName": "ops-2026", "InstanceIds": []string{instance(1)}})
 	for i := range 2 {
-		res, err := env.Runner.Invoke(context.Background(), fcruntime.Invocation{RequestID: "1-6756b5c3-0a3c8ef9-b7a2c1d4e5f6", Payload: req, RetryCount: i})
+		res, err := env.Runner.Invoke(context.Background(), fcruntime.Invocation{RequestID: requestID, Payload: req, RetryCount: i})
 		if err != nil || res.Outcome != fcruntime.Succeeded {
 			t.Fatalf("invocation: %v %v", err, res.Error)
 		}
+		_, got := answers(t, res.Payload)
+		a := got[0]
+		if a.Code != "" || a.FailCount != 0 || len(a.Results) != 1 || !a.Results[0].Success {
+			t.Fatalf("attempt %d answered %s", i, res.Payload)
+		}
+		if msg := a.Results[0].Message; i == 1 && !strings.Contains(msg, "already detached") {
+			t.Errorf("the retry says %q, want that it was already detached", msg)
+		}
+	}
+	if in, _ := env.Emulator.Instance(instance(1)); in.KeyPairName != "" || env.Emulator.Calls("DetachKeyPair") != 1 {
+		t.Errorf("%s has %q after %d DetachKeyPair calls, want detached by one", in.InstanceId, in.KeyPairName, env.Emulator.Calls("DetachKeyPair"))
+	}
+	if n := env.Emulator.Answered("PutEvents", "ServiceUnavailable") + env.Emulator.Answered("PutEvents", "InternalError"); n != 1 {
+		t.Fatalf("%d PutEvents answered 5xx, want the first (else change putEventsLostFirstSeed)", n)
 	}
 	evs := env.Emulator.Events(env.EventBus)
-	if len(evs) != 2 || evs[0].Id != evs[1].Id || evs[0].Id == "" {
-		t.Fatalf("events %+v: want two with one id", evs)
+	if len(evs) != 3 {
+		t.Fatalf("%d events, want 3: the first attempt's twice (its first PutEvents answered 5xx), the retry's", len(evs))
 	}
-	if evs[0].Type != detach.EventCompleted || evs[1].Type != detach.EventFailed {
-		t.Errorf("types %s, %s: the retry finds the key pair already detached by name", evs[0].Type, evs[1].Type)
+	scope := detach.EventScope{Source: "acs.fc.detach-keypair", Region: "cn-hangzhou", AccountID: fcruntime.DefaultAccountID, RequestID: requestID}
+	first := detach.NewEvent(scope, nil, &detach.ErrorResponse{}, "").ID
+	scope.Retry = 1
+	retried := detach.NewEvent(scope, nil, &detach.ErrorResponse{}, "").ID
+	if evs[0].Id != first || evs[1].Id != first || evs[2].Id != retried || first == retried {
+		t.Errorf("event ids %s %s %s, want %s twice (one attempt), then %s", evs[0].Id, evs[1].Id, evs[2].Id, first, retried)
+	}
+	for _, ev := range evs {
+		if ev.Type != detach.EventCompleted {
+			t.Errorf("event %s is %s, want %s", ev.Id, ev.Type, detach.EventCompleted)
+		}
 	}
 }
+
+// putEventsLostFirstSeed makes a PutEvents fault of rate 0.5 strike the first
+// call and spare the next ones (the test checks the emulator's counters).
+const putEventsLostFirstSeed = 4
 
 // TestCanarySecret: the role's secret and token appear in no log line, no answer and
 // no event, whatever happens (success, throttling, failures, debug logs).

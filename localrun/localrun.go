@@ -125,10 +125,19 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	})
 	if err != nil {
 		e.Close()
-		return nil, fmt.Errorf("starting the function: %w", err)
+		return nil, &StartError{Err: err}
 	}
 	return e, nil
 }
+
+// StartError is Start's error when the function did not start: its process
+// could not run, or exited before asking for its first invocation, as the
+// function does when it refuses its settings. The function's own output
+// (Options.FunctionLogs) says why.
+type StartError struct{ Err error }
+
+func (e *StartError) Error() string { return "starting the function: " + e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
 
 // startEmulator starts the emulator of the options, or checks the one they
 // name and signs with its documented key.
@@ -158,10 +167,10 @@ func (e *Env) startEmulator(ctx context.Context, o Options) error {
 		ExposeKeyPairIDs: o.ExposeKeyPairIDs,
 	})
 	if err != nil {
-		return fmt.Errorf("emulator: %w", err)
+		return err // the emulator's errors say "emulator: ..." themselves
 	}
 	if err := emu.Start("127.0.0.1:0"); err != nil {
-		return fmt.Errorf("emulator: %w", err)
+		return err
 	}
 	e.Emulator, e.EmulatorURL = emu, emu.URL()
 	return nil

@@ -5,7 +5,7 @@
 // of the function process; and, for small fleets, the same for the one-instance-per-
 // call strategy of orchestration templates, with the ratio between the two.
 //
-//	go run ./cmd/bench [-n 30,300,3000,10000] [-latency 50ms] [-qps 20]
+//	go run ./cmd/bench [-n 30,300,3000,10000] [-baseline 30,300] [-latency 50ms] [-qps 20] [-by-name]
 package main
 
 import (
@@ -112,7 +112,7 @@ func (s scenario) run(ctx context.Context, bin string) result {
 		Binary:  bin,
 		Fixture: fix,
 		Faults:  map[string]emulator.Fault{"*": {Latency: s.latency, QPS: s.qps}},
-		// undocumented case: ECS answers with KeyPairId (issue 12 makes the function refuse ids when absent)
+		// undocumented case: ECS answers with KeyPairId, which a request by id needs (without it, refused)
 		ExposeKeyPairIDs: !s.byName,
 		Env:              s.env,
 		Timeout:          10 * time.Minute,

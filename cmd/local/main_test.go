@@ -1,31 +1,35 @@
 package main
 
 import (
-	"bytes"
-	"strings"
+	"io"
+	"path/filepath"
 	"testing"
 )
 
-// TestDryRunFlag: --dry-run runs the function with DRY_RUN=true, on any sample (a
-// base64 HTTP body included), and wins over --env DRY_RUN=false; nothing is detached.
-func TestDryRunFlag(t *testing.T) {
-	if err := newFlags().Parse([]string{"--env", "DRY_RUN=false", "--dry-run", "-e", "x.json"}); err != nil {
-		t.Fatal(err)
-	}
-	if env := opts.settings(); env[len(env)-1] != "DRY_RUN=true" {
+// TestDryRunEverySample: --dry-run runs the function with DRY_RUN=true (winning over
+// --env DRY_RUN=false), so that no sample, whatever its trigger (a base64 HTTP body, an
+// ECS event, a timer included), changes the cloud.
+func TestDryRunEverySample(t *testing.T) {
+	o, _, ok := parse("invoke", []string{"--env", "DRY_RUN=false", "--dry-run", "x.json"}, io.Discard)
+	if env := o.settings(); !ok || env[len(env)-1] != "DRY_RUN=true" {
 		t.Fatalf("settings %v: DRY_RUN=true must come last", env)
 	}
-	if testing.Short() {
-		t.Skip("builds the function")
+	files, _ := filepath.Glob("../../events/*.json")
+	if len(files) == 0 {
+		t.Fatal("no samples")
 	}
-	t.Chdir("../..")
-	var out, logs bytes.Buffer
-	code, err := invoke([]string{"-quiet", "--dry-run", "-e", "events/http-base64.json"}, &out, &logs)
-	if err != nil || code != 0 {
-		t.Fatalf("exit %d, %v\n%s%s", code, err, logs.String(), out.String())
-	}
-	if !strings.Contains(out.String(), `"DryRun": true`) || strings.Count(out.String(), "dry run: would be detached") < 2 ||
-		strings.Contains(out.String(), `"Message": "successful"`) {
-		t.Fatalf("not a dry run:\n%s", out.String())
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			r := local(t, "", "invoke", f, "--dry-run", "--quiet", "--env", "KEY_PAIR_NAME=ops-2026")
+			if r.code != exitOK && r.code != exitRefused {
+				t.Fatalf("exit %d:\n%s%s", r.code, r.stderr, r.stdout)
+			}
+			if r.after == nil {
+				t.Fatal("the emulator's state was not seen")
+			}
+			if d := diff(fleet(), r.after); len(d) > 0 {
+				t.Errorf("a dry run changed the cloud: %v\n%s", d, r.stdout)
+			}
+		})
 	}
 }
