@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,10 +29,18 @@ var cloudSDKs = map[string]string{
 var cloudSDKShape = regexp.MustCompile(`^github\.com/(alibabacloud-go/[a-z0-9-]+-(\d{8}|sdk)(/v\d+)?|aliyun/alibaba-cloud-sdk-go)$`)
 
 // genericCalls are the SDK methods that call an API named by a value rather than by the
-// method: darabonba-openapi's CallApi and DoRequest families, and the eventbridge SDK's
-// DoRequest. The API is then the Action the call is given.
+// method: darabonba-openapi's CallApi and DoRequest families, the eventbridge SDK's
+// DoRequest, and aliyun.Clients' CallRPC (the adapters' shared way to CallApiWithCtx). The
+// API is then the Action the call is given.
 var genericCalls = map[string]bool{
-	"CallApi": true, "CallApiWithCtx": true, "DoRequest": true, "DoRequestWithCtx": true,
+	"CallApi": true, "CallApiWithCtx": true, "DoRequest": true, "DoRequestWithCtx": true, "CallRPC": true,
+}
+
+// genericAdapters are the adapter packages of products that have no SDK here and are
+// called through the generic OpenAPI client only (aliyun.Clients over darabonba-openapi):
+// by package directory, the RAM service code of their actions (ens/ → ens:DetachKeyPair).
+var genericAdapters = map[string]string{
+	"ens": "ens",
 }
 
 // apiSuffixes are the suffixes of an SDK's per-API methods: X, XWithOptions, XWithContext.
@@ -53,7 +62,7 @@ func codeCloudCalls(t *testing.T) []cloudCall {
 	apis := sdkAPIs(t)
 
 	dirs := strings.Fields(runGo(t, "list", "-e", "-deps", "-f", "{{with .Module}}{{if .Main}}{{$.Dir}}{{end}}{{end}}", "."))
-	for _, service := range cloudSDKs {
+	for _, service := range append(slices.Collect(maps.Values(cloudSDKs)), slices.Collect(maps.Keys(genericAdapters))...) {
 		dir, err := filepath.Abs(filepath.Join(repoRoot, service))
 		if err != nil {
 			t.Fatal(err)
@@ -139,6 +148,9 @@ func packageCloudCalls(t *testing.T, dir string, apis map[string]map[string]bool
 				}
 			}
 		}
+	}
+	if service, ok := genericAdapters[filepath.Base(dir)]; ok && len(services) == 0 {
+		services["generic OpenAPI client"] = service
 	}
 	if len(services) == 0 {
 		return nil // no cloud SDK here, so no cloud calls

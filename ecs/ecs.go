@@ -10,16 +10,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"regexp"
 	"strconv"
-	"strings"
-	"sync"
-	"time"
 
-	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
-	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
 	ecsclient "github.com/alibabacloud-go/ecs-20140526/v7/client"
-	"github.com/alibabacloud-go/tea/dara"
 	"github.com/alibabacloud-go/tea/tea"
 
 	"detachkeypair/aliyun"
@@ -38,75 +31,27 @@ type Config struct {
 }
 
 // Client is the ECS API of one region, with one set of credentials. It is safe for
-// concurrent use: the SDK's client is not (each call writes its Headers field), so
-// every call borrows one of a pool of SDK clients.
+// concurrent use: every call borrows an SDK client of its own (aliyun.Clients).
 type Client struct {
 	region   string
 	regional bool // the endpoint is the region's own, not an ECS_ENDPOINT override
-	config   *openapi.Config
-	pool     sync.Pool // of *ecsclient.Client
+	sdk      *aliyun.Clients[*ecsclient.Client]
 }
 
 var _ detach.Cloud = (*Client)(nil)
 
-// httpClient is the SDK's HTTP client interface over the shared aliyun.Transport.
-type httpClient struct{ c *http.Client }
-
-func (h httpClient) Call(req *http.Request, _ *http.Transport) (*http.Response, error) {
-	return h.c.Do(req)
-}
-
 // New returns a client for cfg.
 func New(cfg Config) (*Client, error) {
-	oc := &openapi.Config{RegionId: tea.String(cfg.Region)}
-	if cfg.Endpoint != "" {
-		host, protocol, err := aliyun.ParseEndpoint(cfg.Endpoint)
-		if err != nil {
-			return nil, err
-		}
-		oc.Endpoint, oc.Protocol = tea.String(host), tea.String(protocol)
-	} else {
-		oc.Protocol = tea.String("https")
-	}
-	cred, err := aliyun.Credential(cfg.Credentials)
+	oc, err := aliyun.OpenAPIConfig(aliyun.APIConfig{Product: "ECS", Region: cfg.Region, Endpoint: cfg.Endpoint, Credentials: cfg.Credentials})
 	if err != nil {
 		return nil, err
 	}
-	oc.Credential = cred
-	const timeout = 30 * time.Second // one HTTP call; the context's deadline bounds it too
-	oc.ReadTimeout = tea.Int(int(timeout.Milliseconds()))
-	oc.ConnectTimeout = tea.Int(5000)
-	oc.HttpClient = httpClient{&http.Client{Transport: aliyun.Transport, Timeout: timeout}}
-	c := &Client{region: cfg.Region, regional: cfg.Endpoint == "", config: oc}
-	sdk, err := c.newSDK() // check the configuration now
-	if err != nil {
+	c := &Client{region: cfg.Region, regional: cfg.Endpoint == ""}
+	if c.sdk, err = aliyun.NewClients("ECS", oc, ecsclient.NewClient); err != nil {
 		return nil, err
 	}
-	c.pool.Put(sdk)
+	c.sdk.Errors = c.cloudError
 	return c, nil
-}
-
-func (c *Client) newSDK() (*ecsclient.Client, error) {
-	config := *c.config // the SDK's Init writes to its config
-	sdk, err := ecsclient.NewClient(&config)
-	if err != nil {
-		return nil, fmt.Errorf("ECS client: %s", aliyun.Redact(err.Error()))
-	}
-	return sdk, nil
-}
-
-// sdk borrows an SDK client; give it back with c.pool.Put.
-func (c *Client) sdk() (*ecsclient.Client, error) {
-	if sdk, ok := c.pool.Get().(*ecsclient.Client); ok {
-		return sdk, nil
-	}
-	return c.newSDK()
-}
-
-// runtime is the per-call options: the SDK's own retries are off, since the caller
-// paces and retries.
-func runtime() *dara.RuntimeOptions {
-	return &dara.RuntimeOptions{Autoretry: tea.Bool(false)}
 }
 
 // Limits are ECS's: per region, key pairs named by name, 50 ids a DetachKeyPair call,
@@ -122,32 +67,13 @@ func (c *Client) Limits() detach.Limits {
 // key pair, for the caller to match. It calls the API without the SDK's response model,
 // which lacks the KeyPairId field that the cloud may send.
 func (c *Client) DescribeKeyPairs(ctx context.Context, q detach.KeyPairQuery) (detach.KeyPairPage, error) {
-	query := map[string]any{
-		"RegionId":   tea.String(c.region),
-		"PageNumber": tea.Int32(int32(max(q.Page, 1))),
-		"PageSize":   tea.Int32(detach.ECSKeyPairPage),
+	query := map[string]string{
+		"RegionId":   c.region,
+		"PageNumber": strconv.Itoa(max(q.Page, 1)),
+		"PageSize":   strconv.Itoa(detach.ECSKeyPairPage),
 	}
 	if q.Name != "" {
-		query["KeyPairName"] = tea.String(q.Name)
-	}
-	params := &openapiutil.Params{
-		Action: tea.String("DescribeKeyPairs"), Version: tea.String("2014-05-26"),
-		Protocol: tea.String("HTTPS"), Pathname: tea.String("/"), Method: tea.String("POST"),
-		AuthType: tea.String("AK"), Style: tea.String("RPC"),
-		ReqBodyType: tea.String("formData"), BodyType: tea.String("json"),
-	}
-	sdk, err := c.sdk()
-	if err != nil {
-		return detach.KeyPairPage{}, err
-	}
-	out, err := sdk.CallApiWithCtx(ctx, params, &openapiutil.OpenApiRequest{Query: openapiutil.Query(query)}, runtime())
-	c.pool.Put(sdk)
-	if err != nil {
-		return detach.KeyPairPage{}, c.cloudError(ctx, err)
-	}
-	raw, err := json.Marshal(out["body"])
-	if err != nil {
-		return detach.KeyPairPage{}, invalidResponse("DescribeKeyPairs", err.Error())
+		query["KeyPairName"] = q.Name
 	}
 	var body struct {
 		TotalCount json.Number
@@ -155,8 +81,8 @@ func (c *Client) DescribeKeyPairs(ctx context.Context, q detach.KeyPairQuery) (d
 			KeyPair []*struct{ KeyPairId, KeyPairName string }
 		}
 	}
-	if err := json.Unmarshal(raw, &body); err != nil {
-		return detach.KeyPairPage{}, invalidResponse("DescribeKeyPairs", err.Error())
+	if err := c.sdk.CallRPC(ctx, aliyun.RPC{Action: "DescribeKeyPairs", Version: "2014-05-26"}, query, &body); err != nil {
+		return detach.KeyPairPage{}, err
 	}
 	total, _ := body.TotalCount.Int64()
 	list := body.KeyPairs.KeyPair
@@ -216,12 +142,11 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 			req.NextToken = tea.String(q.NextToken)
 		}
 	}
-	sdk, err := c.sdk()
-	if err != nil {
-		return detach.InstancePage{}, err
-	}
-	resp, err := sdk.DescribeInstancesWithContext(ctx, req, runtime())
-	c.pool.Put(sdk)
+	var resp *ecsclient.DescribeInstancesResponse
+	err := c.sdk.With(func(sdk *ecsclient.Client) (err error) {
+		resp, err = sdk.DescribeInstancesWithContext(ctx, req, aliyun.Runtime())
+		return err
+	})
 	if err != nil {
 		return detach.InstancePage{}, c.cloudError(ctx, err)
 	}
@@ -276,12 +201,11 @@ func (c *Client) DetachKeyPair(ctx context.Context, kp detach.KeyPair, instanceI
 		KeyPairName: tea.String(kp.Name),
 		InstanceIds: tea.String(string(ids)),
 	}
-	sdk, err := c.sdk()
-	if err != nil {
-		return nil, err
-	}
-	resp, err := sdk.DetachKeyPairWithContext(ctx, req, runtime())
-	c.pool.Put(sdk)
+	var resp *ecsclient.DetachKeyPairResponse
+	err := c.sdk.With(func(sdk *ecsclient.Client) (err error) {
+		resp, err = sdk.DetachKeyPairWithContext(ctx, req, aliyun.Runtime())
+		return err
+	})
 	if err != nil {
 		return nil, c.cloudError(ctx, err)
 	}
@@ -301,7 +225,7 @@ func (c *Client) DetachKeyPair(ctx context.Context, kp detach.KeyPair, instanceI
 			Message:    tea.StringValue(r.Message),
 		}
 		if !o.Success {
-			o.ErrorCode = errorCodeOf(o.Message)
+			o.ErrorCode = aliyun.ErrorCodeIn(o.Message, knownCodes)
 		}
 		out = append(out, o)
 	}
@@ -325,20 +249,4 @@ func (c *Client) cloudError(ctx context.Context, err error) error {
 var knownCodes = []string{
 	detach.CodeNotAttached, detach.CodeIncorrectStatus, detach.CodeInstanceNotFound,
 	"InvalidKeyPairName.NotFound", "InvalidInstanceId.MalFormed", "OperationConflict",
-}
-
-var codeShape = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*(\.[A-Za-z0-9]+)*$`)
-
-// errorCodeOf finds the error code in the message of a per-instance result: the
-// message itself when it is a code, else a known code it mentions.
-func errorCodeOf(message string) string {
-	if codeShape.MatchString(message) && message != "successful" {
-		return message
-	}
-	for _, c := range knownCodes {
-		if strings.Contains(message, c) {
-			return c
-		}
-	}
-	return ""
 }

@@ -1,0 +1,184 @@
+package aliyun
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
+	"github.com/alibabacloud-go/tea/dara"
+	"github.com/alibabacloud-go/tea/tea"
+
+	"detachkeypair/detach"
+)
+
+// APIConfig says how to reach one product's OpenAPI (ECS, ENS) through a darabonba SDK
+// client.
+type APIConfig struct {
+	Product string // the product's name in messages, e.g. "ECS"
+	Region  string // the SDK's RegionId ("" for a product without API regions)
+	// Endpoint is an endpoint setting: a URL (http://127.0.0.1:8300) or a bare host
+	// name, which means https. "" means DefaultEndpoint.
+	Endpoint string
+	// DefaultEndpoint is the host used when Endpoint is "" ("" leaves the choice to the
+	// SDK, which derives it from the product and the region).
+	DefaultEndpoint string
+	// Credentials to sign with; nil means the standard Alibaba Cloud credential chain.
+	Credentials *Credentials
+}
+
+// callTimeout bounds one HTTP call; the context's deadline bounds it too.
+const callTimeout = 30 * time.Second
+
+// httpClient is the SDK's HTTP client interface over the shared Transport.
+type httpClient struct{ c *http.Client }
+
+func (h httpClient) Call(req *http.Request, _ *http.Transport) (*http.Response, error) {
+	return h.c.Do(req)
+}
+
+// OpenAPIConfig returns the SDK configuration for c: endpoint and protocol, credentials,
+// timeouts, and the shared Transport.
+func OpenAPIConfig(c APIConfig) (*openapiutil.Config, error) {
+	oc := &openapiutil.Config{Protocol: tea.String("https")}
+	if c.Region != "" {
+		oc.RegionId = tea.String(c.Region)
+	}
+	if ep := c.Endpoint; ep != "" || c.DefaultEndpoint != "" {
+		if ep == "" {
+			ep = c.DefaultEndpoint
+		}
+		host, protocol, err := ParseEndpoint(ep)
+		if err != nil {
+			return nil, err
+		}
+		oc.Endpoint, oc.Protocol = tea.String(host), tea.String(protocol)
+	}
+	cred, err := Credential(c.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	oc.Credential = cred
+	oc.ReadTimeout = tea.Int(int(callTimeout.Milliseconds()))
+	oc.ConnectTimeout = tea.Int(5000)
+	oc.HttpClient = httpClient{&http.Client{Transport: Transport, Timeout: callTimeout}}
+	return oc, nil
+}
+
+// Caller is what every darabonba SDK client has: the generic call of an API named by
+// its Params.
+type Caller interface {
+	CallApiWithCtx(ctx context.Context, params *openapiutil.Params, request *openapiutil.OpenApiRequest, runtime *dara.RuntimeOptions) (map[string]any, error)
+}
+
+// Clients lends the SDK clients of one product and configuration. It is safe for
+// concurrent use, although the SDK's clients are not (each call writes the client's
+// Headers field): every call borrows a client of its own from a pool.
+type Clients[C Caller] struct {
+	// Errors turns an SDK error of CallRPC into the domain's; nil means
+	// ToCloudError(ctx, product, err). Set it before the first call.
+	Errors func(ctx context.Context, err error) error
+
+	product   string
+	config    *openapiutil.Config
+	newClient func(*openapiutil.Config) (C, error)
+	pool      sync.Pool // of C
+}
+
+// NewClients returns the clients of a product made by newClient (the SDK's NewClient)
+// from cfg. It makes one now, so that a bad configuration fails here.
+func NewClients[C Caller](product string, cfg *openapiutil.Config, newClient func(*openapiutil.Config) (C, error)) (*Clients[C], error) {
+	cs := &Clients[C]{product: product, config: cfg, newClient: newClient}
+	c, err := cs.make()
+	if err != nil {
+		return nil, err
+	}
+	cs.pool.Put(c)
+	return cs, nil
+}
+
+func (cs *Clients[C]) make() (C, error) {
+	config := *cs.config // the SDK's Init writes to its config
+	c, err := cs.newClient(&config)
+	if err != nil {
+		return c, fmt.Errorf("%s client: %s", cs.product, Redact(err.Error()))
+	}
+	return c, nil
+}
+
+// With runs f with a borrowed client, then takes the client back.
+func (cs *Clients[C]) With(f func(C) error) error {
+	c, ok := cs.pool.Get().(C)
+	if !ok {
+		var err error
+		if c, err = cs.make(); err != nil {
+			return err
+		}
+	}
+	defer cs.pool.Put(c)
+	return f(c)
+}
+
+// Runtime is the per-call options: the SDK's own retries are off, since the domain
+// paces and retries.
+func Runtime() *dara.RuntimeOptions {
+	return &dara.RuntimeOptions{Autoretry: tea.Bool(false)}
+}
+
+// RPC names an RPC-style API: its action and the product's API version.
+type RPC struct {
+	Action  string // e.g. "DetachKeyPair"
+	Version string // e.g. "2017-11-10"
+}
+
+// params are the Params the generated SDKs pass to CallApi for an RPC-style API whose
+// parameters all travel in the query: POST to "/", signed with the AccessKey, answered
+// in JSON.
+func (api RPC) params() *openapiutil.Params {
+	return &openapiutil.Params{
+		Action: tea.String(api.Action), Version: tea.String(api.Version),
+		Protocol: tea.String("HTTPS"), Pathname: tea.String("/"), Method: tea.String("POST"),
+		AuthType: tea.String("AK"), Style: tea.String("RPC"),
+		ReqBodyType: tea.String("formData"), BodyType: tea.String("json"),
+	}
+}
+
+// CallRPC calls api with query as its parameters, through the generic CallApiWithCtx
+// of a borrowed client, and decodes the JSON answer into out. Query values are sent as
+// they are: a list goes as one JSON-array string where the API takes one (format it
+// first), never as the repeat-list form Name.1, Name.2 that openapiutil.Query would make
+// of a slice. An error answer comes back as a *detach.CloudError, an answer that is not
+// the JSON object out expects as one with Code InvalidResponse.
+func (cs *Clients[C]) CallRPC(ctx context.Context, api RPC, query map[string]string, out any) error {
+	q := make(map[string]*string, len(query))
+	for k, v := range query {
+		q[k] = tea.String(v)
+	}
+	var answer map[string]any
+	err := cs.With(func(c C) error {
+		var err error
+		answer, err = c.CallApiWithCtx(ctx, api.params(), &openapiutil.OpenApiRequest{Query: q}, Runtime())
+		return err
+	})
+	if err != nil {
+		if cs.Errors != nil {
+			return cs.Errors(ctx, err)
+		}
+		return ToCloudError(ctx, cs.product, err)
+	}
+	body, ok := answer["body"].(map[string]any)
+	if !ok {
+		return &detach.CloudError{Status: 200, Code: detach.CodeInvalidResponse, Message: api.Action + " answered without a JSON object"}
+	}
+	raw, err := json.Marshal(body)
+	if err == nil {
+		err = json.Unmarshal(raw, out)
+	}
+	if err != nil {
+		return &detach.CloudError{Status: 200, Code: detach.CodeInvalidResponse, Message: api.Action + " answer: " + err.Error()}
+	}
+	return nil
+}
