@@ -53,6 +53,14 @@ const (
 	ECSBatch       = 50  // DetachKeyPair InstanceIds
 )
 
+// ENS's limits (API 2017-11-10), for the ens adapter. ENS documents no maximum page size
+// for DescribeKeyPairs: the adapter asks for 50, as ECS allows.
+const (
+	ENSKeyPairPage = 50  // DescribeKeyPairs PageSize
+	ENSDescribeIDs = 100 // DescribeInstances InstanceIds and PageSize
+	ENSBatch       = 30  // DetachKeyPair InstanceIds
+)
+
 // KeyPair is an SSH key pair. ID is "" where the cloud does not tell it.
 type KeyPair struct {
 	ID   string
@@ -85,14 +93,15 @@ type Instance struct {
 const StatusStopped = "Stopped"
 
 // InstanceQuery selects instances: by ids (up to Limits().DescribeIDs), or by key pair,
-// tags and resource group, one page at a time (NextToken "" = the first page). An
-// adapter whose API cannot filter by key pair may return other instances too: the
-// caller keeps those bound to the key pair.
+// tags, resource group (ECS) and edge regions (ENS), one page at a time (NextToken "" =
+// the first page). An adapter whose API cannot filter by key pair (ENS) may return other
+// instances too: the caller keeps those bound to the key pair.
 type InstanceQuery struct {
 	IDs             []string
 	KeyPairName     string
 	Tags            []Tag
 	ResourceGroupID string
+	EnsRegionIDs    []string // ENS: the edge regions (EnsRegionId) to look in; none = all
 	NextToken       string
 	PageSize        int
 }

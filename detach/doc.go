@@ -25,6 +25,6 @@
 // (caller.go), filled by the trigger's handler, says in both who asked.
 //
 // The package talks to the cloud only through the interfaces it declares (Cloud,
-// Publisher) and imports no cloud SDK: the adapters (ecs, eventbridge) translate.
+// Publisher) and imports no cloud SDK: the adapters (ecs, ens, eventbridge) translate.
 // Products differ in their Limits and in how they name a key pair, not in the steps.
 package detach

@@ -66,7 +66,7 @@ func (e *RefusedEvents) Error() string {
 type EventScope struct {
 	Source    string // EVENT_SOURCE
 	Product   string // ProductECS ("" means it) or ProductENS, for the subject
-	Region    string
+	Region    string // the request's API region (ignored for ENS, which has none)
 	AccountID string
 	RequestID string // the FC request id
 	Retry     int    // the invocation's retry count (FC's x-fc-retry-count): 0, then 1, 2, ...
@@ -93,8 +93,11 @@ func NewEvent(scope EventScope, res *Result, failure *ErrorResponse, keyPair str
 	if keyPair == "" {
 		keyPair = "unknown"
 	}
-	product := strings.ToLower(cmp.Or(scope.Product, ProductECS))
-	ev.Subject = fmt.Sprintf("acs:%s:%s:%s:keypair/%s", product, scope.Region, scope.AccountID, keyPair)
+	product, region := strings.ToLower(cmp.Or(scope.Product, ProductECS)), scope.Region
+	if scope.Product == ProductENS {
+		region = "" // ENS has no API regions: acs:ens::<account>:keypair/<name>
+	}
+	ev.Subject = fmt.Sprintf("acs:%s:%s:%s:keypair/%s", product, region, scope.AccountID, keyPair)
 	seed := fmt.Sprintf("%s/%s/%d/%d", scope.Source, scope.RequestID, scope.Retry, scope.Seq)
 	if scope.RequestID == "" {
 		seed += "/" + ev.Time.Format(time.RFC3339Nano)

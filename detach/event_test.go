@@ -51,6 +51,10 @@ func TestEmitRetriesWithTheSameID(t *testing.T) {
 	if ev.Subject != "acs:ecs:cn-hangzhou:123:keypair/ops-2026" || ev.Type != EventCompleted {
 		t.Fatalf("event %+v", ev)
 	}
+	scope.Product = ProductENS
+	if ens := NewEvent(scope, &Result{KeyPairName: "ops-2026"}, nil, ""); ens.Subject != "acs:ens::123:keypair/ops-2026" {
+		t.Fatalf("ENS event subject %q, want acs:ens::123:keypair/ops-2026 (no API region)", ens.Subject)
+	}
 }
 
 func TestEmitStopsOnPermanentErrors(t *testing.T) {

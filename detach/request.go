@@ -19,6 +19,7 @@ import (
 // Request is what a caller asks the function to do: detach one key pair, named by id
 // or by name, from a list of instances (or from the instances a selector finds).
 type Request struct {
+	Product     string   `json:"Product,omitempty"` // ProductECS or ProductENS; see ForProduct
 	RegionId    string   `json:"RegionId,omitempty" validate:"omitempty,regionid"`
 	KeyPairId   string   `json:"KeyPairId,omitempty" validate:"required_without=KeyPairName,omitempty,keypairid"`
 	KeyPairName string   `json:"KeyPairName,omitempty" validate:"omitempty,keypairname"`
@@ -28,10 +29,12 @@ type Request struct {
 }
 
 // Targets selects instances instead of listing them: the instances of the region that
-// are bound to the key pair and carry every tag given and the resource group, if given.
+// are bound to the key pair and carry every tag given and the resource group, if given
+// (ECS), or that are in one of the edge regions, if given (ENS).
 type Targets struct {
-	Tags            []Tag  `json:"Tags,omitempty" validate:"max=20,dive"` // DescribeInstances takes Tag.1 to Tag.20
-	ResourceGroupId string `json:"ResourceGroupId,omitempty" validate:"omitempty,resourcegroupid"`
+	Tags            []Tag    `json:"Tags,omitempty" validate:"max=20,dive"` // DescribeInstances takes Tag.1 to Tag.20
+	ResourceGroupId string   `json:"ResourceGroupId,omitempty" validate:"omitempty,resourcegroupid"`
+	EnsRegionIds    []string `json:"EnsRegionIds,omitempty" validate:"max=100,dive,ensregionid"` // ENS only
 }
 
 // Tag is one tag a selected instance must carry.
@@ -68,6 +71,7 @@ func newValidator() *validator.Validate {
 		"keypairid":       keyPairIDPattern,
 		"keypairname":     keyPairNamePattern,
 		"resourcegroupid": resourceGroupPattern,
+		"ensregionid":     regionIDPattern, // cn-beijing-cmcc, cn-chengdu-telecom-4
 	} {
 		if err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool {
 			return re.MatchString(fl.Field().String())
@@ -92,6 +96,7 @@ func ParseRequest(data []byte, maxInstances int) (Request, *Error) {
 	var req Request
 	var targets json.RawMessage
 	err := decodeObject(data, map[string]any{
+		"Product":     &req.Product,
 		"RegionId":    &req.RegionId,
 		"KeyPairId":   &req.KeyPairId,
 		"KeyPairName": &req.KeyPairName,
@@ -119,7 +124,7 @@ func ParseRequest(data []byte, maxInstances int) (Request, *Error) {
 // rejected like one at the top level.
 func decodeTargets(raw json.RawMessage, t *Targets) *Error {
 	var rawTags []json.RawMessage
-	if err := decodeObject(raw, map[string]any{"Tags": &rawTags, "ResourceGroupId": &t.ResourceGroupId}); err != nil {
+	if err := decodeObject(raw, map[string]any{"Tags": &rawTags, "ResourceGroupId": &t.ResourceGroupId, "EnsRegionIds": &t.EnsRegionIds}); err != nil {
 		return invalidParameter("Targets", nestedDetail("Targets", err))
 	}
 	for i, rt := range rawTags {
@@ -192,6 +197,8 @@ func fromValidation(r *Request, fe validator.FieldError) *Error {
 		detail = fmt.Sprintf("%s is not a key pair id such as ssh-bp67acfmxazb4p****", value)
 	case "keypairname":
 		detail = fmt.Sprintf("%s is not a key pair name (2 to 128 characters: letters, digits, ':', '_', '.', '-', starting with a letter)", value)
+	case "ensregionid":
+		detail = fmt.Sprintf("%s %s is not an ENS edge region id such as cn-beijing-cmcc", path, value)
 	case "resourcegroupid":
 		detail = fmt.Sprintf("%s %s is not a resource group id such as rg-acfm****", path, value)
 	default:

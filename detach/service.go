@@ -16,9 +16,11 @@ import (
 
 // Options are the service's settings; zero values take the defaults of the contract.
 type Options struct {
-	BatchSize    int           // ids per DetachKeyPair call (default and cap: the cloud's Limits().Batch)
-	Concurrency  int           // calls in flight at once per API (default 4)
-	QPS          float64       // calls a second per API, shared by all requests (0 = unpaced)
+	BatchSize   int     // ids per DetachKeyPair call (default and cap: the cloud's Limits().Batch)
+	Concurrency int     // calls in flight at once per API (default 4)
+	QPS         float64 // calls a second per API, shared by all requests (0 = unpaced)
+	// ProductQPS overrides QPS for the APIs of a product (ENS_QPS for ProductENS).
+	ProductQPS   map[string]float64
 	MaxAttempts  int           // tries per cloud call, retries included (default 5)
 	MaxInstances int           // most instances a request may name or select (default 1000)
 	Backoff      time.Duration // first wait before a retry (default 200ms); it grows, with jitter
@@ -91,7 +93,11 @@ func (s *Service) pacer(lim Limits, api string) *pacer {
 	defer s.mu.Unlock()
 	p, ok := s.pacers[k]
 	if !ok {
-		p = newPacer(s.opts.QPS)
+		qps, own := s.opts.ProductQPS[lim.Product]
+		if !own {
+			qps = s.opts.QPS
+		}
+		p = newPacer(qps)
 		s.pacers[k] = p
 	}
 	return p
@@ -328,7 +334,8 @@ func (r *run) noKeyPairIDs() *Error {
 // selectTargets finds the instances of the Targets selector: bound to the key pair and
 // matching the tags and resource group, all pages, capped at MaxInstances in id order.
 func (r *run) selectTargets(kp KeyPair) *Error {
-	q := InstanceQuery{KeyPairName: kp.Name, Tags: r.opts.Policy.narrowTargets(r.req.Targets.Tags), ResourceGroupID: r.req.Targets.ResourceGroupId, PageSize: r.lim.DescribeIDs}
+	q := InstanceQuery{KeyPairName: kp.Name, Tags: r.opts.Policy.narrowTargets(r.req.Targets.Tags), ResourceGroupID: r.req.Targets.ResourceGroupId,
+		EnsRegionIDs: r.req.Targets.EnsRegionIds, PageSize: r.lim.DescribeIDs}
 	var all []Instance
 	for {
 		p, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
