@@ -93,7 +93,7 @@ func (s *Service) Register(rt *rpc.Router) {
 }
 
 // serve answers one ECS request. A parameter that the API's handler does
-// not implement is refused before the handler runs (see unimplemented).
+// not implement is refused before the handler runs (see rpc.Params.Unimplemented).
 func (s *Service) serve(w http.ResponseWriter, req *rpc.Request) {
 	var handle func(url.Values) (any, *rpc.Error)
 	var params []string
@@ -116,7 +116,7 @@ func (s *Service) serve(w http.ResponseWriter, req *rpc.Request) {
 		Answer: s.answer,
 		Auth:   func() *rpc.Error { return s.verifier.POP(req.HTTP, req.Params, req.Body) },
 		Handle: func(requestID string) (any, *rpc.Error) {
-			if e := unimplemented(req.Params, params); e != nil {
+			if e := ecsParams(req.Params).Unimplemented(params); e != nil {
 				return nil, e
 			}
 			out, e := handle(req.Params)

@@ -14,9 +14,9 @@ import (
 )
 
 // describeInstancesParams are the parameters of DescribeInstances that the
-// emulator implements; any other is refused (see unimplemented).
+// emulator implements; any other is refused (see rpc.Params.Unimplemented).
 var describeInstancesParams = []string{"RegionId", "InstanceIds", "KeyPairName", "Status", "ZoneId", "InstanceName",
-	"ResourceGroupId", "Tag", "PageNumber", "PageSize", "NextToken", "MaxResults", "DryRun"}
+	"ResourceGroupId", "Tag.*", "PageNumber", "PageSize", "NextToken", "MaxResults", "DryRun"}
 
 // describeInstances lists a region's instances in instance-id order,
 // filtered as the cloud filters them (InstanceIds, KeyPairName, Status,
@@ -32,7 +32,7 @@ func (s *Service) describeInstances(p url.Values) (any, *rpc.Error) {
 	if e != nil {
 		return nil, e
 	}
-	ids, byID, e := idList(p, "InstanceIds", maxDescribeIDs)
+	ids, byID, e := ecsParams(p).JSONList("InstanceIds", maxDescribeIDs)
 	if e != nil {
 		return nil, e
 	}
@@ -44,7 +44,7 @@ func (s *Service) describeInstances(p url.Values) (any, *rpc.Error) {
 	var page, size int
 	var after string
 	if tokenMode {
-		if size, e = intParam(p, "MaxResults", defaultPageSize, math.MinInt32, math.MaxInt32); e != nil {
+		if size, e = ecsParams(p).Int("MaxResults", defaultPageSize, math.MinInt32, math.MaxInt32); e != nil {
 			return nil, e
 		}
 		size = min(max(size, minMaxResults), maxInstancesPage)
@@ -56,10 +56,10 @@ func (s *Service) describeInstances(p url.Values) (any, *rpc.Error) {
 			after = strings.TrimPrefix(string(b), "after:")
 		}
 	} else {
-		if page, e = intParam(p, "PageNumber", 1, 1, 1<<30); e != nil {
+		if page, e = ecsParams(p).Int("PageNumber", 1, 1, 1<<30); e != nil {
 			return nil, e
 		}
-		if size, e = intParam(p, "PageSize", defaultPageSize, 1, maxInstancesPage); e != nil {
+		if size, e = ecsParams(p).Int("PageSize", defaultPageSize, 1, maxInstancesPage); e != nil {
 			return nil, e
 		}
 	}
@@ -76,7 +76,7 @@ func (s *Service) describeInstances(p url.Values) (any, *rpc.Error) {
 		in := s.instances[id]
 		if in.RegionId != region || (byID && !slices.Contains(ids, id)) ||
 			(keyPair != "" && in.KeyPairName != keyPair) || (status != "" && in.Status != status) ||
-			(zone != "" && in.ZoneId != zone) || (name != "" && !matchPattern(name, in.InstanceName)) ||
+			(zone != "" && in.ZoneId != zone) || (name != "" && !rpc.MatchPattern(name, in.InstanceName)) ||
 			(group != "" && in.ResourceGroupId != group) || !hasTags(in.Tags, tags) {
 			continue
 		}

@@ -46,7 +46,7 @@ func (s *Service) detachKeyPair(p url.Values) (any, *rpc.Error) {
 
 // describeKeyPairsParams are the parameters of DescribeKeyPairs that the
 // emulator implements (all but the owner-account ones).
-var describeKeyPairsParams = []string{"RegionId", "KeyPairName", "KeyPairFingerPrint", "ResourceGroupId", "Tag",
+var describeKeyPairsParams = []string{"RegionId", "KeyPairName", "KeyPairFingerPrint", "ResourceGroupId", "Tag.*",
 	"PageNumber", "PageSize", "IncludePublicKey"}
 
 // keyPairAnswer is a key pair as DescribeKeyPairs answers it. KeyPairId is
@@ -72,11 +72,11 @@ func (s *Service) describeKeyPairs(p url.Values) (any, *rpc.Error) {
 	if e != nil {
 		return nil, e
 	}
-	page, e := intParam(p, "PageNumber", 1, 1, 1<<30)
+	page, e := ecsParams(p).Int("PageNumber", 1, 1, 1<<30)
 	if e != nil {
 		return nil, e
 	}
-	size, e := intParam(p, "PageSize", defaultPageSize, 1, maxKeyPairsPage)
+	size, e := ecsParams(p).Int("PageSize", defaultPageSize, 1, maxKeyPairsPage)
 	if e != nil {
 		return nil, e
 	}
@@ -91,7 +91,7 @@ func (s *Service) describeKeyPairs(p url.Values) (any, *rpc.Error) {
 	name, finger, group := p.Get("KeyPairName"), p.Get("KeyPairFingerPrint"), p.Get("ResourceGroupId")
 	matched := []keyPairAnswer{}
 	for _, kp := range s.keyPairs {
-		if kp.RegionId != region || (name != "" && !matchPattern(name, kp.KeyPairName)) ||
+		if kp.RegionId != region || (name != "" && !rpc.MatchPattern(name, kp.KeyPairName)) ||
 			(finger != "" && kp.FingerPrint != finger) || (group != "" && kp.ResourceGroupId != group) || !hasTags(kp.Tags, tags) {
 			continue
 		}
@@ -151,7 +151,7 @@ func (s *Service) keyPairBatch(p url.Values) (*KeyPair, []string, *rpc.Error) {
 	if name == "" {
 		return nil, nil, rpc.Missing("KeyPairName")
 	}
-	ids, given, e := idList(p, "InstanceIds", maxBatchIDs)
+	ids, given, e := ecsParams(p).JSONList("InstanceIds", maxBatchIDs)
 	switch {
 	case e != nil:
 		return nil, nil, e

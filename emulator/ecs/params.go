@@ -1,9 +1,7 @@
 package ecs
 
 import (
-	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,39 +11,10 @@ import (
 	"detachkeypair/emulator/internal/rpc"
 )
 
-// gatewayParams are the parameters of the OpenAPI gateway that any request
-// may carry: the RPC signature's and the answer format.
-var gatewayParams = []string{"Action", "Version", "Format", "AccessKeyId", "Signature", "SignatureMethod",
-	"SignatureVersion", "SignatureNonce", "Timestamp", "SecurityToken"}
-
-// unimplemented refuses the first parameter (in name order) that is neither
-// the gateway's nor one of the API's that the emulator implements, or that
-// is given more than once (assumption: undocumented; harsher). ECS
-// would act on it (filter by it, change what it does), so ignoring it would
-// answer what the cloud would not. Parameters are named up to their first
-// dot, so "Tag" covers Tag.N.Key and Tag.N.Value. The gateway's Format must
-// be JSON, the only format the emulator writes.
-//
-// Assumption (undocumented): ECS itself ignores parameters it does not know;
-// the emulator is harsher and refuses them too, with 400 InvalidParameter.
-func unimplemented(p url.Values, implemented []string) *rpc.Error {
-	names := slices.Sorted(maps.Keys(p))
-	for _, name := range names {
-		base, _, _ := strings.Cut(name, ".")
-		if !slices.Contains(gatewayParams, base) && !slices.Contains(implemented, base) {
-			return rpc.Errorf(http.StatusBadRequest, "InvalidParameter",
-				"The parameter %q is not implemented by the emulator; it is refused rather than ignored, since ECS would act on it.", name)
-		}
-		if len(p[name]) > 1 {
-			return rpc.Errorf(http.StatusBadRequest, "InvalidParameter",
-				"The parameter %q is given %d times; the emulator takes each parameter once rather than pick one.", name, len(p[name]))
-		}
-	}
-	if f := p.Get("Format"); f != "" && !strings.EqualFold(f, "JSON") {
-		return rpc.Errorf(http.StatusBadRequest, "InvalidParameter",
-			"The parameter \"Format\" is %q, which the emulator does not implement: it answers JSON only.", f)
-	}
-	return nil
+// ecsParams reads the parameters of an ECS request: unusable values are answered
+// 400 InvalidParameter naming the parameter.
+func ecsParams(p url.Values) rpc.Params {
+	return rpc.Params{Values: p, Product: "ECS", Invalid: rpc.Invalid}
 }
 
 // errDryRun is the answer to a request with DryRun=true that passed the
@@ -74,35 +43,6 @@ func (s *Service) region(p url.Values) (string, *rpc.Error) {
 		return "", rpc.Errorf(http.StatusNotFound, "InvalidRegionId.NotFound", "The specified RegionId does not exist.")
 	}
 	return region, nil
-}
-
-// intParam reads an optional integer parameter in [lo, hi].
-func intParam(p url.Values, name string, def, lo, hi int) (int, *rpc.Error) {
-	v := p.Get(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, rpc.Invalid(name, fmt.Sprintf("must be an integer from %d to %d", lo, hi))
-	}
-	return n, nil
-}
-
-// idList reads a JSON array of ids, such as InstanceIds=["i-a","i-b"].
-func idList(p url.Values, name string, max int) ([]string, bool, *rpc.Error) {
-	v, ok := p[name]
-	if !ok || len(v) == 0 {
-		return nil, false, nil
-	}
-	var ids []string
-	if err := json.Unmarshal([]byte(v[0]), &ids); err != nil {
-		return nil, true, rpc.Invalid(name, `must be a JSON array of strings such as ["i-a","i-b"]`)
-	}
-	if len(ids) > max {
-		return nil, true, rpc.Invalid(name, fmt.Sprintf("at most %d ids are allowed, got %d", max, len(ids)))
-	}
-	return ids, true, nil
 }
 
 // tagFilters reads Tag.N.Key / Tag.N.Value (N from 1 to 20). A filter
@@ -148,29 +88,6 @@ func hasTags(tags, filters []Tag) bool {
 		}
 	}
 	return true
-}
-
-// matchPattern matches a name against a pattern in which "*" stands for any
-// run of characters, as DescribeKeyPairs' KeyPairName and DescribeInstances'
-// InstanceName do.
-func matchPattern(pattern, name string) bool {
-	parts := strings.Split(pattern, "*")
-	if len(parts) == 1 {
-		return pattern == name
-	}
-	if !strings.HasPrefix(name, parts[0]) {
-		return false
-	}
-	name = name[len(parts[0]):]
-	last := parts[len(parts)-1]
-	for _, part := range parts[1 : len(parts)-1] {
-		i := strings.Index(name, part)
-		if i < 0 {
-			return false
-		}
-		name = name[i+len(part):]
-	}
-	return strings.HasSuffix(name, last)
 }
 
 type ecsTags struct {
