@@ -16,6 +16,7 @@ import (
 	"detachkeypair/aliyun"
 	"detachkeypair/detach"
 	"detachkeypair/ecs"
+	"detachkeypair/ens"
 	"detachkeypair/eventbridge"
 	"detachkeypair/handler"
 	"detachkeypair/settings"
@@ -42,6 +43,8 @@ func wire(cfg settings.Settings, log *slog.Logger) handler.Config {
 			switch product {
 			case detach.ProductECS:
 				return ecs.New(ecs.Config{Region: region, Endpoint: cfg.ECSEndpoint, Credentials: creds})
+			case detach.ProductENS:
+				return ens.New(ens.Config{Endpoint: cfg.ENSEndpoint, Credentials: creds})
 			}
 			return nil, fmt.Errorf("product %q is not served", product)
 		},

@@ -48,6 +48,7 @@ func (h *Handler) instanceEventRequest(ev cloudEvent, data []byte) (detach.Reque
 		region = ev.RegionID
 	}
 	req := detach.Request{
+		Product:     detach.ProductECS, // whatever DEFAULT_PRODUCT says
 		RegionId:    region,
 		KeyPairId:   h.cfg.KeyPairID,
 		KeyPairName: h.cfg.KeyPairName,

@@ -114,6 +114,9 @@ func (h *Handler) request(raw []byte) item {
 		return it
 	}
 	it.req, it.err = detach.ParseRequest(raw, h.cfg.MaxInstances)
+	if it.err == nil {
+		it.err = it.req.ForProduct(h.cfg.DefaultProduct)
+	}
 	return it
 }
 

@@ -9,6 +9,7 @@
 package handler
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -88,6 +89,7 @@ func New(c Config) *Handler {
 			BatchSize:    cfg.BatchSize,
 			Concurrency:  cfg.Concurrency,
 			QPS:          cfg.ECSQPS,
+			ProductQPS:   map[string]float64{detach.ProductENS: cfg.ENSQPS},
 			MaxAttempts:  cfg.MaxAttempts,
 			MaxInstances: cfg.MaxInstances,
 			Logger:       log,
@@ -243,7 +245,7 @@ func (h *Handler) itemLog(t task, it item, many bool) *slog.Logger {
 func (h *Handler) notStarted(t task, req detach.Request) outcome {
 	req = h.complete(t.inv, req)
 	res, err := detach.NotStarted(req, t.inv.RequestID)
-	return outcome{result: res, err: err, region: req.RegionId, product: detach.ProductECS}
+	return outcome{result: res, err: err, region: req.RegionId, product: cmp.Or(req.Product, detach.ProductECS)}
 }
 
 // complete applies the settings to a request: DRY_RUN, and the region when the request
@@ -252,7 +254,7 @@ func (h *Handler) complete(inv Invocation, req detach.Request) detach.Request {
 	if h.cfg.DryRun {
 		req.DryRun = true // DRY_RUN: every request only plans, whatever it says
 	}
-	if req.RegionId == "" {
+	if req.RegionId == "" && req.Product != detach.ProductENS { // ENS has no API regions
 		req.RegionId = h.home(inv)
 	}
 	return req
@@ -266,16 +268,20 @@ func (h *Handler) runRequest(ctx context.Context, t task, req detach.Request) (o
 			o = outcome{err: detach.Internal("the function failed unexpectedly; the request id identifies its logs")}
 		}
 	}()
-	product := detach.ProductECS
+	product := cmp.Or(req.Product, detach.ProductECS)
 	req = h.complete(t.inv, req)
-	if req.RegionId == "" {
+	if req.RegionId == "" && product == detach.ProductECS {
 		return outcome{err: detach.InvalidParameter("RegionId", "no region: give RegionId, or set REGION_ID where the function runs outside FC")}
 	}
 	cloud, cerr := h.clouds(product, req.RegionId, t.inv.Credentials)
 	if cerr != nil {
 		t.log.Error("cloud client not ready", "product", product, "region", req.RegionId, "error", cerr.Error())
-		return outcome{err: detach.Internal(fmt.Sprintf("the function could not set up its %s client for region %s: %s; check the %s_ENDPOINT setting and the function's role",
-			product, req.RegionId, t.red.Redact(cerr.Error()), product))}
+		where := ""
+		if req.RegionId != "" {
+			where = " for region " + req.RegionId
+		}
+		return outcome{err: detach.Internal(fmt.Sprintf("the function could not set up its %s client%s: %s; check the %s_ENDPOINT setting and the function's role",
+			product, where, t.red.Redact(cerr.Error()), product))}
 	}
 	res, err := h.service.Detach(ctx, cloud, req)
 	if err != nil {

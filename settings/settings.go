@@ -17,10 +17,13 @@ import (
 // Settings are the function's settings; each field names its environment variable.
 type Settings struct {
 	RegionID            string     // REGION_ID: region when neither the request nor FC gives one
+	DefaultProduct      string     // DEFAULT_PRODUCT: ECS or ENS, for requests without Product
 	ECSEndpoint         string     // ECS_ENDPOINT: overrides the region's ECS endpoint
-	BatchSize           int        // BATCH_SIZE: ids per DetachKeyPair call, 1 to 50 (and at most the product's limit)
+	ENSEndpoint         string     // ENS_ENDPOINT: overrides ens.aliyuncs.com
+	BatchSize           int        // BATCH_SIZE: ids per DetachKeyPair call, 1 to 50 (and at most the product's limit: ENS 30)
 	Concurrency         int        // CONCURRENCY: cloud calls in flight per API
 	ECSQPS              float64    // ECS_QPS: calls a second per ECS API (0 = unpaced)
+	ENSQPS              float64    // ENS_QPS: calls a second per ENS API (0 = unpaced)
 	MaxAttempts         int        // MAX_ATTEMPTS: tries per cloud call, retries included
 	MaxInstances        int        // MAX_INSTANCES: most instances one request may name
 	MaxBodyBytes        int        // MAX_BODY_BYTES: largest request body accepted
@@ -43,6 +46,7 @@ type Settings struct {
 // Names lists every environment variable the function reads, in the contract's order.
 var Names = []string{
 	"REGION_ID", "ECS_ENDPOINT", "BATCH_SIZE", "CONCURRENCY", "ECS_QPS", "MAX_ATTEMPTS",
+	"DEFAULT_PRODUCT", "ENS_ENDPOINT", "ENS_QPS",
 	"MAX_INSTANCES", "MAX_BODY_BYTES", "EVENT_BUS", "EVENT_SOURCE", "EVENTBRIDGE_ENDPOINT",
 	"KEY_PAIR_ID", "KEY_PAIR_NAME", "DRY_RUN", "LOG_LEVEL",
 	"ALLOWED_KEY_PAIRS", "ALLOWED_REGIONS", "PROTECTED_TAG", "REQUIRED_TAG", "ALLOW_UNSCOPED_TARGETS", "JWT_CLAIM_PASS_BY",
@@ -53,6 +57,7 @@ const (
 	DefaultBatchSize    = detach.DefaultBatchSize
 	DefaultConcurrency  = detach.DefaultConcurrency
 	DefaultECSQPS       = 20
+	DefaultENSQPS       = 20 // ENS publishes no quota for its key pair APIs; ECS's default
 	DefaultMaxAttempts  = detach.DefaultMaxAttempts
 	DefaultMaxInstances = detach.DefaultMaxInstances
 	DefaultMaxBodyBytes = 1 << 20
@@ -67,6 +72,8 @@ func Load(getenv func(string) string) (Settings, error) {
 	s := Settings{
 		RegionID:            strings.TrimSpace(getenv("REGION_ID")),
 		ECSEndpoint:         strings.TrimSpace(getenv("ECS_ENDPOINT")),
+		ENSEndpoint:         strings.TrimSpace(getenv("ENS_ENDPOINT")),
+		DefaultProduct:      strings.TrimSpace(getenv("DEFAULT_PRODUCT")),
 		EventBus:            strings.TrimSpace(getenv("EVENT_BUS")),
 		EventSource:         strings.TrimSpace(getenv("EVENT_SOURCE")),
 		EventBridgeEndpoint: strings.TrimSpace(getenv("EVENTBRIDGE_ENDPOINT")),
@@ -95,19 +102,30 @@ func Load(getenv func(string) string) (Settings, error) {
 	s.MaxInstances = intSetting("MAX_INSTANCES", DefaultMaxInstances, 1, 100000)
 	s.MaxBodyBytes = intSetting("MAX_BODY_BYTES", DefaultMaxBodyBytes, 1024, 64<<20)
 
-	s.ECSQPS = DefaultECSQPS
-	if v := strings.TrimSpace(getenv("ECS_QPS")); v != "" {
+	qpsSetting := func(name string, def float64) float64 {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
 		q, err := strconv.ParseFloat(v, 64)
 		if err != nil || q < 0 || q > 10000 {
-			bad("ECS_QPS", v, "want a number of calls a second from 0 (unpaced) to 10000")
-		} else {
-			s.ECSQPS = q
+			bad(name, v, "want a number of calls a second from 0 (unpaced) to 10000")
+			return def
 		}
+		return q
+	}
+	s.ECSQPS = qpsSetting("ECS_QPS", DefaultECSQPS)
+	s.ENSQPS = qpsSetting("ENS_QPS", DefaultENSQPS)
+	switch {
+	case s.DefaultProduct == "":
+		s.DefaultProduct = detach.ProductECS
+	case !detach.ValidProduct(s.DefaultProduct):
+		bad("DEFAULT_PRODUCT", s.DefaultProduct, "want ECS or ENS")
 	}
 	if s.RegionID != "" && !detach.ValidRegionID(s.RegionID) {
 		bad("REGION_ID", s.RegionID, "want a region id such as cn-hangzhou")
 	}
-	for name, v := range map[string]string{"ECS_ENDPOINT": s.ECSEndpoint, "EVENTBRIDGE_ENDPOINT": s.EventBridgeEndpoint} {
+	for name, v := range map[string]string{"ECS_ENDPOINT": s.ECSEndpoint, "ENS_ENDPOINT": s.ENSEndpoint, "EVENTBRIDGE_ENDPOINT": s.EventBridgeEndpoint} {
 		if _, _, err := aliyun.ParseEndpoint(v); v != "" && err != nil {
 			bad(name, v, "want a URL such as http://127.0.0.1:8300 or a bare host name (https)")
 		}
