@@ -11,7 +11,8 @@ import (
 // looking inside from a shell. It needs no signature: bind the emulator to
 // loopback.
 //
-//	GET  /_emulator/state           the current regions, key pairs and instances
+//	GET  /_emulator/state           the current regions, key pairs and instances (ECS)
+//	GET  /_emulator/ens/state       the current edge regions, key pairs and instances of ENS
 //	GET  /_emulator/calls           Calls, Answered and PeakConcurrency per API
 //	GET  /_emulator/events?bus=NAME the events recorded on a bus (no bus: all, by bus)
 //	GET  /_emulator/faults          the faults in force
@@ -26,6 +27,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	switch route {
 	case "GET /_emulator/state":
 		rpc.WriteJSON(w, http.StatusOK, "", s.State())
+	case "GET /_emulator/ens/state":
+		rpc.WriteJSON(w, http.StatusOK, "", s.ENSState())
 	case "GET /_emulator/calls":
 		rpc.WriteJSON(w, http.StatusOK, "", s.counters.Stats())
 	case "GET /_emulator/events":

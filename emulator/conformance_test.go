@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
@@ -23,6 +24,7 @@ import (
 	"github.com/alibabacloud-go/eventbridge-sdk/eventbridge"
 	"github.com/alibabacloud-go/tea/tea"
 
+	"detachkeypair/aliyun"
 	"detachkeypair/emulator"
 )
 
@@ -208,8 +210,13 @@ func newRecorder(t *testing.T, emu *emulator.Server) *recorder {
 			if model == "" {
 				model = r.URL.Query().Get("Action")
 			}
+			product := "ECS"
+			if version := cmp.Or(r.Header.Get("x-acs-version"), r.URL.Query().Get("Version")); version == "2017-11-10" {
+				product = "ENS"
+				model = "ENS " + model
+			}
 			if cw.Code != http.StatusOK {
-				model = "ECS error"
+				model = product + " error"
 			}
 		} else if cw.Code != http.StatusOK {
 			model = "EventBridge error"
@@ -363,6 +370,53 @@ func exercise(t *testing.T, emu *emulator.Server, endpoint string) {
 	putEventsRaw(t, endpoint, `[{"id":"c-8","source":"s","specversion":"1.0","type":"t","aliyuneventbusname":"`+testBus+`"},`+
 		`{"source":"s","specversion":"1.0","type":"t","aliyuneventbusname":"`+testBus+`"}]`)
 	putEventsRaw(t, endpoint, `not json`)
+	exerciseENS(t, emu, endpoint)
+}
+
+// exerciseENS makes the emulator answer every ENS API with both signatures, over every
+// shape of the ENS fleet (every status, bound and unbound instances, every page) and
+// every kind of error answer.
+func exerciseENS(t *testing.T, emu *emulator.Server, endpoint string) {
+	t.Helper()
+	for _, st := range styles {
+		c := ensClient(t, emu, endpoint, st.opt)
+		call := func(action string, query map[string]string) {
+			t.Helper()
+			if _, err := c.call(action, query); err != nil && err.Status == 0 {
+				t.Fatalf("%s %s: no answer: %v", st.name, action, err)
+			}
+		}
+		call("DescribeKeyPairs", nil)
+		call("DescribeKeyPairs", map[string]string{"KeyPairId": edgeOps, "PageSize": "50"})
+		call("DescribeKeyPairs", map[string]string{"KeyPairName": "edge-*", "PageSize": "2", "PageNumber": "2"})
+		for page := 1; page <= 3; page++ {
+			call("DescribeInstances", map[string]string{"PageSize": "100", "PageNumber": fmt.Sprint(page)})
+		}
+		call("DescribeInstances", map[string]string{"InstanceIds": ensIDs(1, 7, 8, 9, 10, 14, 99999)})
+		call("DescribeInstances", map[string]string{"EnsRegionIds": `["cn-beijing-cmcc"]`, "Tags": `[{"Key":"env","Value":"staging"}]`, "Status": "Stopped"})
+		for _, bad := range []map[string]string{{"PageSize": "101"}, {"Status": "Starting"}, {"VSwitchId": "vsw-1"}, {"InstanceIds": "not json"}} {
+			call("DescribeInstances", bad)
+		}
+		for _, q := range []map[string]string{
+			{"KeyPairId": edgeOps, "InstanceIds": ensIDs(1, 7, 8, 9, 10, 11, 14, 99999)},
+			{"KeyPairName": "edge-ops-2026", "InstanceIds": ensIDs(2, 14)},
+			{"KeyPairId": edgeOps, "InstanceIds": ensIDs(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31)},
+			{"KeyPairId": "ssh-nope", "InstanceIds": ensIDs(3)}, {"KeyPairId": edgeOps}, {"InstanceIds": ensIDs(3)},
+		} {
+			call("DetachKeyPair", q)
+		}
+		call("AttachKeyPair", map[string]string{"KeyPairName": "edge-legacy", "InstanceIds": ensIDs(15, 1, 7, 99999)})
+		call("Nope", nil)
+		for _, f := range []emulator.Fault{{ThrottleRate: 1}, {ForbiddenRate: 1}, {ErrorRate: 1}} {
+			emu.SetFault(emulator.APIENSDetachKeyPair, f)
+			call("DetachKeyPair", map[string]string{"KeyPairId": edgeOps, "InstanceIds": ensIDs(3)})
+		}
+		emu.SetFault(emulator.APIENSDetachKeyPair, emulator.Fault{})
+		wrong := ensClientAs(t, endpoint, &aliyun.Credentials{AccessKeyID: emulator.DefaultAccessKeyID, AccessKeySecret: "WrongSecret"}, st.opt)
+		if _, err := wrong.call("DescribeKeyPairs", nil); err == nil || err.Code != "SignatureDoesNotMatch" {
+			t.Errorf("%s: a wrong secret was answered %v", st.name, err)
+		}
+	}
 }
 
 // putEventsRaw posts a PutEvents body signed as eventbridge-util signs it.
@@ -448,6 +502,12 @@ func TestConformanceGuard(t *testing.T) {
 		{"ECS error", `{"RequestId":"r","Code":"c","Message":"m","Extra":1}`, "Extra: not declared by the model"},
 		{"EventBridge error", `{"requestId":"r","code":"c","message":"m","success":false}`, "success: not declared by the model"},
 		{"EventBridge error", `{"RequestId":"r"}`, "RequestId: not declared by the model"},
+		{"ENS DetachKeyPair", `{"RequestId":"r","TotalCount":1,"FailCount":0,"Results":[{"Code":200,"InstanceId":"i","Message":"successful","Success":true}]}`, ""},
+		{"ENS DetachKeyPair", `{"Results":{"Result":[]}}`, "Results: an object where the model says an array"},
+		{"ENS DetachKeyPair", `{"Results":[{"Code":"200"}]}`, "Results[].Code: a string where the model says an integer"},
+		{"ENS DetachKeyPair", `{"Results":[{"Success":"true"}]}`, "Results[].Success: a string where the model says a boolean"},
+		{"ENS DescribeInstances", `{"Instances":{"Instance":[{"Cpu":2}]}}`, "Instances.Instance[].Cpu: a number where the model says a string"},
+		{"ENS DescribeKeyPairs", `{"KeyPairs":{"KeyPair":[{"PublicKey":"ssh-ed25519 x"}]}}`, "KeyPairs.KeyPair[].PublicKey: not declared by the model"},
 	} {
 		rec := &recorder{answers: []recorded{{c.model, 200, []byte(c.body)}}}
 		problems := rec.check(beyondModel(nil))

@@ -3,7 +3,7 @@ package emulator
 // Extra is a field that the emulator answers on purpose although the SDK's
 // response model does not declare it.
 type Extra struct {
-	Answer string // the answers that carry it: an API name, or "ECS error" / "EventBridge error"
+	Answer string // the answers that carry it: an API name ("ENS DetachKeyPair" for ENS's), or "ECS error" / "ENS error" / "EventBridge error"
 	Field  string // its JSON path in the answer, e.g. "KeyPairs.KeyPair[].KeyPairId"
 	Reason string // why it is kept
 	Off    string // how to leave it out
@@ -20,6 +20,8 @@ func BeyondModel() []Extra {
 	return []Extra{
 		{Answer: "ECS error", Field: "HostId", Reason: gateway, Off: "Config.ModelOnly"},
 		{Answer: "ECS error", Field: "Recommend", Reason: gateway, Off: "Config.ModelOnly"},
+		{Answer: "ENS error", Field: "HostId", Reason: gateway, Off: "Config.ModelOnly"},
+		{Answer: "ENS error", Field: "Recommend", Reason: gateway, Off: "Config.ModelOnly"},
 		{Answer: "DescribeKeyPairs", Field: "KeyPairs.KeyPair[].KeyPairId",
 			Reason: "the undocumented case of a cloud that sends it: neither the API reference nor the SDK model has it (issue 11)",
 			Off:    "Config.ExposeKeyPairIDs false, the default"},

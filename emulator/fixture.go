@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"detachkeypair/emulator/ecs"
+	"detachkeypair/emulator/ens"
 	"detachkeypair/emulator/eventbridge"
 )
 
@@ -18,6 +19,17 @@ type (
 	Tag      = ecs.Tag      // a resource tag
 	Event    = eventbridge.Event
 )
+
+// The state of the emulated ENS account, in the layout of
+// ens/testdata/fleet.json: see package emulator/ens.
+type (
+	ENSFixture  = ens.Fixture  // edge regions, SSH key pairs and ENS instances
+	ENSKeyPair  = ens.KeyPair  // an SSH key pair of the account
+	ENSInstance = ens.Instance // an ENS instance in an edge region
+)
+
+// ENS instance statuses beyond ECS's.
+const StatusExpired = ens.StatusExpired
 
 // Instance statuses that the emulator knows.
 const (
@@ -52,6 +64,24 @@ func LoadFixture(path string) (*Fixture, error) {
 	f, err := ecs.ParseFixture(b)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: fixture %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// DefaultENSFixture returns the embedded ENS fleet (ens/testdata/fleet.json), a
+// fresh copy on each call.
+func DefaultENSFixture() *ENSFixture { return ens.DefaultFixture() }
+
+// LoadENSFixture reads and checks an ENS fixture file in the layout of
+// ens/testdata/fleet.json.
+func LoadENSFixture(path string) (*ENSFixture, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: read ENS fixture: %w", err)
+	}
+	f, err := ens.ParseFixture(b)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: ENS fixture %s: %w", path, err)
 	}
 	return f, nil
 }

@@ -106,6 +106,12 @@ func sum256(s string) []byte {
 
 // encodeFleet writes a fixture one object a line, so that diffs stay small.
 func encodeFleet(f *emulator.Fixture) []byte {
+	return encodeLines("Regions", f.Regions, f.KeyPairs, f.Instances)
+}
+
+// encodeLines writes a fixture's list of regions under regionsKey, then its key pairs
+// and its instances, one object a line.
+func encodeLines[K, I any](regionsKey string, regions []string, keyPairs []K, instances []I) []byte {
 	var b bytes.Buffer
 	line := func(v any, last bool) {
 		j, _ := json.Marshal(v)
@@ -115,36 +121,87 @@ func encodeFleet(f *emulator.Fixture) []byte {
 		}
 		b.WriteString("\n")
 	}
-	regions, _ := json.Marshal(f.Regions)
-	fmt.Fprintf(&b, "{\n\"Regions\": %s,\n\"KeyPairs\": [\n", regions)
-	for i, kp := range f.KeyPairs {
-		line(kp, i == len(f.KeyPairs)-1)
+	r, _ := json.Marshal(regions)
+	fmt.Fprintf(&b, "{\n%q: %s,\n\"KeyPairs\": [\n", regionsKey, r)
+	for i, kp := range keyPairs {
+		line(kp, i == len(keyPairs)-1)
 	}
 	b.WriteString("],\n\"Instances\": [\n")
-	for i, in := range f.Instances {
-		line(in, i == len(f.Instances)-1)
+	for i, in := range instances {
+		line(in, i == len(instances)-1)
 	}
 	b.WriteString("]\n}\n")
 	return b.Bytes()
 }
 
-func TestFleetFixture(t *testing.T) {
-	want := encodeFleet(buildFleet())
+// checkFleetFile compares a fleet file with its source, rewriting it with -update.
+func checkFleetFile(t *testing.T, path string, want []byte) {
+	t.Helper()
 	if *update {
-		if err := os.WriteFile("testdata/fleet.json", want, 0o644); err != nil {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := os.ReadFile("testdata/fleet.json")
+	got, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatal("testdata/fleet.json is not what buildFleet makes; run go test ./emulator -run TestFleetFixture -update")
+		t.Fatalf("%s is not what its builder makes; run go test ./emulator -run TestFleetFixture -update", path)
 	}
+}
+
+func TestFleetFixture(t *testing.T) {
+	checkFleetFile(t, "testdata/fleet.json", encodeFleet(buildFleet()))
 	if !reflect.DeepEqual(emulator.DefaultFixture(), buildFleet()) {
 		t.Fatal("DefaultFixture differs from buildFleet")
 	}
+	ens := buildENSFleet()
+	checkFleetFile(t, "ens/testdata/fleet.json", encodeLines("EnsRegions", ens.EnsRegions, ens.KeyPairs, ens.Instances))
+	if !reflect.DeepEqual(emulator.DefaultENSFixture(), ens) {
+		t.Fatal("DefaultENSFixture differs from buildENSFleet")
+	}
+}
+
+// buildENSFleet is the source of ens/testdata/fleet.json (rewritten with -update, as
+// testdata/fleet.json): edge regions, key pairs with ids, instances in every status.
+// Samples and tests use this fleet: change it only by adding.
+func buildENSFleet() *emulator.ENSFixture {
+	f := &emulator.ENSFixture{EnsRegions: []string{"cn-beijing-cmcc", "cn-hangzhou-telecom", "cn-chengdu-telecom-4", "cn-dalian-unicom", "cn-tianjin-cmcc"}}
+	for i, name := range []string{"edge-ops-2026", "edge-deploy", "edge-fleet", "edge-legacy"} {
+		id := fmt.Sprintf("ssh-5lywanlkih1zo9yl8eg%04d", i+1)
+		f.KeyPairs = append(f.KeyPairs, emulator.ENSKeyPair{KeyPairId: id, KeyPairName: name, FingerPrint: fmt.Sprintf("%x", md5.Sum([]byte(id))),
+			CreationTime: fmt.Sprintf("2026-01-%02dT08:00:00Z", 5+i)})
+	}
+	in := func(n int, name, region, status, keyPair string, tags ...emulator.Tag) {
+		f.Instances = append(f.Instances, emulator.ENSInstance{InstanceId: ensID(n), InstanceName: name, EnsRegionId: region,
+			Status: status, KeyPairName: keyPair, Tags: tags})
+	}
+	env := func(v string) emulator.Tag { return emulator.Tag{Key: "env", Value: v} }
+	for n := 1; n <= 6; n++ {
+		in(n, fmt.Sprintf("video-staging-%02d", n), "cn-beijing-cmcc", emulator.StatusStopped, "edge-ops-2026", env("staging"), emulator.Tag{Key: "team", Value: "video"})
+	}
+	in(7, "video-staging-07", "cn-beijing-cmcc", emulator.StatusRunning, "edge-ops-2026", env("staging"))
+	in(8, "video-staging-08", "cn-hangzhou-telecom", emulator.StatusStarting, "edge-ops-2026", env("staging"))
+	in(9, "video-staging-09", "cn-hangzhou-telecom", emulator.StatusStopping, "edge-ops-2026", env("staging"))
+	in(10, "video-staging-10", "cn-hangzhou-telecom", emulator.StatusExpired, "edge-ops-2026", env("staging"))
+	for n := 11; n <= 13; n++ {
+		in(n, fmt.Sprintf("ci-edge-prod-%02d", n-10), "cn-chengdu-telecom-4", emulator.StatusStopped, "edge-deploy", env("prod"))
+	}
+	for n := 14; n <= 15; n++ {
+		in(n, fmt.Sprintf("sandbox-edge-dev-%02d", n-13), "cn-dalian-unicom", emulator.StatusStopped, "", env("dev"))
+	}
+	for n := 16; n <= 265; n++ { // every 10th Running; odd ones in Hangzhou, even ones in Chengdu
+		region, status := "cn-hangzhou-telecom", emulator.StatusStopped
+		if n%2 == 0 {
+			region = "cn-chengdu-telecom-4"
+		}
+		if n%10 == 0 {
+			status = emulator.StatusRunning
+		}
+		in(n, fmt.Sprintf("cdn-edge-%04d", n-15), region, status, "edge-fleet", env("prod"), emulator.Tag{Key: "team", Value: "cdn"})
+	}
+	return f
 }
 
 // TestFleetContract pins the parts of the fleet that other packages rely on.

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"detachkeypair/emulator/ecs"
+	"detachkeypair/emulator/ens"
 )
 
 // Actions of a scheduled Change.
@@ -41,7 +42,7 @@ type schedule struct {
 }
 
 // apis are the APIs whose calls a Change can follow.
-var apis = []string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair, APIAttachKeyPair, APIPutEvents}
+var apis = append([]string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair, APIAttachKeyPair, APIPutEvents}, ens.APIs...)
 
 // Schedule plans c. It is refused when it could never apply (unknown API,
 // instance, action or key pair) or when the API's call number Call was
@@ -54,7 +55,7 @@ func (s *Server) Schedule(c Change) error {
 	case c.Call < 1:
 		return errors.New("emulator: schedule: Call counts from 1")
 	}
-	if err := s.ecs.Check(ecs.Change{InstanceId: c.InstanceId, Action: c.Action, KeyPairName: c.KeyPairName}); err != nil {
+	if err := s.checkChange(c); err != nil {
 		return fmt.Errorf("emulator: schedule: %w", err)
 	}
 	s.sched.mu.Lock()
@@ -84,8 +85,25 @@ func (s *Server) afterCall(api string, n int) {
 			continue
 		}
 		c.Done = true
-		if err := s.ecs.Apply(ecs.Change{InstanceId: c.InstanceId, Action: c.Action, KeyPairName: c.KeyPairName}); err != nil {
+		if err := s.applyChange(*c); err != nil {
 			c.Error = err.Error()
 		}
 	}
+}
+
+// checkChange reports why c could never apply, by the service whose instance it
+// changes: an ENS instance's (ENS ids differ from ECS's), else ECS's.
+func (s *Server) checkChange(c Change) error {
+	if s.ens.Has(c.InstanceId) {
+		return s.ens.Check(ens.Change{InstanceId: c.InstanceId, Action: c.Action, KeyPairName: c.KeyPairName})
+	}
+	return s.ecs.Check(ecs.Change{InstanceId: c.InstanceId, Action: c.Action, KeyPairName: c.KeyPairName})
+}
+
+// applyChange makes c in the service whose instance it changes.
+func (s *Server) applyChange(c Change) error {
+	if s.ens.Has(c.InstanceId) {
+		return s.ens.Apply(ens.Change{InstanceId: c.InstanceId, Action: c.Action, KeyPairName: c.KeyPairName})
+	}
+	return s.ecs.Apply(ecs.Change{InstanceId: c.InstanceId, Action: c.Action, KeyPairName: c.KeyPairName})
 }

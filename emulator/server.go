@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"detachkeypair/emulator/ecs"
+	"detachkeypair/emulator/ens"
 	"detachkeypair/emulator/eventbridge"
 	"detachkeypair/emulator/internal/fault"
 	"detachkeypair/emulator/internal/rpc"
@@ -22,12 +23,15 @@ type Config struct {
 	// Credentials are the AccessKey pairs the server accepts. Empty means the
 	// local credential DefaultAccessKeyID / DefaultAccessKeySecret.
 	Credentials []Credential
-	// Fixture is the initial state; nil means DefaultFixture(). The server
-	// works on its own copy.
+	// Fixture is the initial state of ECS; nil means DefaultFixture(). The
+	// server works on its own copy.
 	Fixture *Fixture
+	// ENSFixture is the initial state of ENS; nil means DefaultENSFixture().
+	ENSFixture *ENSFixture
 	// Faults are injected per API: the key is an API name
 	// ("DescribeKeyPairs", "DescribeInstances", "DetachKeyPair",
-	// "AttachKeyPair", "PutEvents") or "*" for every API without its own.
+	// "AttachKeyPair", "PutEvents"; ENS's are prefixed: "ens:DetachKeyPair")
+	// or "*" for every API without its own.
 	Faults map[string]Fault
 	// Seed seeds the random source of the faults, so that a run of requests
 	// meets the same faults again.
@@ -69,6 +73,12 @@ const (
 	APIDetachKeyPair     = ecs.APIDetachKeyPair
 	APIAttachKeyPair     = ecs.APIAttachKeyPair
 	APIPutEvents         = eventbridge.API
+
+	// ENS's, prefixed with the product (its quotas are its own).
+	APIENSDescribeKeyPairs  = ens.APIDescribeKeyPairs
+	APIENSDescribeInstances = ens.APIDescribeInstances
+	APIENSDetachKeyPair     = ens.APIDetachKeyPair
+	APIENSAttachKeyPair     = ens.APIAttachKeyPair
 )
 
 // Pseudo error codes under which Answered counts the requests whose
@@ -80,14 +90,15 @@ const (
 )
 
 // Server is the emulated cloud: an HTTP server for the ECS RPC API
-// (version 2014-05-26) at "/" and the EventBridge data-plane PutEvents at
-// "/openapi/putEvents", with state in memory and an admin API under
-// "/_emulator/". It is safe for concurrent use.
+// (version 2014-05-26) and the ENS RPC API (version 2017-11-10) at "/", and
+// the EventBridge data-plane PutEvents at "/openapi/putEvents", with state in
+// memory and an admin API under "/_emulator/". It is safe for concurrent use.
 type Server struct {
 	counters *rpc.Counters
 	faults   *fault.Set
 	router   *rpc.Router
 	ecs      *ecs.Service
+	ens      *ens.Service
 	eb       *eventbridge.Service
 	sched    schedule
 
@@ -101,6 +112,9 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Fixture == nil {
 		cfg.Fixture = DefaultFixture()
+	}
+	if cfg.ENSFixture == nil {
+		cfg.ENSFixture = DefaultENSFixture()
 	}
 	for api, f := range cfg.Faults {
 		if err := f.Validate(); err != nil {
@@ -127,8 +141,13 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
+	s.ens, err = ens.New(ens.Config{Fixture: cfg.ENSFixture, Pipeline: pipeline, Verifier: verifier, Clock: cfg.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
 	s.eb = eventbridge.New(eventbridge.Config{Buses: cfg.Buses, Pipeline: pipeline, Verifier: verifier})
 	s.ecs.Register(s.router)
+	s.ens.Register(s.router)
 	s.eb.Register(s.router)
 	return s, nil
 }
@@ -239,3 +258,16 @@ func (s *Server) AddKeyPair(kp KeyPair) { s.ecs.AddKeyPair(kp) }
 
 // Events returns the CloudEvents recorded on a bus, in arrival order.
 func (s *Server) Events(bus string) []Event { return s.eb.Events(bus) }
+
+// ENSInstance returns the current state of an ENS instance.
+func (s *Server) ENSInstance(id string) (ENSInstance, bool) { return s.ens.Instance(id) }
+
+// ENSInstances returns the current state of every ENS instance, by instance id.
+func (s *Server) ENSInstances() []ENSInstance { return s.ENSState().Instances }
+
+// ENSState returns a snapshot of ENS's current state in the fixture's layout.
+func (s *Server) ENSState() *ENSFixture { return s.ens.State() }
+
+// SetENSInstance adds an ENS instance or replaces the one with its id. Its
+// edge region is added if unknown; an empty Status means Stopped.
+func (s *Server) SetENSInstance(in ENSInstance) { s.ens.SetInstance(in) }

@@ -1,7 +1,7 @@
-// Command emulator runs the local ECS and EventBridge API emulator alone, for
-// the function, the SDKs or the aliyun CLI to talk to.
+// Command emulator runs the local ECS, ENS and EventBridge API emulator alone,
+// for the function, the SDKs or the aliyun CLI to talk to.
 //
-//	go run ./cmd/emulator -addr 127.0.0.1:8300 [-fixture fleet.json] [-seed N]
+//	go run ./cmd/emulator -addr 127.0.0.1:8300 [-fixture fleet.json] [-ens-fixture ens.json] [-seed N]
 //	    [-api DetachKeyPair] [-latency 50ms] [-jitter 20ms] [-qps 20]
 //	    [-throttle-rate 0.1] [-error-rate 0.05] [-drop-rate 0.01] [-forbidden-rate 0]
 //	    [-drop-after-rate 0.01] [-error-after-rate 0.01] [-empty-rate 0] [-null-rate 0]
@@ -34,8 +34,9 @@ func main() {
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:8300", "address to listen on")
 	fixture := flag.String("fixture", "", "fixture JSON file (default: the embedded fleet)")
+	ensFixture := flag.String("ens-fixture", "", "ENS fixture JSON file (default: the embedded ENS fleet)")
 	seed := flag.Int64("seed", 1, "seed of the fault injection's random source")
-	api := flag.String("api", "*", `API the fault flags apply to ("*" for all, or DescribeKeyPairs, DescribeInstances, DetachKeyPair, AttachKeyPair, PutEvents)`)
+	api := flag.String("api", "*", `API the fault flags apply to ("*" for all, or DescribeKeyPairs, DescribeInstances, DetachKeyPair, AttachKeyPair, PutEvents; ENS's as ens:DetachKeyPair ...)`)
 	var f emulator.Fault
 	f.RegisterFlags(flag.CommandLine)
 	buses := flag.String("buses", "", "comma-separated EventBridge buses that exist (default: any)")
@@ -64,6 +65,13 @@ func run() error {
 			return err
 		}
 		cfg.Fixture = fx
+	}
+	if *ensFixture != "" {
+		fx, err := emulator.LoadENSFixture(*ensFixture)
+		if err != nil {
+			return err
+		}
+		cfg.ENSFixture = fx
 	}
 	if f != (emulator.Fault{}) {
 		cfg.Faults = map[string]emulator.Fault{*api: f}
@@ -95,19 +103,21 @@ func run() error {
 		shownSecret = emulator.DefaultAccessKeySecret // the fake local key, documented in README.md
 	}
 	ep := srv.Endpoint()
-	fmt.Printf(`ECS (2014-05-26) and EventBridge emulator listening on %s
-  state: %d regions, %d key pairs, %d instances; faults: %s
+	ensState := srv.ENSState()
+	fmt.Printf(`ECS (2014-05-26), ENS (2017-11-10) and EventBridge emulator listening on %s
+  state: %d regions, %d key pairs, %d instances; ENS: %d edge regions, %d key pairs, %d instances; faults: %s
   credential:  AccessKeyId %s  AccessKeySecret %s
 
   Go SDK:      openapi.Config{Endpoint: "%s", Protocol: "http", AccessKeyId, AccessKeySecret, RegionId}
   EventBridge: eventbridge.Config{Endpoint: "%s", Protocol: "http", AccessKeyId, AccessKeySecret}
-  function:    ECS_ENDPOINT=%s EVENTBRIDGE_ENDPOINT=%s
+  function:    ECS_ENDPOINT=%s ENS_ENDPOINT=%s EVENTBRIDGE_ENDPOINT=%s
                make run ARGS="--emulator %s" (signs with the local key above)
   aliyun CLI:  aliyun configure set --profile emulator --mode AK --region cn-hangzhou --access-key-id %s --access-key-secret …
                aliyun ecs DescribeInstances --profile emulator --endpoint %s --insecure --RegionId cn-hangzhou
-  admin:       curl %s/_emulator/state   (also calls, events?bus=NAME, faults, schedule, POST reset)
-`, srv.URL(), len(srv.State().Regions), len(srv.KeyPairs()), len(srv.Instances()), describeFaults(srv.Faults()),
-		*keyID, shownSecret, ep, ep, srv.URL(), srv.URL(), srv.URL(), *keyID, ep, srv.URL())
+  admin:       curl %s/_emulator/state   (also ens/state, calls, events?bus=NAME, faults, schedule, POST reset)
+`, srv.URL(), len(srv.State().Regions), len(srv.KeyPairs()), len(srv.Instances()),
+		len(ensState.EnsRegions), len(ensState.KeyPairs), len(ensState.Instances), describeFaults(srv.Faults()),
+		*keyID, shownSecret, ep, ep, srv.URL(), srv.URL(), srv.URL(), srv.URL(), *keyID, ep, srv.URL())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"detachkeypair/emulator/internal/change"
+	"detachkeypair/emulator/internal/inventory"
 	"detachkeypair/emulator/internal/rpc"
 	"detachkeypair/emulator/internal/sign"
 )
@@ -66,9 +68,8 @@ type Service struct {
 
 	mu        sync.Mutex // guards the state below
 	regions   []string
-	keyPairs  []KeyPair            // in creation order
-	instances map[string]*Instance // by id
-	ids       []string             // instance ids, sorted
+	keyPairs  []KeyPair // in creation order
+	instances inventory.Instances[Instance]
 }
 
 // New builds the service from cfg.
@@ -78,9 +79,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	fx := cfg.Fixture.Clone()
 	s := &Service{pipeline: cfg.Pipeline, verifier: cfg.Verifier, clock: cfg.Clock, exposeIDs: cfg.ExposeKeyPairIDs,
-		regions: fx.Regions, keyPairs: fx.KeyPairs, instances: map[string]*Instance{}}
+		regions: fx.Regions, keyPairs: fx.KeyPairs}
 	for _, in := range fx.Instances {
-		s.putInstance(in)
+		s.instances.Put(in.InstanceId, in)
 	}
 	return s, nil
 }
@@ -137,7 +138,7 @@ func (s *Service) serve(w http.ResponseWriter, req *rpc.Request) {
 func (s *Service) Instance(id string) (Instance, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	in, ok := s.instances[id]
+	in, ok := s.instances.Get(id)
 	if !ok {
 		return Instance{}, false
 	}
@@ -149,12 +150,12 @@ func (s *Service) Instance(id string) (Instance, bool) {
 func (s *Service) State() *Fixture {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f := &Fixture{Regions: slices.Clone(s.regions), KeyPairs: make([]KeyPair, 0, len(s.keyPairs)), Instances: make([]Instance, 0, len(s.ids))}
+	f := &Fixture{Regions: slices.Clone(s.regions), KeyPairs: make([]KeyPair, 0, len(s.keyPairs)), Instances: make([]Instance, 0, s.instances.Len())}
 	for _, kp := range s.keyPairs {
 		f.KeyPairs = append(f.KeyPairs, kp.clone())
 	}
-	for _, id := range s.ids {
-		f.Instances = append(f.Instances, s.instances[id].clone())
+	for in := range s.instances.All() {
+		f.Instances = append(f.Instances, in.clone())
 	}
 	return f
 }
@@ -168,15 +169,7 @@ func (s *Service) SetInstance(in Instance) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.addRegion(in.RegionId)
-	s.putInstance(in.clone())
-}
-
-func (s *Service) putInstance(in Instance) {
-	if _, ok := s.instances[in.InstanceId]; !ok {
-		i, _ := slices.BinarySearch(s.ids, in.InstanceId)
-		s.ids = slices.Insert(s.ids, i, in.InstanceId)
-	}
-	s.instances[in.InstanceId] = &in
+	s.instances.Put(in.InstanceId, in.clone())
 }
 
 // AddKeyPair adds a key pair or replaces the one with its name in its
@@ -215,18 +208,14 @@ func (s *Service) addRegion(region string) {
 
 // Actions of a Change.
 const (
-	ActionStart = "Start" // a Stopped instance starts (as StartInstance would)
-	ActionStop  = "Stop"  // a Running instance stops (as StopInstance would)
-	ActionBind  = "Bind"  // a key pair is bound ("" unbinds), as AttachKeyPair or DetachKeyPair would
+	ActionStart = change.Start // a Stopped instance starts (as StartInstance would)
+	ActionStop  = change.Stop  // a Running instance stops (as StopInstance would)
+	ActionBind  = change.Bind  // a key pair is bound ("" unbinds), as AttachKeyPair or DetachKeyPair would
 )
 
 // Change is a change of the state made by someone else than the API's
 // caller (another automation, the console), to reproduce races.
-type Change struct {
-	InstanceId  string
-	Action      string // ActionStart, ActionStop or ActionBind
-	KeyPairName string // for ActionBind: the key pair to bind, "" to unbind
-}
+type Change = change.Change
 
 // Check reports why c could never apply: an unknown instance, action or
 // key pair, a key pair for a Windows instance.
@@ -249,14 +238,10 @@ func (s *Service) Apply(c Change) error {
 	}
 	switch c.Action {
 	case ActionStart, ActionStop:
-		from, to := StatusStopped, StatusRunning
-		if c.Action == ActionStop {
-			from, to = to, from
+		if in.Status, err = c.Status(in.Status); err != nil {
+			return err
 		}
-		if in.Status != from {
-			return fmt.Errorf("%s: instance %s is %s, not %s", c.Action, c.InstanceId, in.Status, from)
-		}
-		in.Status, in.PendingRestart = to, false
+		in.PendingRestart = false
 	case ActionBind:
 		s.bind(in, c.KeyPairName)
 	}
@@ -266,14 +251,13 @@ func (s *Service) Apply(c Change) error {
 // changed returns the instance c changes, or why it cannot. The caller
 // holds s.mu.
 func (s *Service) changed(c Change) (*Instance, error) {
-	in, ok := s.instances[c.InstanceId]
+	if err := c.Check(); err != nil {
+		return nil, err
+	}
+	in, ok := s.instances.Get(c.InstanceId)
 	switch {
 	case !ok:
 		return nil, fmt.Errorf("no instance %q", c.InstanceId)
-	case c.Action != ActionStart && c.Action != ActionStop && c.Action != ActionBind:
-		return nil, fmt.Errorf("action %q: want %s, %s or %s", c.Action, ActionStart, ActionStop, ActionBind)
-	case c.Action != ActionBind && c.KeyPairName != "":
-		return nil, fmt.Errorf("%s takes no KeyPairName", c.Action)
 	case c.KeyPairName != "" && in.OSType == OSWindows:
 		return nil, fmt.Errorf("instance %s is a Windows instance: it can have no SSH key pair", c.InstanceId)
 	case c.KeyPairName != "" && s.keyPair(in.RegionId, c.KeyPairName) == nil:

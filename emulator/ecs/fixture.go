@@ -3,6 +3,8 @@ package ecs
 import (
 	"encoding/json"
 	"fmt"
+
+	"detachkeypair/emulator/internal/rpc"
 )
 
 // Fixture is the initial state of the emulated cloud: the regions that exist,
@@ -61,10 +63,7 @@ const (
 )
 
 // Tag is a resource tag.
-type Tag struct {
-	Key   string `json:"Key"`
-	Value string `json:"Value"`
-}
+type Tag = rpc.Tag
 
 // Instance statuses that the emulator knows.
 const (

@@ -72,12 +72,11 @@ func (s *Service) describeInstances(p url.Values) (any, *rpc.Error) {
 	}
 
 	var matched []*Instance
-	for _, id := range s.ids {
-		in := s.instances[id]
-		if in.RegionId != region || (byID && !slices.Contains(ids, id)) ||
+	for in := range s.instances.All() {
+		if in.RegionId != region || (byID && !slices.Contains(ids, in.InstanceId)) ||
 			(keyPair != "" && in.KeyPairName != keyPair) || (status != "" && in.Status != status) ||
 			(zone != "" && in.ZoneId != zone) || (name != "" && !rpc.MatchPattern(name, in.InstanceName)) ||
-			(group != "" && in.ResourceGroupId != group) || !hasTags(in.Tags, tags) {
+			(group != "" && in.ResourceGroupId != group) || !rpc.HasTags(in.Tags, tags) {
 			continue
 		}
 		matched = append(matched, in)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"detachkeypair/emulator/internal/inventory"
 	"detachkeypair/emulator/internal/rpc"
 )
 
@@ -92,7 +93,7 @@ func (s *Service) describeKeyPairs(p url.Values) (any, *rpc.Error) {
 	matched := []keyPairAnswer{}
 	for _, kp := range s.keyPairs {
 		if kp.RegionId != region || (name != "" && !rpc.MatchPattern(name, kp.KeyPairName)) ||
-			(finger != "" && kp.FingerPrint != finger) || (group != "" && kp.ResourceGroupId != group) || !hasTags(kp.Tags, tags) {
+			(finger != "" && kp.FingerPrint != finger) || (group != "" && kp.ResourceGroupId != group) || !rpc.HasTags(kp.Tags, tags) {
 			continue
 		}
 		a := keyPairAnswer{KeyPairName: kp.KeyPairName, KeyPairFingerPrint: kp.FingerPrint,
@@ -165,7 +166,7 @@ func (s *Service) keyPairBatch(p url.Values) (*KeyPair, []string, *rpc.Error) {
 		return nil, nil, rpc.Errorf(http.StatusNotFound, "InvalidKeyPairName.NotFound", "The specified KeyPairName does not exist.")
 	}
 	for _, id := range ids {
-		if in, ok := s.instances[id]; ok && in.RegionId == region && in.OSType == OSWindows {
+		if in, ok := s.instances.Get(id); ok && in.RegionId == region && in.OSType == OSWindows {
 			return nil, nil, errWindowsInstance
 		}
 	}
@@ -193,20 +194,12 @@ func (s *Service) keyPair(region, name string) *KeyPair {
 // batch applies op to each existing instance of the key pair's region in
 // the request's order and builds the answer. The caller holds s.mu.
 func (s *Service) batch(kp *KeyPair, ids []string, op func(*Instance) batchResult) map[string]any {
-	results := make([]batchResult, 0, len(ids))
-	fails := 0
-	for _, id := range ids {
-		var res batchResult
-		if in, ok := s.instances[id]; !ok || in.RegionId != kp.RegionId {
-			res = failed(id, "404", "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.")
-		} else {
-			res = op(in)
+	results, fails := inventory.Batch(ids, func(id string) batchResult {
+		if in, ok := s.instances.Get(id); ok && in.RegionId == kp.RegionId {
+			return op(in)
 		}
-		if res.Success != "true" {
-			fails++
-		}
-		results = append(results, res)
-	}
+		return failed(id, "404", "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.")
+	}, func(r batchResult) bool { return r.Success != "true" })
 	return map[string]any{
 		"KeyPairName": kp.KeyPairName,
 		"TotalCount":  strconv.Itoa(len(ids)),

@@ -80,16 +80,6 @@ func tagFilters(p url.Values) ([]Tag, *rpc.Error) {
 	return tags, nil
 }
 
-// hasTags reports whether tags match every filter.
-func hasTags(tags, filters []Tag) bool {
-	for _, f := range filters {
-		if !slices.ContainsFunc(tags, func(t Tag) bool { return t.Key == f.Key && (f.Value == "" || t.Value == f.Value) }) {
-			return false
-		}
-	}
-	return true
-}
-
 type ecsTags struct {
 	Tag []ecsTag
 }

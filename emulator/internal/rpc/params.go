@@ -110,3 +110,20 @@ func MatchPattern(pattern, name string) bool {
 	}
 	return strings.HasSuffix(name, last)
 }
+
+// Tag is a resource tag, and a tag filter: a filter without Value matches any value of
+// its key.
+type Tag struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
+}
+
+// HasTags reports whether tags match every filter.
+func HasTags(tags, filters []Tag) bool {
+	for _, f := range filters {
+		if !slices.ContainsFunc(tags, func(t Tag) bool { return t.Key == f.Key && (f.Value == "" || t.Value == f.Value) }) {
+			return false
+		}
+	}
+	return true
+}

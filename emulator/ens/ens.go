@@ -1,0 +1,252 @@
+// Package ens emulates the ENS (Edge Node Service) RPC API, version 2017-11-10, as far
+// as the function uses it: DescribeKeyPairs, DescribeInstances, DetachKeyPair, and
+// AttachKeyPair for setting up. ENS sits behind the same OpenAPI gateway as ECS (the
+// same signatures, the same "/" path, told apart by the API version), but its answers
+// differ: no RegionId anywhere (instances are in edge regions, EnsRegionId), lists as
+// one JSON-array parameter, key pairs by id, integer codes and boolean results. Its
+// state (edge regions, key pairs, instances) lives in memory, seeded from a Fixture.
+//
+// The facts and their sources are in the project's ENS reference (ENS-2017-11-10.md);
+// what ENS does not document is chosen here, harsher when in doubt, and listed in
+// emulator/README.md.
+package ens
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"detachkeypair/emulator/internal/change"
+	"detachkeypair/emulator/internal/inventory"
+	"detachkeypair/emulator/internal/rpc"
+	"detachkeypair/emulator/internal/sign"
+)
+
+// Version is the ENS API version the service answers.
+const Version = "2017-11-10"
+
+// API names, as counted and as faults are keyed: prefixed with the product, since ECS
+// has APIs of the same names and each product has its own quotas.
+const (
+	APIDescribeKeyPairs  = "ens:DescribeKeyPairs"
+	APIDescribeInstances = "ens:DescribeInstances"
+	APIDetachKeyPair     = "ens:DetachKeyPair"
+	APIAttachKeyPair     = "ens:AttachKeyPair"
+)
+
+// APIs are the service's API names.
+var APIs = []string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair, APIAttachKeyPair}
+
+// Limits of the ENS API.
+const (
+	maxBatchIDs      = 30  // DetachKeyPair / AttachKeyPair InstanceIds (documented)
+	maxDescribeIDs   = 100 // DescribeInstances InstanceIds and EnsRegionIds (documented)
+	maxInstancesPage = 100 // DescribeInstances PageSize (documented)
+	maxKeyPairsPage  = 50  // DescribeKeyPairs PageSize: no maximum documented; assumption
+	defaultPageSize  = 10  // both (documented)
+)
+
+// Config is what the service is built from.
+type Config struct {
+	Fixture  *Fixture         // the initial state (the service keeps a copy); required
+	Pipeline *rpc.Pipeline    // runs every request; required
+	Verifier *sign.Verifier   // checks signatures; required
+	Clock    func() time.Time // the emulator's clock; required
+}
+
+// Service is the emulated ENS API. It is safe for concurrent use.
+type Service struct {
+	pipeline *rpc.Pipeline
+	verifier *sign.Verifier
+	clock    func() time.Time
+	answer   rpc.Answer // how answers are written, set by Register
+
+	mu         sync.Mutex // guards the state below
+	ensRegions []string
+	keyPairs   []KeyPair // in creation order
+	instances  inventory.Instances[Instance]
+}
+
+// New builds the service from cfg.
+func New(cfg Config) (*Service, error) {
+	if err := cfg.Fixture.Validate(); err != nil {
+		return nil, fmt.Errorf("ENS fixture: %w", err)
+	}
+	fx := cfg.Fixture.Clone()
+	s := &Service{pipeline: cfg.Pipeline, verifier: cfg.Verifier, clock: cfg.Clock,
+		ensRegions: fx.EnsRegions, keyPairs: fx.KeyPairs}
+	for _, in := range fx.Instances {
+		s.instances.Put(in.InstanceId, in)
+	}
+	return s, nil
+}
+
+// Register routes the requests of ENS's version to the service; its errors are the
+// gateway's, with ENS's codes for permission (see errs).
+func (s *Service) Register(rt *rpc.Router) {
+	s.answer = rpc.Answer{OK: rpc.WriteOK, Fail: rt.GatewayError("Ens"), Errs: errs}
+	rt.HandleProduct(Version, s.serve)
+}
+
+// errNoPermission is ENS's refusal for lack of permission: 400 NoPermission, as the
+// error tables of its key pair APIs give it (not the gateway's 403 Forbidden.RAM).
+var errNoPermission = &rpc.Error{Status: http.StatusBadRequest, Code: "NoPermission", Message: "Permission denied."}
+
+// errs translates the common errors into ENS's. Throttling keeps the gateway's 400
+// Throttling.User (assumption: ENS documents no throttling answer).
+func errs(e *rpc.Error) *rpc.Error {
+	if e == rpc.ErrForbiddenRAM {
+		return errNoPermission
+	}
+	return e
+}
+
+// serve answers one ENS request. A parameter that the API's handler does not implement
+// is refused before the handler runs (rpc.Params.Unimplemented).
+func (s *Service) serve(w http.ResponseWriter, req *rpc.Request) {
+	var handle func(rpc.Params) (any, *rpc.Error)
+	var params []string
+	var list []string // where the answer's result list is
+	switch req.Action {
+	case "DescribeKeyPairs":
+		handle, params, list = s.describeKeyPairs, describeKeyPairsParams, []string{"KeyPairs", "KeyPair"}
+	case "DescribeInstances":
+		handle, params, list = s.describeInstances, describeInstancesParams, []string{"Instances", "Instance"}
+	case "DetachKeyPair":
+		handle, params, list = s.detachKeyPair, keyPairBatchParams, []string{"Results"}
+	case "AttachKeyPair":
+		handle, params, list = s.attachKeyPair, keyPairBatchParams, []string{"Results"}
+	default:
+		s.answer.Fail(w, req.HTTP, rpc.NewRequestID(), rpc.Errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."))
+		return
+	}
+	p := ensParams(req.Params)
+	s.pipeline.Serve(w, req.HTTP, rpc.Endpoint{
+		API:    "ens:" + req.Action,
+		Answer: s.answer,
+		Auth:   func() *rpc.Error { return s.verifier.POP(req.HTTP, req.Params, req.Body) },
+		Handle: func(requestID string) (any, *rpc.Error) {
+			if e := p.Unimplemented(params); e != nil {
+				return nil, e
+			}
+			out, e := handle(p)
+			if m, ok := out.(map[string]any); ok {
+				m["RequestId"] = requestID
+			}
+			return out, e
+		},
+		Hollow: func(body any, nulls bool) any {
+			m := body.(map[string]any)
+			for _, key := range list[:len(list)-1] {
+				m = m[key].(map[string]any)
+			}
+			last := list[len(list)-1]
+			m[last] = rpc.Hollowed(m[last], nulls)
+			return body
+		},
+	})
+}
+
+// ensParams reads the parameters of an ENS request: unusable values are answered
+// 400 InvalidParameter.<name>, as ENS's error tables give it.
+func ensParams(v url.Values) rpc.Params {
+	return rpc.Params{Values: v, Product: "ENS", Invalid: invalid}
+}
+
+// invalid is ENS's answer to a parameter it cannot use: "InvalidParameter.%s", "The
+// specified field %s invalid. Please check it again." (the reason added).
+func invalid(name, why string) *rpc.Error {
+	return rpc.Errorf(http.StatusBadRequest, "InvalidParameter."+name, "The specified field %s invalid. Please check it again. (%s)", name, why)
+}
+
+// Instance returns the current state of an instance.
+func (s *Service) Instance(id string) (Instance, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.instances.Get(id)
+	if !ok {
+		return Instance{}, false
+	}
+	return in.clone(), true
+}
+
+// State returns a snapshot of the whole current state in the fixture's layout:
+// instances by id, key pairs in creation order.
+func (s *Service) State() *Fixture {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := &Fixture{EnsRegions: slices.Clone(s.ensRegions), KeyPairs: slices.Clone(s.keyPairs), Instances: make([]Instance, 0, s.instances.Len())}
+	for in := range s.instances.All() {
+		f.Instances = append(f.Instances, in.clone())
+	}
+	return f
+}
+
+// SetInstance adds an instance or replaces the one with its id. Its edge region is
+// added if unknown; an empty Status means Stopped.
+func (s *Service) SetInstance(in Instance) {
+	if in.Status == "" {
+		in.Status = StatusStopped
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.Contains(s.ensRegions, in.EnsRegionId) {
+		s.ensRegions = append(s.ensRegions, in.EnsRegionId)
+	}
+	s.instances.Put(in.InstanceId, in.clone())
+}
+
+// Change is a change of the state made by someone else than the API's caller, to
+// reproduce races: a start, a stop (instances take no Starting or Stopping status on
+// the way), or a key pair bound or unbound.
+type Change = change.Change
+
+// Has reports whether the instance exists.
+func (s *Service) Has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.instances.Get(id)
+	return ok
+}
+
+// Check reports why c could never apply: an unknown instance, action or key pair.
+func (s *Service) Check(c Change) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := s.changed(c)
+	return err
+}
+
+// Apply makes the change.
+func (s *Service) Apply(c Change) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, err := s.changed(c)
+	if err != nil {
+		return err
+	}
+	if c.Action == change.Bind {
+		in.KeyPairName = c.KeyPairName
+		return nil
+	}
+	in.Status, err = c.Status(in.Status)
+	return err
+}
+
+// changed returns the instance c changes, or why it cannot. The caller holds s.mu.
+func (s *Service) changed(c Change) (*Instance, error) {
+	if err := c.Check(); err != nil {
+		return nil, err
+	}
+	in, ok := s.instances.Get(c.InstanceId)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("no ENS instance %q", c.InstanceId)
+	case c.KeyPairName != "" && s.keyPairNamed(c.KeyPairName) == nil:
+		return nil, fmt.Errorf("no ENS key pair %q", c.KeyPairName)
+	}
+	return in, nil
+}
