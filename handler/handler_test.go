@@ -17,6 +17,7 @@ import (
 	"detachkeypair/aliyun"
 	"detachkeypair/detach"
 	"detachkeypair/ecs"
+	"detachkeypair/ens"
 	"detachkeypair/emulator"
 	"detachkeypair/eventbridge"
 	"detachkeypair/handler"
@@ -72,7 +73,7 @@ func newEnvFor(t testing.TB, emu *emulator.Server, set map[string]string) *env {
 // settingsFor returns the settings of a handler that talks to emu, with set on top.
 func settingsFor(t testing.TB, emu *emulator.Server, set map[string]string) settings.Settings {
 	t.Helper()
-	vars := map[string]string{"ECS_ENDPOINT": emu.URL(), "LOG_LEVEL": "debug"}
+	vars := map[string]string{"ECS_ENDPOINT": emu.URL(), "ENS_ENDPOINT": emu.URL(), "LOG_LEVEL": "debug"}
 	for k, v := range set {
 		vars[k] = v
 	}
@@ -89,6 +90,9 @@ func wire(cfg settings.Settings, log *slog.Logger) handler.Config {
 		Settings: cfg,
 		Logger:   log,
 		Clouds: func(product, region string, creds *aliyun.Credentials) (detach.Cloud, error) {
+			if product == detach.ProductENS {
+				return ens.New(ens.Config{Endpoint: cfg.ENSEndpoint, Credentials: creds})
+			}
 			return ecs.New(ecs.Config{Region: region, Endpoint: cfg.ECSEndpoint, Credentials: creds})
 		},
 		Publishers: func(region, accountID string, creds *aliyun.Credentials) (detach.Publisher, error) {
@@ -157,13 +161,19 @@ func (e *env) bindings() map[string]string {
 // its key pair exactly when its result says it was detached, nothing else changed.
 func (e *env) assertState(before map[string]string, res detach.Result) {
 	e.t.Helper()
+	e.assertChanges(before, e.bindings(), res)
+}
+
+// assertChanges checks the bindings after a request against those before it and the
+// answer: an instance lost its key pair exactly when its result says it was detached.
+func (e *env) assertChanges(before, after map[string]string, res detach.Result) {
+	e.t.Helper()
 	detached := map[string]bool{}
 	for _, r := range res.Results {
 		if r.Success && !res.DryRun {
 			detached[r.InstanceId] = true
 		}
 	}
-	after := e.bindings()
 	for id, was := range before {
 		now := after[id]
 		switch {

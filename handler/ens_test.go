@@ -1,0 +1,129 @@
+package handler_test
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"detachkeypair/emulator"
+)
+
+// ensID is instance n of the emulator's ENS fleet.
+func ensID(n int) string { return fmt.Sprintf("i-5iqczfxps7csjrxeca07%05d", n) }
+
+// ensBindings snapshots which key pair each ENS instance has.
+func (e *env) ensBindings() map[string]string {
+	m := map[string]string{}
+	for _, in := range e.emu.ENSInstances() {
+		m[in.InstanceId] = in.KeyPairName
+	}
+	return m
+}
+
+// TestENSTargetsAllPages: an ENS selector pages through every instance (ENS cannot
+// select by key pair), keeps the bound ones, and detaches the Stopped ones 30 a call,
+// whatever BATCH_SIZE says.
+func TestENSTargetsAllPages(t *testing.T) {
+	e := newEnv(t, nil, map[string]string{"BATCH_SIZE": "50"})
+	before := e.ensBindings()
+	res, errResp, _ := e.invoke(`{"Product":"ENS","KeyPairName":"edge-fleet","Targets":{}}`)
+	if errResp.Code != "" {
+		t.Fatalf("%s: %s", errResp.Code, errResp.Message)
+	}
+	// edge-fleet: instances 16 to 265, every 10th Running.
+	if res.MatchedCount == nil || *res.MatchedCount != 250 || res.TotalCount != 250 || res.FailCount != 25 {
+		t.Fatalf("matched %v, total %d, failed %d", res.MatchedCount, res.TotalCount, res.FailCount)
+	}
+	for i, r := range res.Results {
+		n := 16 + i
+		if r.InstanceId != ensID(n) || r.Success == (n%10 == 0) || (n%10 == 0) != (r.ErrorCode == "IncorrectInstanceStatus") {
+			t.Errorf("result %d: %+v", i, r)
+		}
+	}
+	e.assertChanges(before, e.ensBindings(), res)
+	pages := e.emu.Calls(emulator.APIENSDescribeInstances)
+	detaches := e.emu.Calls(emulator.APIENSDetachKeyPair)
+	if want := int(math.Ceil(265.0 / 100)); pages != want {
+		t.Errorf("%d DescribeInstances calls, want %d pages of 100", pages, want)
+	}
+	if want := int(math.Ceil(225.0 / 30)); detaches != want || e.emu.Answered(emulator.APIENSDetachKeyPair, "") != want {
+		t.Errorf("%d DetachKeyPair calls (%d answered), want %d of at most 30 ids", detaches, e.emu.Answered(emulator.APIENSDetachKeyPair, ""), want)
+	}
+	if n := e.emu.Calls(emulator.APIDescribeInstances) + e.emu.Calls(emulator.APIDetachKeyPair); n != 0 {
+		t.Errorf("%d ECS calls for an ENS request", n)
+	}
+}
+
+// TestENSTargetsByTagAndRegion: Tags and EnsRegionIds select on ENS's side.
+func TestENSTargetsByTagAndRegion(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	before := e.ensBindings()
+	res, errResp, _ := e.invoke(`{"Product":"ENS","KeyPairId":"ssh-5lywanlkih1zo9yl8eg0003","Targets":{"Tags":[{"Key":"team","Value":"cdn"}],"EnsRegionIds":["cn-chengdu-telecom-4"]}}`)
+	if errResp.Code != "" {
+		t.Fatalf("%s: %s", errResp.Code, errResp.Message)
+	}
+	// The even ones of 16 to 264 are in Chengdu; 20, 30, ... 260 are Running.
+	if res.MatchedCount == nil || *res.MatchedCount != 125 || res.FailCount != 25 {
+		t.Fatalf("matched %v, failed %d", res.MatchedCount, res.FailCount)
+	}
+	e.assertChanges(before, e.ensBindings(), res)
+}
+
+// TestENSFaults: through throttling, 5xx answers, dropped connections and answers lost
+// after ENS acted, every id has exactly one result and every instance's final state
+// matches its result (but those the contract reports 503 "may already be detached");
+// an instance whose detach answer was lost and that a retry finds unbound is reported
+// detached.
+func TestENSFaults(t *testing.T) {
+	for _, seed := range []int64{1, 2, 3} {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			t.Parallel()
+			emu := newEmulator(t, nil, seed, false)
+			e := newEnvFor(t, emu, map[string]string{"MAX_ATTEMPTS": "8", "ENS_QPS": "0"})
+			for _, api := range []string{emulator.APIENSDescribeKeyPairs, emulator.APIENSDescribeInstances} {
+				emu.SetFault(api, emulator.Fault{ThrottleRate: 0.2, ErrorRate: 0.1, DropRate: 0.05, Jitter: 20 * time.Millisecond})
+			}
+			emu.SetFault(emulator.APIENSDetachKeyPair, emulator.Fault{ThrottleRate: 0.2, ErrorRate: 0.1, DropRate: 0.05, DropAfterRate: 0.15, ErrorAfterRate: 0.1})
+			var ids []string
+			for n := 16; n <= 215; n++ {
+				ids = append(ids, ensID(n))
+			}
+			ids = append(ids, ensID(14), "i-5iqczfxps7csjrxeca0799999")
+			before := e.ensBindings()
+			b := fmt.Sprintf(`{"Product":"ENS","KeyPairId":"ssh-5lywanlkih1zo9yl8eg0003","InstanceIds":["%s"]}`, strings.Join(ids, `","`))
+			res, errResp, _ := e.invoke(b)
+			if errResp.Code != "" {
+				e.assertChanges(before, e.ensBindings(), res)
+				t.Skipf("the request failed as a whole (%s) before any detach", errResp.Code)
+			}
+			if len(res.Results) != len(ids) {
+				t.Fatalf("%d results for %d ids", len(res.Results), len(ids))
+			}
+			earlier, unclear := 0, 0
+			for i, r := range res.Results {
+				if r.InstanceId != ids[i] {
+					t.Fatalf("result %d is for %s, want %s", i, r.InstanceId, ids[i])
+				}
+				if r.Success && strings.Contains(r.Message, "earlier") {
+					earlier++
+				}
+				// The contract's answer to a batch whose last attempt got no clear answer:
+				// 503, "may already be detached". Its state is either; every other must match.
+				if r.Code == 503 && strings.Contains(r.Message, "may already be detached") {
+					delete(before, r.InstanceId)
+					unclear++
+				}
+			}
+			e.assertChanges(before, e.ensBindings(), res)
+			lost := emu.Answered(emulator.APIENSDetachKeyPair, emulator.CodeDroppedAfter) + emu.Answered(emulator.APIENSDetachKeyPair, "ServiceUnavailable") +
+				emu.Answered(emulator.APIENSDetachKeyPair, "InternalError")
+			if lost == 0 {
+				t.Fatal("no DetachKeyPair answer was lost or failed: the test shows nothing")
+			}
+			t.Logf("seed %d: %d failed of %d; %d DetachKeyPair answers lost or 5xx, %d instances found detached by an earlier attempt, %d left unclear",
+				seed, res.FailCount, len(ids), lost, earlier, unclear)
+		})
+	}
+}
