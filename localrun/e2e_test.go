@@ -136,6 +136,7 @@ func TestSamples(t *testing.T) {
 	ok2 := []int{200, 200}
 	cases := map[string]struct {
 		env  []string
+		ens  bool // the instances are ENS's
 		want want
 	}{
 		"direct.json":               {want: want{codes: [][]int{{200, 200, 400, 404}}, detached: []int{1, 2}}},
@@ -146,6 +147,10 @@ func TestSamples(t *testing.T) {
 		"timer.json":                {want: want{codes: [][]int{{200, 200, 200, 200, 200}}, detached: []int{26, 27, 28, 29, 30}}},
 		"timer-targets.json":        {want: want{codes: [][]int{{200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 400, 400, 400, 400, 400}}, detached: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, matched: 15}},
 		"ecs-instance-stopped.json": {env: []string{"KEY_PAIR_NAME=ops-2026"}, want: want{codes: [][]int{{200}}, detached: []int{9}}},
+		// ENS: stopped and bound detached; Running, unbound (by id) and unknown reported.
+		"ens-direct.json": {ens: true, want: want{codes: [][]int{{200, 200, 400, 400, 404}}, detached: []int{1, 2}}},
+		// ENS edge regions and tags: Stopped detached; Running, Starting, Stopping, Expired reported.
+		"ens-timer-targets.json": {ens: true, want: want{codes: [][]int{{200, 200, 200, 200, 200, 200, 400, 400, 400, 400}}, detached: []int{1, 2, 3, 4, 5, 6}, matched: 10}},
 	}
 	files, _ := filepath.Glob("../events/*.json")
 	if len(files) < len(cases) {
@@ -164,6 +169,10 @@ func TestSamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			env := start(t, localrun.Options{Env: c.env})
+			bindings, instance := bindings, instance
+			if c.ens {
+				bindings, instance = ensBindings, ensInstance
+			}
 			before := bindings(env.Emulator)
 			res, err := env.Invoke(context.Background(), payload)
 			if err != nil {

@@ -1,5 +1,5 @@
 // Package localrun runs the function on a laptop the way Function Compute runs it: the
-// built binary under the FC runtime-API runner, its ECS and EventBridge endpoints
+// built binary under the FC runtime-API runner, its ECS, ENS and EventBridge endpoints
 // pointed at the embedded emulator, and the temporary credentials of a fake role. The
 // local command, the end-to-end tests and the benchmark all start it the same way.
 package localrun
@@ -21,9 +21,11 @@ import (
 
 // Options say what to run and how the emulated cloud behaves.
 type Options struct {
-	Fixture *emulator.Fixture         // the fleet; nil = emulator.DefaultFixture()
-	Faults  map[string]emulator.Fault // per API name, or "*"
-	Seed    int64                     // the emulator's random source (faults)
+	Fixture *emulator.Fixture // the fleet; nil = emulator.DefaultFixture()
+	// ENSFixture is the ENS fleet; nil = emulator.DefaultENSFixture().
+	ENSFixture *emulator.ENSFixture
+	Faults     map[string]emulator.Fault // per API name, or "*"
+	Seed       int64                     // the emulator's random source (faults)
 	// ExposeKeyPairIDs makes the emulator's DescribeKeyPairs answer KeyPairId,
 	// the undocumented case (emulator.Config.ExposeKeyPairIDs).
 	ExposeKeyPairIDs bool
@@ -107,6 +109,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	}
 	env := []string{
 		"ECS_ENDPOINT=" + e.EmulatorURL,
+		"ENS_ENDPOINT=" + e.EmulatorURL,
 		"EVENTBRIDGE_ENDPOINT=" + e.EmulatorURL,
 		"EVENT_BUS=" + e.EventBus,
 	}
@@ -143,7 +146,7 @@ func (e *StartError) Unwrap() error { return e.Err }
 // name and signs with its documented key.
 func (e *Env) startEmulator(ctx context.Context, o Options) error {
 	if o.Emulator != "" {
-		if o.Fixture != nil || len(o.Faults) > 0 || o.Seed != 0 || o.ExposeKeyPairIDs {
+		if o.Fixture != nil || o.ENSFixture != nil || len(o.Faults) > 0 || o.Seed != 0 || o.ExposeKeyPairIDs {
 			return errors.New("the fixture, faults, seed and key pair ids configure an emulator that localrun starts: " +
 				"give them to the running emulator instead (its flags, or POST /_emulator/faults)")
 		}
@@ -162,6 +165,7 @@ func (e *Env) startEmulator(ctx context.Context, o Options) error {
 			AccessKeyID: e.Credentials.AccessKeyID, AccessKeySecret: e.Credentials.AccessKeySecret, SecurityToken: e.Credentials.SecurityToken,
 		}},
 		Fixture:          o.Fixture,
+		ENSFixture:       o.ENSFixture,
 		Faults:           o.Faults,
 		Seed:             o.Seed,
 		ExposeKeyPairIDs: o.ExposeKeyPairIDs,
