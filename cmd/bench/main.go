@@ -5,7 +5,10 @@
 // of the function process; and, for small fleets, the same for the one-instance-per-
 // call strategy of orchestration templates, with the ratio between the two.
 //
-//	go run ./cmd/bench [-n 30,300,3000,10000] [-baseline 30,300] [-latency 50ms] [-qps 20] [-by-name]
+//	go run ./cmd/bench [-n 30,300,3000,10000] [-baseline 30,300] [-latency 50ms] [-qps 20] [-product ens] [-by-name]
+//
+// With -product=ens the fleet is ENS's (edge instances, DetachKeyPair 30 ids a call,
+// paced by ENS_QPS) instead of ECS's (50 ids a call, ECS_QPS).
 package main
 
 import (
@@ -28,11 +31,23 @@ import (
 
 const (
 	region      = "cn-hangzhou"
+	edgeRegion  = "cn-beijing-cmcc"
 	keyPairName = "bench-key"
 	keyPairID   = "ssh-bp1benchkey0001"
 )
 
-var apis = []string{"DescribeKeyPairs", "DescribeInstances", "DetachKeyPair"}
+// product is what the bench measures on: ECS or ENS.
+type product struct {
+	name   string   // the request's Product
+	batch  int      // most ids a DetachKeyPair call
+	qpsEnv string   // the setting that paces its APIs
+	apis   []string // its APIs as the emulator counts them: DescribeKeyPairs, DescribeInstances, DetachKeyPair
+}
+
+var products = map[string]product{
+	"ecs": {"ECS", 50, "ECS_QPS", []string{emulator.APIDescribeKeyPairs, emulator.APIDescribeInstances, emulator.APIDetachKeyPair}},
+	"ens": {"ENS", 30, "ENS_QPS", []string{emulator.APIENSDescribeKeyPairs, emulator.APIENSDescribeInstances, emulator.APIENSDetachKeyPair}},
+}
 
 func main() {
 	sizes := flag.String("n", "30,300,3000,10000", "fleet sizes to measure")
@@ -40,7 +55,12 @@ func main() {
 	latency := flag.Duration("latency", 50*time.Millisecond, "emulator latency per call")
 	qps := flag.Float64("qps", 20, "emulator quota per API, calls a second")
 	byName := flag.Bool("by-name", false, "name the key pair by KeyPairName (checks all instances before detaching)")
+	productName := flag.String("product", "ecs", "the product: ecs or ens")
 	flag.Parse()
+	prod, ok := products[strings.ToLower(*productName)]
+	if !ok {
+		fail(fmt.Errorf("-product %q: want ecs or ens", *productName))
+	}
 
 	ctx := context.Background()
 	fmt.Fprintln(os.Stderr, "bench: building the function...")
@@ -50,22 +70,22 @@ func main() {
 	}
 	defer os.RemoveAll(bin[:strings.LastIndex(bin, "/")])
 
-	fmt.Printf("emulator: %s latency per call, quota %.0f calls/s per API; function: built binary under the FC runtime runner\n", *latency, *qps)
-	fmt.Println("lower bound = calls of the busiest API / quota + one call's latency (the fewest calls: ⌈N/50⌉ DetachKeyPair)")
+	fmt.Printf("%s; emulator: %s latency per call, quota %.0f calls/s per API; function: built binary under the FC runtime runner\n", prod.name, *latency, *qps)
+	fmt.Printf("lower bound = calls of the busiest API / quota + one call's latency (the fewest calls: ⌈N/%d⌉ DetachKeyPair)\n", prod.batch)
 	w := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "strategy\tN\twall\tlower bound\tratio\tDescribeKeyPairs\tDescribeInstances\tDetachKeyPair\tthrottled\tfailed\tpeak RSS\t")
 	walls := map[int]time.Duration{}
 	var speedups []string
 	for _, n := range parseSizes(*sizes) {
-		s := scenario{n: n, latency: *latency, qps: *qps, byName: *byName,
-			env: []string{fmt.Sprintf("MAX_INSTANCES=%d", max(n, 1000)), fmt.Sprintf("ECS_QPS=%g", *qps)}}
+		s := scenario{product: prod, n: n, latency: *latency, qps: *qps, byName: *byName,
+			env: []string{fmt.Sprintf("MAX_INSTANCES=%d", max(n, 1000)), fmt.Sprintf("%s=%g", prod.qpsEnv, *qps)}}
 		r := s.run(ctx, bin)
 		walls[n] = r.wall
 		r.print(w, "batched (ours)")
 	}
 	for _, n := range parseSizes(*baseline) {
-		s := scenario{n: n, latency: *latency, qps: *qps, byName: *byName,
-			env: []string{fmt.Sprintf("MAX_INSTANCES=%d", max(n, 1000)), "BATCH_SIZE=1", "CONCURRENCY=10", "ECS_QPS=0", "MAX_ATTEMPTS=20"}}
+		s := scenario{product: prod, n: n, latency: *latency, qps: *qps, byName: *byName,
+			env: []string{fmt.Sprintf("MAX_INSTANCES=%d", max(n, 1000)), "BATCH_SIZE=1", "CONCURRENCY=10", prod.qpsEnv + "=0", "MAX_ATTEMPTS=20"}}
 		r := s.run(ctx, bin)
 		r.print(w, "1 per call, conc. 10")
 		if ours, ok := walls[n]; ok {
@@ -81,6 +101,7 @@ func main() {
 
 // scenario is one measured run: a fleet of n Stopped instances bound to one key pair.
 type scenario struct {
+	product product
 	n       int
 	latency time.Duration
 	qps     float64
@@ -99,19 +120,30 @@ type result struct {
 }
 
 func (s scenario) run(ctx context.Context, bin string) result {
+	ens := s.product.name == "ENS"
 	fix := &emulator.Fixture{Regions: []string{region}, KeyPairs: []emulator.KeyPair{
 		{RegionId: region, KeyPairId: keyPairID, KeyPairName: keyPairName, FingerPrint: "3f:1c:bench"},
 	}}
+	ensFix := &emulator.ENSFixture{EnsRegions: []string{edgeRegion}, KeyPairs: []emulator.ENSKeyPair{
+		{KeyPairId: keyPairID, KeyPairName: keyPairName, FingerPrint: "3f1cbench"},
+	}}
 	ids := make([]string, s.n)
 	for i := range ids {
+		if ens { // i- and 25 characters, as ENS's
+			ids[i] = fmt.Sprintf("i-benchedgeinst%012d", i+1)
+			ensFix.Instances = append(ensFix.Instances, emulator.ENSInstance{InstanceId: ids[i], InstanceName: ids[i],
+				EnsRegionId: edgeRegion, Status: emulator.StatusStopped, KeyPairName: keyPairName})
+			continue
+		}
 		ids[i] = fmt.Sprintf("i-bp1bench%07d", i+1)
 		fix.Instances = append(fix.Instances, emulator.Instance{RegionId: region, InstanceId: ids[i], InstanceName: ids[i],
 			ZoneId: region + "-h", Status: emulator.StatusStopped, KeyPairName: keyPairName})
 	}
 	env, err := localrun.Start(ctx, localrun.Options{
-		Binary:  bin,
-		Fixture: fix,
-		Faults:  map[string]emulator.Fault{"*": {Latency: s.latency, QPS: s.qps}},
+		Binary:     bin,
+		Fixture:    fix,
+		ENSFixture: ensFix,
+		Faults:     map[string]emulator.Fault{"*": {Latency: s.latency, QPS: s.qps}},
 		// undocumented case: ECS answers with KeyPairId, which a request by id needs (without it, refused)
 		ExposeKeyPairIDs: !s.byName,
 		Env:              s.env,
@@ -122,7 +154,10 @@ func (s scenario) run(ctx context.Context, bin string) result {
 		fail(err)
 	}
 	defer env.Close()
-	req := map[string]any{"RegionId": region, "InstanceIds": ids}
+	req := map[string]any{"Product": s.product.name, "InstanceIds": ids}
+	if !ens {
+		req["RegionId"] = region
+	}
 	if s.byName {
 		req["KeyPairName"] = keyPairName
 	} else {
@@ -144,8 +179,8 @@ func (s scenario) run(ctx context.Context, bin string) result {
 		fail(fmt.Errorf("N=%d: answer %.300s", s.n, res.Payload))
 	}
 	r := result{n: s.n, wall: res.Duration, calls: map[string]int{}, failed: answer.FailCount, peakRSS: env.Runner.PeakRSS()}
-	for _, api := range apis {
-		r.calls[api] = env.Emulator.Calls(api)
+	for i, api := range s.product.apis {
+		r.calls[apis[i]] = env.Emulator.Calls(api)
 		r.throttled += env.Emulator.Answered(api, "Throttling.User")
 	}
 	// Check the truth: exactly the instances reported detached lost the key pair.
@@ -155,13 +190,24 @@ func (s scenario) run(ctx context.Context, bin string) result {
 			unbound++
 		}
 	}
+	if ens {
+		unbound = 0
+		for _, in := range env.Emulator.ENSInstances() {
+			if in.KeyPairName == "" {
+				unbound++
+			}
+		}
+	}
 	if unbound != s.n-answer.FailCount {
 		fail(fmt.Errorf("N=%d: %d instances unbound, but the answer says %d detached", s.n, unbound, s.n-answer.FailCount))
 	}
-	busiest := math.Ceil(float64(s.n) / 50)
+	busiest := math.Ceil(float64(s.n) / float64(s.product.batch))
 	r.lower = time.Duration(busiest/s.qps*float64(time.Second)) + s.latency
 	return r
 }
+
+// apis name the columns of the calls per API, whatever the product.
+var apis = []string{"DescribeKeyPairs", "DescribeInstances", "DetachKeyPair"}
 
 func (r result) print(w io.Writer, strategy string) {
 	fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%.2f\t%d\t%d\t%d\t%d\t%d\t%.1f MiB\t\n", strategy, r.n,
