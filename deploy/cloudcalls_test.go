@@ -322,4 +322,36 @@ func (c *C) f(ctx context.Context, r *http.Request) {
 	if !slices.Equal(got, want) {
 		t.Errorf("found %v, want %v", got, want)
 	}
+
+	// A generic adapter (no product SDK): its directory names the service.
+	ensDir := filepath.Join(dir, "ens")
+	generic := `package ens
+
+import (
+	"context"
+
+	"detachkeypair/aliyun"
+)
+
+var stop = aliyun.RPC{Action: "StopInstance", Version: "2017-11-10"}
+
+func f(ctx context.Context, c *aliyun.Clients[any]) {
+	c.CallRPC(ctx, stop, nil, nil)
+	c.CallRPC(ctx, aliyun.RPC{Action: "DescribeInstances", Version: "2017-11-10"}, nil, nil)
+}
+`
+	if err := os.MkdirAll(ensDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ensDir, "ens.go"), []byte(generic), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	for _, c := range packageCloudCalls(t, ensDir, sdkAPIs(t)) {
+		got = append(got, c.action)
+	}
+	slices.Sort(got)
+	if want := []string{"ens:DescribeInstances", "ens:StopInstance"}; !slices.Equal(got, want) {
+		t.Errorf("generic adapter: found %v, want %v", got, want)
+	}
 }

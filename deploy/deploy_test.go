@@ -324,16 +324,18 @@ func stackParameters(t *testing.T, s sFile, resource string) map[string]string {
 }
 
 // policyStatements returns the statements of the policies the template gives the
-// function's role, with the role's trust policy.
-func policyStatements(t *testing.T, r rosFile) (statements []map[string]any, trust map[string]any) {
+// function's role when its conditions are conds (Fn::If resolved), with the role's
+// trust policy.
+func policyStatements(t *testing.T, r rosFile, conds map[string]bool) (statements []map[string]any, trust map[string]any) {
 	t.Helper()
+	branches := &rosCheck{doc: r.doc}
 	roleName, role := r.one(t, "ALIYUN::RAM::Role")
 	_, f := r.one(t, "ALIYUN::FC3::Function")
 	if !isGetAtt(get(f, "Properties", "Role"), roleName, "Arn") {
 		t.Fatalf("template.yaml: the function's Role is not %s", roleName)
 	}
 	add := func(doc any) {
-		for _, st := range listAt(doc, "Statement") {
+		for _, st := range listAt(branches.pickBranches("PolicyDocument", doc, conds), "Statement") {
 			statements = append(statements, mapAt(st))
 		}
 	}
@@ -403,13 +405,52 @@ func platformUses(t *testing.T, r rosFile) []roleUse {
 	return uses
 }
 
+// gatedServices are the services whose actions the template grants only when a
+// parameter says so, off by default: by RAM service code, the parameter (the products
+// the function serves on request, such as ENS).
+var gatedServices = map[string]string{"ens": "AllowENS"}
+
 // TestPolicyMatchesCode: the role allows exactly the cloud APIs the code calls, found by
-// reading the code (see codeCloudCalls), and what FC does with it (platformUses); events
-// may be put on the buses the function and FC put them on, no other; only Function
-// Compute may assume the role.
+// reading the code (see codeCloudCalls), and what FC does with it (platformUses), for
+// each value of the parameters that gate a service (gatedServices): with the service
+// off, none of its actions, with it on, exactly the ones the code calls; off by
+// default. Events may be put on the buses the function and FC put them on, no other;
+// only Function Compute may assume the role.
 func TestPolicyMatchesCode(t *testing.T) {
 	r := loadROS(t)
-	statements, trust := policyStatements(t, r)
+	called := map[string][]string{}
+	for _, c := range codeCloudCalls(t) {
+		called[c.action] = append(called[c.action], c.where)
+	}
+	for _, service := range sortedKeys(gatedServices) {
+		param := gatedServices[service]
+		values := listAt(r.doc, "Parameters", param, "AllowedValues")
+		if len(values) < 2 {
+			t.Fatalf("template.yaml: parameter %s gates %s's actions; give it AllowedValues so that each is checked", param, service)
+		}
+		seenOn, seenOff := false, false
+		for _, v := range values {
+			combo := map[string]string{param: fmt.Sprint(v)}
+			t.Run(comboName(combo), func(t *testing.T) {
+				on := checkPolicy(t, r, resolveConditions(r.doc, combo), called, service)
+				seenOn, seenOff = seenOn || on, seenOff || !on
+				if def := strAt(r.doc, "Parameters", param, "Default"); on && fmt.Sprint(v) == def {
+					t.Errorf("template.yaml: %s's actions are granted by default (%s=%s); want them off unless asked for", service, param, def)
+				}
+			})
+		}
+		if !seenOn || !seenOff {
+			t.Errorf("template.yaml: %s does not switch %s's actions on and off (on: %v, off: %v)", param, service, seenOn, seenOff)
+		}
+	}
+}
+
+// checkPolicy checks the role's policy with the conditions conds against the calls of
+// the code; it reports whether the gated service's actions are granted (when not, the
+// code's calls of that service are left out of the comparison).
+func checkPolicy(t *testing.T, r rosFile, conds map[string]bool, codeCalls map[string][]string, gated string) (granted bool) {
+	t.Helper()
+	statements, trust := policyStatements(t, r, conds)
 
 	allowed := map[string]bool{}
 	resources := map[string][]string{} // action → resources, resolved
@@ -435,9 +476,14 @@ func TestPolicyMatchesCode(t *testing.T) {
 		}
 	}
 
+	for a := range allowed {
+		granted = granted || strings.HasPrefix(a, gated+":")
+	}
 	called := map[string][]string{}
-	for _, c := range codeCloudCalls(t) {
-		called[c.action] = append(called[c.action], c.where)
+	for a, where := range codeCalls {
+		if granted || !strings.HasPrefix(a, gated+":") {
+			called[a] = where
+		}
 	}
 	uses := platformUses(t, r)
 	for _, u := range uses {
@@ -484,6 +530,7 @@ func TestPolicyMatchesCode(t *testing.T) {
 		!reflect.DeepEqual(get(sts[0], "Principal"), map[string]any{"Service": []any{"fc.aliyuncs.com"}}) {
 		t.Errorf("template.yaml: the role's trust policy is %v, want only fc.aliyuncs.com to assume it", trust)
 	}
+	return granted
 }
 
 // statementResources resolves the resources of a policy statement with the template's

@@ -24,7 +24,7 @@ var ecsARN = regexp.MustCompile(`^acs:ecs:(\*|[a-z]{2,}(?:-[a-z0-9]+)+):` + samp
 // ecsResources returns the resources of the policy statement that allows the ECS APIs.
 func ecsResources(t *testing.T, r rosFile) []string {
 	t.Helper()
-	statements, _ := policyStatements(t, r)
+	statements, _ := policyStatements(t, r, resolveConditions(r.doc, nil))
 	for _, st := range statements {
 		if slices.Contains(asList(st["Action"]), any("ecs:DetachKeyPair")) {
 			return statementResources(t, r, st)
