@@ -1,5 +1,7 @@
-// Package aliyun holds what the adapters over the Alibaba Cloud SDKs (ecs, eventbridge)
-// share: credentials, endpoint settings, and the turning of SDK errors into the
+// Package aliyun holds what the adapters over the Alibaba Cloud SDKs (ecs, ens,
+// eventbridge) share: credentials, endpoint settings, the SDK clients' configuration,
+// transport and pool (Clients), the generic RPC call through darabonba-openapi
+// (CallRPC: ens has no SDK of its own), and the turning of SDK errors into the
 // domain's *detach.CloudError with secrets kept out of messages.
 package aliyun
 
@@ -9,7 +11,7 @@ import (
 	"strings"
 )
 
-// ParseEndpoint splits an endpoint setting (ECS_ENDPOINT, EVENTBRIDGE_ENDPOINT) into the host (with port) and the protocol the SDKs take:
+// ParseEndpoint splits an endpoint setting (ECS_ENDPOINT, ENS_ENDPOINT, EVENTBRIDGE_ENDPOINT) into the host (with port) and the protocol the SDKs take:
 // "http://127.0.0.1:8300" gives ("127.0.0.1:8300", "http"); a bare host gives https.
 func ParseEndpoint(endpoint string) (host, protocol string, err error) {
 	bad := fmt.Errorf("endpoint %q: give a URL such as http://127.0.0.1:8300, or a host name", endpoint)
