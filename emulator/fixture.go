@@ -56,17 +56,7 @@ func DefaultFixture() *Fixture {
 
 // LoadFixture reads and checks a fixture file in the layout of
 // testdata/fleet.json.
-func LoadFixture(path string) (*Fixture, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("emulator: read fixture: %w", err)
-	}
-	f, err := ecs.ParseFixture(b)
-	if err != nil {
-		return nil, fmt.Errorf("emulator: fixture %s: %w", path, err)
-	}
-	return f, nil
-}
+func LoadFixture(path string) (*Fixture, error) { return load(path, "fixture", ecs.ParseFixture) }
 
 // DefaultENSFixture returns the embedded ENS fleet (ens/testdata/fleet.json), a
 // fresh copy on each call.
@@ -75,13 +65,18 @@ func DefaultENSFixture() *ENSFixture { return ens.DefaultFixture() }
 // LoadENSFixture reads and checks an ENS fixture file in the layout of
 // ens/testdata/fleet.json.
 func LoadENSFixture(path string) (*ENSFixture, error) {
+	return load(path, "ENS fixture", ens.ParseFixture)
+}
+
+// load reads a fixture file (what it is, for messages) and parses it.
+func load[F any](path, what string, parse func([]byte) (*F, error)) (*F, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("emulator: read ENS fixture: %w", err)
+		return nil, fmt.Errorf("emulator: read %s: %w", what, err)
 	}
-	f, err := ens.ParseFixture(b)
+	f, err := parse(b)
 	if err != nil {
-		return nil, fmt.Errorf("emulator: ENS fixture %s: %w", path, err)
+		return nil, fmt.Errorf("emulator: %s %s: %w", what, path, err)
 	}
 	return f, nil
 }

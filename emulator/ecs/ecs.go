@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -93,45 +92,26 @@ func (s *Service) Register(rt *rpc.Router) {
 	rt.HandleProduct(Version, s.serve)
 }
 
+// actions are the ECS APIs the service implements.
+func (s *Service) actions() map[string]rpc.Action {
+	return map[string]rpc.Action{
+		APIDescribeInstances: {Params: describeInstancesParams, Handle: s.describeInstances, List: []string{"Instances", "Instance"}},
+		APIAttachKeyPair:     {Params: keyPairBatchParams, Handle: s.attachKeyPair, List: []string{"Results", "Result"}},
+		APIDetachKeyPair:     {Params: keyPairBatchParams, Handle: s.detachKeyPair, List: []string{"Results", "Result"}},
+		APIDescribeKeyPairs:  {Params: describeKeyPairsParams, Handle: s.describeKeyPairs, List: []string{"KeyPairs", "KeyPair"}},
+	}
+}
+
 // serve answers one ECS request. A parameter that the API's handler does
 // not implement is refused before the handler runs (see rpc.Params.Unimplemented).
 func (s *Service) serve(w http.ResponseWriter, req *rpc.Request) {
-	var handle func(url.Values) (any, *rpc.Error)
-	var params []string
-	var list [2]string // where the answer's result list is: the outer and the inner key
-	switch req.Action {
-	case APIDescribeInstances:
-		handle, params, list = s.describeInstances, describeInstancesParams, [2]string{"Instances", "Instance"}
-	case APIAttachKeyPair:
-		handle, params, list = s.attachKeyPair, keyPairBatchParams, [2]string{"Results", "Result"}
-	case APIDetachKeyPair:
-		handle, params, list = s.detachKeyPair, keyPairBatchParams, [2]string{"Results", "Result"}
-	case APIDescribeKeyPairs:
-		handle, params, list = s.describeKeyPairs, describeKeyPairsParams, [2]string{"KeyPairs", "KeyPair"}
-	default:
-		s.answer.Fail(w, req.HTTP, rpc.NewRequestID(), rpc.Errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."))
+	a, ok := s.actions()[req.Action]
+	if !ok {
+		s.answer.Fail(w, req.HTTP, rpc.NewRequestID(), rpc.ErrUnknownAction)
 		return
 	}
-	s.pipeline.Serve(w, req.HTTP, rpc.Endpoint{
-		API:    req.Action,
-		Answer: s.answer,
-		Auth:   func() *rpc.Error { return s.verifier.POP(req.HTTP, req.Params, req.Body) },
-		Handle: func(requestID string) (any, *rpc.Error) {
-			if e := ecsParams(req.Params).Unimplemented(params); e != nil {
-				return nil, e
-			}
-			out, e := handle(req.Params)
-			if m, ok := out.(map[string]any); ok {
-				m["RequestId"] = requestID
-			}
-			return out, e
-		},
-		Hollow: func(body any, nulls bool) any {
-			inner := body.(map[string]any)[list[0]].(map[string]any)
-			inner[list[1]] = rpc.Hollowed(inner[list[1]], nulls)
-			return body
-		},
-	})
+	s.pipeline.ServeAction(w, req, req.Action, a, ecsParams(req.Params), s.answer,
+		func() *rpc.Error { return s.verifier.POP(req.HTTP, req.Params, req.Body) })
 }
 
 // Instance returns the current state of an instance.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -25,18 +24,18 @@ var describeInstancesParams = []string{"RegionId", "InstanceIds", "KeyPairName",
 // MaxResults below 10 counts as 10 and above 100 as 100, as the API
 // reference says. With DryRun=true a request that passes the checks is
 // answered DryRunOperation.
-func (s *Service) describeInstances(p url.Values) (any, *rpc.Error) {
+func (s *Service) describeInstances(p rpc.Params) (any, *rpc.Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	region, e := s.region(p)
 	if e != nil {
 		return nil, e
 	}
-	ids, byID, e := ecsParams(p).JSONList("InstanceIds", maxDescribeIDs)
+	ids, byID, e := p.JSONList("InstanceIds", maxDescribeIDs)
 	if e != nil {
 		return nil, e
 	}
-	tags, e := tagFilters(p)
+	tags, e := tagFilters(p.Values)
 	if e != nil {
 		return nil, e
 	}
@@ -44,7 +43,7 @@ func (s *Service) describeInstances(p url.Values) (any, *rpc.Error) {
 	var page, size int
 	var after string
 	if tokenMode {
-		if size, e = ecsParams(p).Int("MaxResults", defaultPageSize, math.MinInt32, math.MaxInt32); e != nil {
+		if size, e = p.Int("MaxResults", defaultPageSize, math.MinInt32, math.MaxInt32); e != nil {
 			return nil, e
 		}
 		size = min(max(size, minMaxResults), maxInstancesPage)
@@ -56,16 +55,13 @@ func (s *Service) describeInstances(p url.Values) (any, *rpc.Error) {
 			after = strings.TrimPrefix(string(b), "after:")
 		}
 	} else {
-		if page, e = ecsParams(p).Int("PageNumber", 1, 1, 1<<30); e != nil {
-			return nil, e
-		}
-		if size, e = ecsParams(p).Int("PageSize", defaultPageSize, 1, maxInstancesPage); e != nil {
+		if page, size, e = p.Page(defaultPageSize, maxInstancesPage); e != nil {
 			return nil, e
 		}
 	}
 	keyPair, status, zone := p.Get("KeyPairName"), p.Get("Status"), p.Get("ZoneId")
 	name, group := p.Get("InstanceName"), p.Get("ResourceGroupId")
-	if dryRun, e := boolParam(p, "DryRun"); e != nil {
+	if dryRun, e := boolParam(p.Values, "DryRun"); e != nil {
 		return nil, e
 	} else if dryRun {
 		return nil, errDryRun

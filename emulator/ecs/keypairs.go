@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -22,7 +21,7 @@ var keyPairBatchParams = []string{"RegionId", "KeyPairName", "InstanceIds"}
 // attachKeyPair binds a key pair to up to 50 Running or Stopped instances,
 // replacing the key pair they had, as the cloud does. A Running instance
 // takes it at its next start (PendingRestart).
-func (s *Service) attachKeyPair(p url.Values) (any, *rpc.Error) {
+func (s *Service) attachKeyPair(p rpc.Params) (any, *rpc.Error) {
 	return s.changeBinding(p, func(kp *KeyPair, in *Instance) batchResult {
 		s.bind(in, kp.KeyPairName)
 		return succeeded(in.InstanceId)
@@ -35,7 +34,7 @@ func (s *Service) attachKeyPair(p url.Values) (any, *rpc.Error) {
 // honouring the key until they restart (PendingRestart). Instances in
 // transition (Starting, Stopping) are refused, as AttachKeyPair refuses them
 // (assumption: undocumented for DetachKeyPair).
-func (s *Service) detachKeyPair(p url.Values) (any, *rpc.Error) {
+func (s *Service) detachKeyPair(p rpc.Params) (any, *rpc.Error) {
 	return s.changeBinding(p, func(kp *KeyPair, in *Instance) batchResult {
 		if in.KeyPairName != kp.KeyPairName {
 			return failed(in.InstanceId, "400", "PublicKeyNotAttachWithInstance", "The key pair "+kp.KeyPairName+" is not attached to the instance.")
@@ -66,26 +65,22 @@ type keyPairAnswer struct {
 // describeKeyPairs lists a region's key pairs, filtered by KeyPairName (a
 // pattern with "*"), KeyPairFingerPrint, ResourceGroupId and tags, a page at
 // a time; with IncludePublicKey=true each carries its PublicKey.
-func (s *Service) describeKeyPairs(p url.Values) (any, *rpc.Error) {
+func (s *Service) describeKeyPairs(p rpc.Params) (any, *rpc.Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	region, e := s.region(p)
 	if e != nil {
 		return nil, e
 	}
-	page, e := ecsParams(p).Int("PageNumber", 1, 1, 1<<30)
+	page, size, e := p.Page(defaultPageSize, maxKeyPairsPage)
 	if e != nil {
 		return nil, e
 	}
-	size, e := ecsParams(p).Int("PageSize", defaultPageSize, 1, maxKeyPairsPage)
+	tags, e := tagFilters(p.Values)
 	if e != nil {
 		return nil, e
 	}
-	tags, e := tagFilters(p)
-	if e != nil {
-		return nil, e
-	}
-	withKey, e := boolParam(p, "IncludePublicKey")
+	withKey, e := boolParam(p.Values, "IncludePublicKey")
 	if e != nil {
 		return nil, e
 	}
@@ -125,7 +120,7 @@ type batchResult struct {
 // changeBinding runs AttachKeyPair or DetachKeyPair: it reads their
 // parameters, then applies op to each existing instance that is Running or
 // Stopped (others: IncorrectInstanceStatus), in the request's order.
-func (s *Service) changeBinding(p url.Values, op func(*KeyPair, *Instance) batchResult) (any, *rpc.Error) {
+func (s *Service) changeBinding(p rpc.Params, op func(*KeyPair, *Instance) batchResult) (any, *rpc.Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	kp, ids, e := s.keyPairBatch(p)
@@ -143,7 +138,7 @@ func (s *Service) changeBinding(p url.Values, op func(*KeyPair, *Instance) batch
 // keyPairBatch reads the common parameters of DetachKeyPair and
 // AttachKeyPair and refuses a call that names a Windows instance. The
 // caller holds s.mu.
-func (s *Service) keyPairBatch(p url.Values) (*KeyPair, []string, *rpc.Error) {
+func (s *Service) keyPairBatch(p rpc.Params) (*KeyPair, []string, *rpc.Error) {
 	region, e := s.region(p)
 	if e != nil {
 		return nil, nil, e
@@ -152,7 +147,7 @@ func (s *Service) keyPairBatch(p url.Values) (*KeyPair, []string, *rpc.Error) {
 	if name == "" {
 		return nil, nil, rpc.Missing("KeyPairName")
 	}
-	ids, given, e := ecsParams(p).JSONList("InstanceIds", maxBatchIDs)
+	ids, given, e := p.JSONList("InstanceIds", maxBatchIDs)
 	switch {
 	case e != nil:
 		return nil, nil, e

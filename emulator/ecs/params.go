@@ -34,7 +34,7 @@ func boolParam(p url.Values, name string) (bool, *rpc.Error) {
 }
 
 // region checks the RegionId parameter. The caller holds s.mu.
-func (s *Service) region(p url.Values) (string, *rpc.Error) {
+func (s *Service) region(p rpc.Params) (string, *rpc.Error) {
 	region := p.Get("RegionId")
 	if region == "" {
 		return "", rpc.Missing("RegionId")

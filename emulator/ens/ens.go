@@ -104,50 +104,27 @@ func errs(e *rpc.Error) *rpc.Error {
 	return e
 }
 
-// serve answers one ENS request. A parameter that the API's handler does not implement
-// is refused before the handler runs (rpc.Params.Unimplemented).
+// actions are the ENS APIs the service implements, by action.
+func (s *Service) actions() map[string]rpc.Action {
+	return map[string]rpc.Action{
+		"DescribeKeyPairs":  {Params: describeKeyPairsParams, Handle: s.describeKeyPairs, List: []string{"KeyPairs", "KeyPair"}},
+		"DescribeInstances": {Params: describeInstancesParams, Handle: s.describeInstances, List: []string{"Instances", "Instance"}},
+		"DetachKeyPair":     {Params: keyPairBatchParams, Handle: s.detachKeyPair, List: []string{"Results"}},
+		"AttachKeyPair":     {Params: keyPairBatchParams, Handle: s.attachKeyPair, List: []string{"Results"}},
+	}
+}
+
+// serve answers one ENS request, counted as "ens:<Action>". A parameter that the API's
+// handler does not implement is refused before the handler runs
+// (rpc.Params.Unimplemented).
 func (s *Service) serve(w http.ResponseWriter, req *rpc.Request) {
-	var handle func(rpc.Params) (any, *rpc.Error)
-	var params []string
-	var list []string // where the answer's result list is
-	switch req.Action {
-	case "DescribeKeyPairs":
-		handle, params, list = s.describeKeyPairs, describeKeyPairsParams, []string{"KeyPairs", "KeyPair"}
-	case "DescribeInstances":
-		handle, params, list = s.describeInstances, describeInstancesParams, []string{"Instances", "Instance"}
-	case "DetachKeyPair":
-		handle, params, list = s.detachKeyPair, keyPairBatchParams, []string{"Results"}
-	case "AttachKeyPair":
-		handle, params, list = s.attachKeyPair, keyPairBatchParams, []string{"Results"}
-	default:
-		s.answer.Fail(w, req.HTTP, rpc.NewRequestID(), rpc.Errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."))
+	a, ok := s.actions()[req.Action]
+	if !ok {
+		s.answer.Fail(w, req.HTTP, rpc.NewRequestID(), rpc.ErrUnknownAction)
 		return
 	}
-	p := ensParams(req.Params)
-	s.pipeline.Serve(w, req.HTTP, rpc.Endpoint{
-		API:    "ens:" + req.Action,
-		Answer: s.answer,
-		Auth:   func() *rpc.Error { return s.verifier.POP(req.HTTP, req.Params, req.Body) },
-		Handle: func(requestID string) (any, *rpc.Error) {
-			if e := p.Unimplemented(params); e != nil {
-				return nil, e
-			}
-			out, e := handle(p)
-			if m, ok := out.(map[string]any); ok {
-				m["RequestId"] = requestID
-			}
-			return out, e
-		},
-		Hollow: func(body any, nulls bool) any {
-			m := body.(map[string]any)
-			for _, key := range list[:len(list)-1] {
-				m = m[key].(map[string]any)
-			}
-			last := list[len(list)-1]
-			m[last] = rpc.Hollowed(m[last], nulls)
-			return body
-		},
-	})
+	s.pipeline.ServeAction(w, req, "ens:"+req.Action, a, ensParams(req.Params), s.answer,
+		func() *rpc.Error { return s.verifier.POP(req.HTTP, req.Params, req.Body) })
 }
 
 // ensParams reads the parameters of an ENS request: unusable values are answered

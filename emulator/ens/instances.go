@@ -38,11 +38,7 @@ func (s *Service) describeInstances(p rpc.Params) (any, *rpc.Error) {
 	if e != nil {
 		return nil, e
 	}
-	page, e := p.Int("PageNumber", 1, 1, 1<<30)
-	if e != nil {
-		return nil, e
-	}
-	size, e := p.Int("PageSize", defaultPageSize, 1, maxInstancesPage)
+	page, size, e := p.Page(defaultPageSize, maxInstancesPage)
 	if e != nil {
 		return nil, e
 	}

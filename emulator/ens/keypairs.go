@@ -27,11 +27,7 @@ type keyPairAnswer struct {
 // without "*" matches exactly), and PageSize is at most 50 (harsher than no maximum:
 // larger is refused).
 func (s *Service) describeKeyPairs(p rpc.Params) (any, *rpc.Error) {
-	page, e := p.Int("PageNumber", 1, 1, 1<<30)
-	if e != nil {
-		return nil, e
-	}
-	size, e := p.Int("PageSize", defaultPageSize, 1, maxKeyPairsPage)
+	page, size, e := p.Page(defaultPageSize, maxKeyPairsPage)
 	if e != nil {
 		return nil, e
 	}

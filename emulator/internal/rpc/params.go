@@ -73,6 +73,15 @@ func (p Params) Int(name string, def, lo, hi int) (int, *Error) {
 	return n, nil
 }
 
+// Page reads PageNumber (from 1, default 1) and PageSize (1 to max, default def).
+func (p Params) Page(def, max int) (page, size int, e *Error) {
+	if page, e = p.Int("PageNumber", 1, 1, 1<<30); e != nil {
+		return 0, 0, e
+	}
+	size, e = p.Int("PageSize", def, 1, max)
+	return page, size, e
+}
+
 // JSONList reads a parameter that holds a JSON array of strings, such as
 // InstanceIds=["i-a","i-b"], of at most max entries; given reports whether it was there.
 func (p Params) JSONList(name string, max int) (list []string, given bool, e *Error) {
