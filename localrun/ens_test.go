@@ -102,11 +102,8 @@ func TestENSEndToEnd(t *testing.T) {
 
 // directRequestENS is a direct invocation's request for ENS.
 func directRequestENS(fields map[string]any) []byte {
-	req := map[string]any{"Product": "ENS"}
-	for k, v := range fields {
-		req[k] = v
-	}
-	b, _ := json.Marshal(req)
+	fields["Product"] = "ENS"
+	b, _ := json.Marshal(fields)
 	return b
 }
 
