@@ -406,6 +406,9 @@ func exerciseENS(t *testing.T, emu *emulator.Server, endpoint string) {
 			call("DetachKeyPair", q)
 		}
 		call("AttachKeyPair", map[string]string{"KeyPairName": "edge-legacy", "InstanceIds": ensIDs(15, 1, 7, 99999)})
+		call("ListTagResources", map[string]string{"ResourceType": "instance", "ResourceId.1": ensID(1), "ResourceId.2": ensID(14), "ResourceId.3": ensID(266)})
+		call("ListTagResources", map[string]string{"ResourceType": "instance", "NextToken": "tags-500"})
+		call("ListTagResources", map[string]string{"ResourceType": "disk"})
 		call("Nope", nil)
 		for _, f := range []emulator.Fault{{ThrottleRate: 1}, {ForbiddenRate: 1}, {ErrorRate: 1}} {
 			emu.SetFault(emulator.APIENSDetachKeyPair, f)

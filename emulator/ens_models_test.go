@@ -15,6 +15,7 @@ var ensModels = map[string]reflect.Type{
 	"ENS DescribeInstances": reflect.TypeFor[ensDescribeInstancesBody](),
 	"ENS DetachKeyPair":     reflect.TypeFor[ensKeyPairBatchBody](),
 	"ENS AttachKeyPair":     reflect.TypeFor[ensKeyPairBatchBody](),
+	"ENS ListTagResources":  reflect.TypeFor[ensListTagResourcesBody](),
 	"ENS error":             ecsErrorModel(), // the same gateway, read by the same client
 }
 
@@ -86,6 +87,19 @@ type ensKeyPairBatchBody struct {
 		Success    *bool   `json:"Success"`
 		Message    *string `json:"Message"`
 	} `json:"Results"`
+}
+
+// ensListTagResourcesBody is ListTagResources' answer (reference section 6; G1's
+// ListTagResourcesResponseBody): TagResources a list without a wrapper.
+type ensListTagResourcesBody struct {
+	RequestId    *string `json:"RequestId"`
+	NextToken    *string `json:"NextToken"`
+	TagResources []*struct {
+		ResourceId   *string `json:"ResourceId"`
+		ResourceType *string `json:"ResourceType"`
+		TagKey       *string `json:"TagKey"`
+		TagValue     *string `json:"TagValue"`
+	} `json:"TagResources"`
 }
 
 func init() {

@@ -290,7 +290,7 @@ func TestENSDescribe(t *testing.T) {
 		{map[string]string{"InstanceIds": `["` + ensID(14) + `","i-0000000000000000000000000","` + ensID(10) + `"]`}, "00010/Expired/edge-ops-2026 00014/Stopped/"},
 		{map[string]string{"InstanceIds": `[]`}, ""},
 		{map[string]string{"EnsRegionIds": `["cn-beijing-cmcc","cn-dalian-unicom"]`, "PageSize": "100"},
-			"00001/Stopped/edge-ops-2026 00002/Stopped/edge-ops-2026 00003/Stopped/edge-ops-2026 00004/Stopped/edge-ops-2026 00005/Stopped/edge-ops-2026 00006/Stopped/edge-ops-2026 00007/Running/edge-ops-2026 00014/Stopped/ 00015/Stopped/"},
+			"00001/Stopped/edge-ops-2026 00002/Stopped/edge-ops-2026 00003/Stopped/edge-ops-2026 00004/Stopped/edge-ops-2026 00005/Stopped/edge-ops-2026 00006/Stopped/edge-ops-2026 00007/Running/edge-ops-2026 00014/Stopped/ 00015/Stopped/ 00266/Stopped/edge-ops-2026"},
 		{map[string]string{"EnsRegionId": "cn-hangzhou-telecom", "Status": "Expired"}, "00010/Expired/edge-ops-2026"},
 		{map[string]string{"Tags": `[{"Key":"team","Value":"video"}]`}, "00001/Stopped/edge-ops-2026 00002/Stopped/edge-ops-2026 00003/Stopped/edge-ops-2026 00004/Stopped/edge-ops-2026 00005/Stopped/edge-ops-2026 00006/Stopped/edge-ops-2026"},
 		{map[string]string{"Tags": `[{"Key":"env","Value":"staging"},{"Key":"team"}]`, "PageSize": "2", "PageNumber": "3"}, "00005/Stopped/edge-ops-2026 00006/Stopped/edge-ops-2026"},
@@ -301,7 +301,7 @@ func TestENSDescribe(t *testing.T) {
 		}
 	}
 	body = c.ok("DescribeInstances", map[string]string{"PageSize": "100", "PageNumber": "3"})
-	if n := len(instances(body)); n != 65 || body["TotalCount"] != 265.0 || body["Code"] != 0.0 {
+	if n := len(instances(body)); n != 66 || body["TotalCount"] != 266.0 || body["Code"] != 0.0 {
 		t.Errorf("page 3 of 100: %d instances, TotalCount %v, Code %v", n, body["TotalCount"], body["Code"])
 	}
 	for _, bad := range []map[string]string{
@@ -314,6 +314,60 @@ func TestENSDescribe(t *testing.T) {
 	}
 	c.fails("DescribeInstances", map[string]string{"KeyPairName": "edge-ops-2026"}, "InvalidParameter", 400)
 	c.fails("DescribeInstances", map[string]string{"ResourceGroupId": "rg-1"}, "InvalidParameter", 400)
+}
+
+// TestENSListTagResources: the instances' tags, which DescribeInstances does not answer,
+// by ResourceId.N (repeat-list parameters), tag filters and pages of 100.
+func TestENSListTagResources(t *testing.T) {
+	srv := start(t, emulator.Config{})
+	c := ensClient(t, srv, "")
+	tags := func(body map[string]any) string {
+		var out []string
+		for _, tr := range body["TagResources"].([]any) {
+			m := tr.(map[string]any)
+			out = append(out, fmt.Sprintf("%s:%s=%s", strings.TrimPrefix(m["ResourceId"].(string), "i-5iqczfxps7csjrxeca07"), m["TagKey"], m["TagValue"]))
+			if m["ResourceType"] != "instance" {
+				t.Errorf("ResourceType %v", m["ResourceType"])
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	body := c.ok("ListTagResources", map[string]string{"ResourceType": "instance", "ResourceId.1": ensID(266), "ResourceId.2": ensID(1),
+		"ResourceId.3": ensID(11), "ResourceId.4": "i-0000000000000000000000000"})
+	if got, want := tags(body), "00001:env=staging 00001:team=video 00011:env=prod 00266:env=staging 00266:detach-keypair:protected=true"; got != want || body["NextToken"] != "" {
+		t.Errorf("tags %s (next %v), want %s", got, body["NextToken"], want)
+	}
+	body = c.ok("ListTagResources", map[string]string{"ResourceType": "instance", "Tag.1.Key": "team", "Tag.1.Value": "video"})
+	if got := tags(body); !strings.HasPrefix(got, "00001:env=staging 00001:team=video 00002:") || strings.Count(got, "team=video") != 6 {
+		t.Errorf("by tag: %s", got)
+	}
+	// Every instance: 523 tags, in pages of 100.
+	seen, pages, query := 0, 0, map[string]string{"ResourceType": "instance"}
+	for {
+		body = c.ok("ListTagResources", query)
+		seen += len(body["TagResources"].([]any))
+		pages++
+		if body["NextToken"] == "" {
+			break
+		}
+		query["NextToken"] = body["NextToken"].(string)
+	}
+	if seen != 523 || pages != 6 {
+		t.Errorf("%d tags in %d pages, want 523 in 6", seen, pages)
+	}
+	for _, bad := range []struct {
+		query map[string]string
+		code  string
+	}{
+		{map[string]string{}, "MissingParameter"},
+		{map[string]string{"ResourceType": "disk"}, "InvalidParameter.ResourceType"},
+		{map[string]string{"ResourceType": "instance", "ResourceId.51": ensID(1)}, "InvalidParameter.ResourceId"},
+		{map[string]string{"ResourceType": "instance", "ResourceId.2": ensID(1)}, "InvalidParameter.ResourceId"},
+		{map[string]string{"ResourceType": "instance", "ResourceIds": ensIDs(1)}, "InvalidParameter"},
+		{map[string]string{"ResourceType": "instance", "NextToken": "x"}, "InvalidParameter.NextToken"},
+	} {
+		c.fails("ListTagResources", bad.query, bad.code, 400)
+	}
 }
 
 // TestENSFaultsAndDispatch: ENS's APIs are counted and faulted under their own names,
@@ -367,7 +421,7 @@ func TestENSAdminAndSchedule(t *testing.T) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	var state emulator.ENSFixture
-	if err := json.Unmarshal(b, &state); err != nil || len(state.Instances) != 265 || len(state.KeyPairs) != 4 || len(state.EnsRegions) != 5 {
+	if err := json.Unmarshal(b, &state); err != nil || len(state.Instances) != 266 || len(state.KeyPairs) != 4 || len(state.EnsRegions) != 5 {
 		t.Errorf("GET /_emulator/ens/state: %v, %d instances", err, len(state.Instances))
 	}
 	if state.Instances[2].Status != emulator.StatusRunning {

@@ -201,6 +201,9 @@ func buildENSFleet() *emulator.ENSFixture {
 		}
 		in(n, fmt.Sprintf("cdn-edge-%04d", n-15), region, status, "edge-fleet", env("prod"), emulator.Tag{Key: "team", Value: "cdn"})
 	}
+	// Protected by the function's default PROTECTED_TAG: never touched.
+	in(266, "video-staging-protected", "cn-beijing-cmcc", emulator.StatusStopped, "edge-ops-2026", env("staging"),
+		emulator.Tag{Key: "detach-keypair:protected", Value: "true"})
 	return f
 }
 

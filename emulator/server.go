@@ -79,6 +79,7 @@ const (
 	APIENSDescribeInstances = ens.APIDescribeInstances
 	APIENSDetachKeyPair     = ens.APIDetachKeyPair
 	APIENSAttachKeyPair     = ens.APIAttachKeyPair
+	APIENSListTagResources  = ens.APIListTagResources
 )
 
 // Pseudo error codes under which Answered counts the requests whose

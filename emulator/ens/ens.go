@@ -1,5 +1,6 @@
 // Package ens emulates the ENS (Edge Node Service) RPC API, version 2017-11-10, as far
-// as the function uses it: DescribeKeyPairs, DescribeInstances, DetachKeyPair, and
+// as the function uses it: DescribeKeyPairs, DescribeInstances, ListTagResources (the
+// instances' tags, which DescribeInstances does not answer), DetachKeyPair, and
 // AttachKeyPair for setting up. ENS sits behind the same OpenAPI gateway as ECS (the
 // same signatures, the same "/" path, told apart by the API version), but its answers
 // differ: no RegionId anywhere (instances are in edge regions, EnsRegionId), lists as
@@ -35,10 +36,11 @@ const (
 	APIDescribeInstances = "ens:DescribeInstances"
 	APIDetachKeyPair     = "ens:DetachKeyPair"
 	APIAttachKeyPair     = "ens:AttachKeyPair"
+	APIListTagResources  = "ens:ListTagResources"
 )
 
 // APIs are the service's API names.
-var APIs = []string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair, APIAttachKeyPair}
+var APIs = []string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair, APIAttachKeyPair, APIListTagResources}
 
 // Limits of the ENS API.
 const (
@@ -111,6 +113,7 @@ func (s *Service) actions() map[string]rpc.Action {
 		"DescribeInstances": {Params: describeInstancesParams, Handle: s.describeInstances, List: []string{"Instances", "Instance"}},
 		"DetachKeyPair":     {Params: keyPairBatchParams, Handle: s.detachKeyPair, List: []string{"Results"}},
 		"AttachKeyPair":     {Params: keyPairBatchParams, Handle: s.attachKeyPair, List: []string{"Results"}},
+		"ListTagResources":  {Params: listTagResourcesParams, Handle: s.listTagResources, List: []string{"TagResources"}},
 	}
 }
 

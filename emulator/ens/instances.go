@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strconv"
+	"strings"
 
 	"detachkeypair/emulator/internal/rpc"
 )
@@ -148,4 +150,98 @@ func toAnswer(in *Instance) instanceAnswer {
 		a.ExpiredTime = "2026-03-01T00:00:00Z"
 	}
 	return a
+}
+
+// listTagResourcesParams are the parameters of ListTagResources (all of the API's):
+// ResourceId.N and Tag.N.Key/Value are repeat lists, unlike DescribeInstances' JSON ones.
+var listTagResourcesParams = []string{"ResourceType", "ResourceId.*", "Tag.*", "NextToken"}
+
+// maxTagResources is how many tags a ListTagResources page holds (assumption: ENS
+// documents no page size).
+const maxTagResources = 100
+
+// tagResource is one tag of one resource, as ListTagResources answers it.
+type tagResource struct {
+	ResourceId, ResourceType, TagKey, TagValue string
+}
+
+// listTagResources lists the tags of instances: ResourceType must be "instance" (the
+// only value documented), ResourceId.1 to ResourceId.50 name them (documented), and
+// Tag.N.Key/Value keep the instances that carry every tag given; a page holds at most
+// 100 tags (assumption), the next one asked for with NextToken. In resource-id order,
+// each instance's tags in their order.
+//
+// Assumptions (undocumented): unknown ids are just absent; without ResourceId.N every
+// instance is listed.
+func (s *Service) listTagResources(p rpc.Params) (any, *rpc.Error) {
+	switch t := p.Get("ResourceType"); {
+	case t == "":
+		return nil, rpc.Missing("ResourceType")
+	case t != "instance":
+		return nil, invalid("ResourceType", "the only resource type is instance")
+	}
+	ids, e := repeatList(p, "ResourceId", 50)
+	if e != nil {
+		return nil, e
+	}
+	var filters []Tag
+	for n := 1; n <= 21; n++ {
+		key, value := p.Get(fmt.Sprintf("Tag.%d.Key", n)), p.Get(fmt.Sprintf("Tag.%d.Value", n))
+		if key == "" && value == "" {
+			break
+		}
+		if key == "" || n > 20 {
+			return nil, invalid("Tag", "Tag.N.Key is required, N from 1 to 20")
+		}
+		filters = append(filters, Tag{Key: key, Value: value})
+	}
+	from := 0
+	if tok := p.Get("NextToken"); tok != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(tok, "tags-"))
+		if err != nil || !strings.HasPrefix(tok, "tags-") || n < 0 {
+			return nil, invalid("NextToken", "it is not a token this API returned")
+		}
+		from = n
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []tagResource
+	for in := range s.instances.All() {
+		if (len(ids) > 0 && !slices.Contains(ids, in.InstanceId)) || !rpc.HasTags(in.Tags, filters) {
+			continue
+		}
+		for _, t := range in.Tags {
+			all = append(all, tagResource{ResourceId: in.InstanceId, ResourceType: "instance", TagKey: t.Key, TagValue: t.Value})
+		}
+	}
+	from = min(from, len(all))
+	to := min(from+maxTagResources, len(all))
+	next := ""
+	if to < len(all) {
+		next = fmt.Sprintf("tags-%d", to)
+	}
+	return map[string]any{"NextToken": next, "TagResources": all[from:to]}, nil
+}
+
+// repeatList reads a repeat-list parameter, Name.1 to Name.max, numbered from 1
+// without gaps.
+func repeatList(p rpc.Params, name string, max int) ([]string, *rpc.Error) {
+	given := 0
+	for k := range p.Values {
+		if rest, ok := strings.CutPrefix(k, name+"."); ok {
+			if n, err := strconv.Atoi(rest); err != nil || n < 1 || n > max {
+				return nil, invalid(name, fmt.Sprintf("%s.N takes N from 1 to %d", name, max))
+			}
+			given++
+		}
+	}
+	out := make([]string, 0, given)
+	for n := 1; n <= given; n++ {
+		v := p.Get(fmt.Sprintf("%s.%d", name, n))
+		if !p.Has(fmt.Sprintf("%s.%d", name, n)) {
+			return nil, invalid(name, fmt.Sprintf("%s.N must be numbered from 1 without gaps", name))
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
