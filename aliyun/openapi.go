@@ -151,7 +151,7 @@ func (api RPC) params() *openapiutil.Params {
 // they are: a list goes as one JSON-array string where the API takes one (format it
 // first), never as the repeat-list form Name.1, Name.2 that openapiutil.Query would make
 // of a slice. An error answer comes back as a *detach.CloudError, an answer that is not
-// the JSON object out expects as one with Code InvalidResponse.
+// the JSON object out expects as an InvalidResponse.
 func (cs *Clients[C]) CallRPC(ctx context.Context, api RPC, query map[string]string, out any) error {
 	q := make(map[string]*string, len(query))
 	for k, v := range query {
@@ -171,14 +171,20 @@ func (cs *Clients[C]) CallRPC(ctx context.Context, api RPC, query map[string]str
 	}
 	body, ok := answer["body"].(map[string]any)
 	if !ok {
-		return &detach.CloudError{Status: 200, Code: detach.CodeInvalidResponse, Message: api.Action + " answered without a JSON object"}
+		return InvalidResponse(api.Action, "not a JSON object")
 	}
 	raw, err := json.Marshal(body)
 	if err == nil {
 		err = json.Unmarshal(raw, out)
 	}
 	if err != nil {
-		return &detach.CloudError{Status: 200, Code: detach.CodeInvalidResponse, Message: api.Action + " answer: " + err.Error()}
+		return InvalidResponse(api.Action, err.Error())
 	}
 	return nil
+}
+
+// InvalidResponse is the error of an answer that came (HTTP 200) but cannot be used:
+// unreadable, or hollow. The caller may ask again (detach.CodeInvalidResponse).
+func InvalidResponse(api, what string) *detach.CloudError {
+	return &detach.CloudError{Status: http.StatusOK, Code: detach.CodeInvalidResponse, Message: api + " answer: " + what}
 }

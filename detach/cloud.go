@@ -56,9 +56,10 @@ const (
 // ENS's limits (API 2017-11-10), for the ens adapter. ENS documents no maximum page size
 // for DescribeKeyPairs: the adapter asks for 50, as ECS allows.
 const (
-	ENSKeyPairPage = 50  // DescribeKeyPairs PageSize
-	ENSDescribeIDs = 100 // DescribeInstances InstanceIds and PageSize
-	ENSBatch       = 30  // DetachKeyPair InstanceIds
+	ENSKeyPairPage = 50 // DescribeKeyPairs PageSize
+	ENSDescribeIDs = 50 // DescribeInstances InstanceIds and PageSize (100 allowed): ListTagResources takes 50 ids
+
+	ENSBatch = 30 // DetachKeyPair InstanceIds
 )
 
 // KeyPair is an SSH key pair. ID is "" where the cloud does not tell it.

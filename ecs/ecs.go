@@ -89,22 +89,16 @@ func (c *Client) DescribeKeyPairs(ctx context.Context, q detach.KeyPairQuery) (d
 	// TotalCount counts every key pair of the query (this API pages by number), so a
 	// page holds min(PageSize, what is left) of them.
 	if want := min(int(total)-(max(q.Page, 1)-1)*detach.ECSKeyPairPage, detach.ECSKeyPairPage); len(list) < want {
-		return detach.KeyPairPage{}, invalidResponse("DescribeKeyPairs", fmt.Sprintf("%d key pairs on a page that should hold %d (TotalCount %d)", len(list), want, total))
+		return detach.KeyPairPage{}, aliyun.InvalidResponse("DescribeKeyPairs", fmt.Sprintf("%d key pairs on a page that should hold %d (TotalCount %d)", len(list), want, total))
 	}
 	p := detach.KeyPairPage{TotalCount: int(total)}
 	for _, kp := range list {
 		if kp == nil || kp.KeyPairName == "" {
-			return detach.KeyPairPage{}, invalidResponse("DescribeKeyPairs", "a key pair without a name, or null")
+			return detach.KeyPairPage{}, aliyun.InvalidResponse("DescribeKeyPairs", "a key pair without a name, or null")
 		}
 		p.KeyPairs = append(p.KeyPairs, detach.KeyPair{ID: kp.KeyPairId, Name: kp.KeyPairName})
 	}
 	return p, nil
-}
-
-// invalidResponse is the error of an answer that came (HTTP 200) but cannot be used:
-// unreadable, or hollow. The caller may ask again (detach.CodeInvalidResponse).
-func invalidResponse(api, what string) *detach.CloudError {
-	return &detach.CloudError{Status: http.StatusOK, Code: detach.CodeInvalidResponse, Message: api + " answer: " + what}
 }
 
 // DescribeInstances returns one page of the instances matching q.
@@ -152,7 +146,7 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 	}
 	var p detach.InstancePage
 	if resp.Body == nil {
-		return p, invalidResponse("DescribeInstances", "no body")
+		return p, aliyun.InvalidResponse("DescribeInstances", "no body")
 	}
 	if !byIDs {
 		p.NextToken = tea.StringValue(resp.Body.NextToken)
@@ -160,7 +154,7 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 	if resp.Body.Instances != nil {
 		for _, in := range resp.Body.Instances.Instance {
 			if in == nil || tea.StringValue(in.InstanceId) == "" {
-				return detach.InstancePage{}, invalidResponse("DescribeInstances", "an instance without an id, or null")
+				return detach.InstancePage{}, aliyun.InvalidResponse("DescribeInstances", "an instance without an id, or null")
 			}
 			p.Instances = append(p.Instances, detach.Instance{
 				ID:          tea.StringValue(in.InstanceId),
@@ -171,7 +165,7 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 		}
 	}
 	if total := int(tea.Int32Value(resp.Body.TotalCount)); byIDs && len(p.Instances) < total {
-		return detach.InstancePage{}, invalidResponse("DescribeInstances", fmt.Sprintf("%d instances, TotalCount %d", len(p.Instances), total))
+		return detach.InstancePage{}, aliyun.InvalidResponse("DescribeInstances", fmt.Sprintf("%d instances, TotalCount %d", len(p.Instances), total))
 	}
 	return p, nil
 }
@@ -210,7 +204,7 @@ func (c *Client) DetachKeyPair(ctx context.Context, kp detach.KeyPair, instanceI
 		return nil, c.cloudError(ctx, err)
 	}
 	if resp.Body == nil || resp.Body.Results == nil {
-		return nil, invalidResponse("DetachKeyPair", "no results")
+		return nil, aliyun.InvalidResponse("DetachKeyPair", "no results")
 	}
 	out := make([]detach.Outcome, 0, len(resp.Body.Results.Result))
 	for _, r := range resp.Body.Results.Result {

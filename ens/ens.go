@@ -1,6 +1,7 @@
 // Package ens adapts the Alibaba Cloud ENS API (Edge Node Service, version 2017-11-10)
-// to the detach.Cloud interface: one API call per method, errors turned into
-// *detach.CloudError, and nothing of the wire format leaking out.
+// to the detach.Cloud interface: one API call per method (DescribeInstances two: the
+// instances' tags are ListTagResources'), errors turned into *detach.CloudError, and
+// nothing of the wire format leaking out.
 //
 // The ENS Go SDK that has DetachKeyPair (ens-20171110 v12) is not available here, so the
 // calls go through the generic OpenAPI client (darabonba-openapi's CallApi, via
@@ -68,13 +69,17 @@ func New(cfg Config) (*Client, error) {
 var (
 	describeKeyPairs  = aliyun.RPC{Action: "DescribeKeyPairs", Version: Version}
 	describeInstances = aliyun.RPC{Action: "DescribeInstances", Version: Version}
+	listTagResources  = aliyun.RPC{Action: "ListTagResources", Version: Version}
 	detachKeyPair     = aliyun.RPC{Action: "DetachKeyPair", Version: Version}
 )
 
-// Limits are ENS's: no API regions, key pairs named by id, 30 ids a DetachKeyPair call.
+// Limits are ENS's: no API regions, key pairs named by id, 30 ids a DetachKeyPair call,
+// and the instances' tags, which DescribeInstances reads with ListTagResources (at most
+// 50 instances a page, so that one ListTagResources call covers a page).
 func (c *Client) Limits() detach.Limits {
 	return detach.Limits{Product: detach.ProductENS,
-		KeyPairPage: detach.ENSKeyPairPage, DescribeIDs: detach.ENSDescribeIDs, Batch: detach.ENSBatch}
+		KeyPairPage: detach.ENSKeyPairPage, DescribeIDs: detach.ENSDescribeIDs, Batch: detach.ENSBatch,
+		InstanceTags: true}
 }
 
 // jsonList is a list as the SDK sends it in one query parameter: compact JSON, HTML not
@@ -106,11 +111,16 @@ func (c *Client) DescribeKeyPairs(ctx context.Context, q detach.KeyPairQuery) (d
 	if err := c.sdk.CallRPC(ctx, describeKeyPairs, query, &body); err != nil {
 		return detach.KeyPairPage{}, err
 	}
+	list := body.KeyPairs.KeyPair
+	if err := fullPage("DescribeKeyPairs", len(list), body.TotalCount, max(q.Page, 1), detach.ENSKeyPairPage); err != nil {
+		return detach.KeyPairPage{}, err
+	}
 	p := detach.KeyPairPage{TotalCount: body.TotalCount}
-	for _, kp := range body.KeyPairs.KeyPair {
-		if kp != nil {
-			p.KeyPairs = append(p.KeyPairs, detach.KeyPair{ID: kp.KeyPairId, Name: kp.KeyPairName})
+	for _, kp := range list {
+		if kp == nil || kp.KeyPairId == "" || kp.KeyPairName == "" {
+			return detach.KeyPairPage{}, aliyun.InvalidResponse("DescribeKeyPairs", "a key pair without an id or a name, or null")
 		}
+		p.KeyPairs = append(p.KeyPairs, detach.KeyPair{ID: kp.KeyPairId, Name: kp.KeyPairName})
 	}
 	return p, nil
 }
@@ -123,10 +133,12 @@ type tag struct {
 }
 
 // DescribeInstances returns one page of the instances matching q: by ids, edge regions
-// and tags. ENS cannot select by key pair: the page holds instances bound to any key
-// pair, and the caller keeps the bound ones. Pages are numbered; NextToken is the
-// next page's number. ENS has no resource groups: a query by one is refused rather
-// than answered with more instances than it asked for.
+// and tags, each instance with its tags (a second call, ListTagResources: see tags).
+// ENS cannot select by key pair: the page holds instances bound to any key pair, and
+// the caller keeps the bound ones. Pages are numbered; NextToken is the next page's
+// number. ENS has no resource groups: a query by one is refused rather than answered
+// with more instances than it asked for. A hollow answer (null entries, a page shorter
+// than TotalCount says) is an InvalidResponse.
 func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) (detach.InstancePage, error) {
 	if q.ResourceGroupID != "" {
 		return detach.InstancePage{}, fmt.Errorf("ENS DescribeInstances cannot select by resource group")
@@ -166,20 +178,79 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 	if err := c.sdk.CallRPC(ctx, describeInstances, query, &body); err != nil {
 		return detach.InstancePage{}, err
 	}
-	var p detach.InstancePage
-	for _, in := range body.Instances.Instance {
-		if in != nil {
-			p.Instances = append(p.Instances, detach.Instance{ID: in.InstanceId, Status: in.Status, KeyPairName: in.KeyPairName})
-		}
+	list := body.Instances.Instance
+	if err := fullPage("DescribeInstances", len(list), body.TotalCount, page, size); err != nil {
+		return detach.InstancePage{}, err
 	}
-	if len(body.Instances.Instance) == size && page*size < body.TotalCount {
+	var p detach.InstancePage
+	ids := make([]string, 0, len(list))
+	for _, in := range list {
+		if in == nil || in.InstanceId == "" {
+			return detach.InstancePage{}, aliyun.InvalidResponse("DescribeInstances", "an instance without an id, or null")
+		}
+		p.Instances = append(p.Instances, detach.Instance{ID: in.InstanceId, Status: in.Status, KeyPairName: in.KeyPairName, Tags: []detach.Tag{}})
+		ids = append(ids, in.InstanceId)
+	}
+	tags, err := c.tags(ctx, ids)
+	if err != nil {
+		return detach.InstancePage{}, err
+	}
+	for i := range p.Instances {
+		p.Instances[i].Tags = append(p.Instances[i].Tags, tags[p.Instances[i].ID]...)
+	}
+	if page*size < body.TotalCount {
 		p.NextToken = strconv.Itoa(page + 1)
 	}
 	return p, nil
 }
 
+// fullPage reports a hollow page of a paged answer: fewer entries than its TotalCount
+// leaves for page number page of size entries.
+func fullPage(api string, got, total, page, size int) error {
+	if want := min(total-(page-1)*size, size); got < want {
+		return aliyun.InvalidResponse(api, fmt.Sprintf("%d entries on page %d that should hold %d (TotalCount %d)", got, page, want, total))
+	}
+	return nil
+}
+
+// tags reads the tags of up to 50 instances with ListTagResources (ResourceId.1 to
+// ResourceId.50, repeat-list parameters as the SDK sends them), every page of it.
+// ENS's DescribeInstances does not return tags ("use ListTagResources"), and the
+// function's guardrails must see them.
+func (c *Client) tags(ctx context.Context, ids []string) (map[string][]detach.Tag, error) {
+	out := map[string][]detach.Tag{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	query := map[string]string{"ResourceType": "instance"}
+	for i, id := range ids {
+		query[fmt.Sprintf("ResourceId.%d", i+1)] = id
+	}
+	for {
+		var body struct {
+			NextToken    string
+			TagResources []*struct{ ResourceId, TagKey, TagValue string }
+		}
+		if err := c.sdk.CallRPC(ctx, listTagResources, query, &body); err != nil {
+			return nil, err
+		}
+		for _, t := range body.TagResources {
+			if t == nil || t.ResourceId == "" || t.TagKey == "" {
+				return nil, aliyun.InvalidResponse("ListTagResources", "a tag without a resource or a key, or null")
+			}
+			out[t.ResourceId] = append(out[t.ResourceId], detach.Tag{Key: t.TagKey, Value: t.TagValue})
+		}
+		if body.NextToken == "" || body.NextToken == query["NextToken"] {
+			return out, nil
+		}
+		query["NextToken"] = body.NextToken
+	}
+}
+
 // DetachKeyPair detaches kp from up to 30 instances, naming it by id (ENS's
 // recommendation; by name when the id is unknown), and returns ENS's result for each.
+// An instance the answer has no result for (a null entry, a short list) gets no
+// Outcome: the call may have detached it, and the caller must find out.
 func (c *Client) DetachKeyPair(ctx context.Context, kp detach.KeyPair, instanceIDs []string) ([]detach.Outcome, error) {
 	query := map[string]string{"InstanceIds": jsonList("InstanceIds", instanceIDs)}
 	if kp.ID != "" {
@@ -199,12 +270,12 @@ func (c *Client) DetachKeyPair(ctx context.Context, kp detach.KeyPair, instanceI
 		return nil, err
 	}
 	if body.Results == nil {
-		return nil, &detach.CloudError{Status: http.StatusOK, Code: "InvalidResponse", Message: "DetachKeyPair answered without results"}
+		return nil, aliyun.InvalidResponse("DetachKeyPair", "no results")
 	}
 	out := make([]detach.Outcome, 0, len(*body.Results))
 	for _, r := range *body.Results {
-		if r == nil {
-			continue
+		if r == nil || r.InstanceId == "" {
+			continue // the instance has no outcome: the caller finds out what happened
 		}
 		o := detach.Outcome{InstanceID: r.InstanceId, Code: r.Code, Success: r.Success, Message: r.Message}
 		if !o.Success {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -236,7 +237,7 @@ func TestDescribeWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkACS3(t, f.last(t), host, "DescribeInstances",
-		"InstanceIds="+url.QueryEscape(`["i-5iqczfxps7csjrxeca070001","i-5iqczfxps7csjrxeca070002"]`)+"&PageNumber=1&PageSize=100")
+		"InstanceIds="+url.QueryEscape(`["i-5iqczfxps7csjrxeca070001","i-5iqczfxps7csjrxeca070002"]`)+"&PageNumber=1&PageSize=50")
 
 	q := detach.InstanceQuery{KeyPairName: "ops-2026", EnsRegionIDs: []string{"cn-beijing-cmcc", "cn-chengdu-telecom-4"},
 		Tags: []detach.Tag{{Key: "env", Value: "a&b<c>"}, {Key: "team"}}, NextToken: "3", PageSize: 100}
@@ -244,7 +245,7 @@ func TestDescribeWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkACS3(t, f.last(t), host, "DescribeInstances",
-		"EnsRegionIds="+url.QueryEscape(`["cn-beijing-cmcc","cn-chengdu-telecom-4"]`)+"&PageNumber=3&PageSize=100"+
+		"EnsRegionIds="+url.QueryEscape(`["cn-beijing-cmcc","cn-chengdu-telecom-4"]`)+"&PageNumber=3&PageSize=50"+
 			"&Tags="+url.QueryEscape(`[{"Key":"env","Value":"a&b<c>"},{"Key":"team"}]`))
 
 	if _, err := c.DescribeInstances(ctx, detach.InstanceQuery{ResourceGroupID: "rg-1"}); err == nil {
@@ -257,11 +258,15 @@ func TestDescribeWire(t *testing.T) {
 func TestAnswers(t *testing.T) {
 	ctx := context.Background()
 	f := newFake(t,
-		answer{200, `{"RequestId":"r","TotalCount":3,"PageNumber":1,"PageSize":50,"KeyPairs":{"KeyPair":[` +
-			`{"KeyPairId":"ssh-a1","KeyPairName":"ops-2026","KeyPairFingerPrint":"f","CreationTime":"2026-01-05T08:00:00Z"},null]}}`},
+		answer{200, `{"RequestId":"r","TotalCount":1,"PageNumber":1,"PageSize":50,"KeyPairs":{"KeyPair":[` +
+			`{"KeyPairId":"ssh-a1","KeyPairName":"ops-2026","KeyPairFingerPrint":"f","CreationTime":"2026-01-05T08:00:00Z"}]}}`},
 		answer{200, `{"RequestId":"r","Code":0,"TotalCount":3,"PageNumber":1,"PageSize":2,"Instances":{"Instance":[` +
 			`{"InstanceId":"i-a","Status":"Stopped","KeyPairName":"ops-2026"},{"InstanceId":"i-b","Status":"Expired","KeyPairName":""}]}}`},
+		// ListTagResources for page 1, in two pages of its own.
+		answer{200, `{"RequestId":"r","NextToken":"t2","TagResources":[{"ResourceId":"i-a","ResourceType":"instance","TagKey":"env","TagValue":"prod"}]}`},
+		answer{200, `{"RequestId":"r","NextToken":"","TagResources":[{"ResourceId":"i-a","ResourceType":"instance","TagKey":"team","TagValue":""}]}`},
 		answer{200, `{"RequestId":"r","Code":0,"TotalCount":3,"PageNumber":2,"PageSize":2,"Instances":{"Instance":[{"InstanceId":"i-c","Status":"Starting"}]}}`},
+		answer{200, `{"RequestId":"r","TagResources":[]}`},
 		answer{200, `{"RequestId":"r","KeyPairId":"ssh-a1","KeyPairName":"ops-2026","TotalCount":4,"FailCount":3,"Results":[` +
 			`{"Code":200,"InstanceId":"i-a","Message":"successful","Success":true},` +
 			`{"Code":400,"InstanceId":"i-b","Message":"IncorrectInstanceStatus: The instance is Expired; it must be stopped.","Success":false},` +
@@ -271,12 +276,25 @@ func TestAnswers(t *testing.T) {
 	)
 	c := f.client(t)
 	kps, err := c.DescribeKeyPairs(ctx, detach.KeyPairQuery{Name: "ops-2026"})
-	if err != nil || kps.TotalCount != 3 || !slices.Equal(kps.KeyPairs, []detach.KeyPair{{ID: "ssh-a1", Name: "ops-2026"}}) {
+	if err != nil || kps.TotalCount != 1 || !slices.Equal(kps.KeyPairs, []detach.KeyPair{{ID: "ssh-a1", Name: "ops-2026"}}) {
 		t.Errorf("DescribeKeyPairs: %+v, %v", kps, err)
 	}
 	p1, err := c.DescribeInstances(ctx, detach.InstanceQuery{PageSize: 2})
-	if err != nil || p1.NextToken != "2" || len(p1.Instances) != 2 || p1.Instances[1].ID != "i-b" || p1.Instances[1].Status != "Expired" {
+	if err != nil || p1.NextToken != "2" || len(p1.Instances) != 2 ||
+		fmt.Sprint(p1.Instances) != "[{i-a Stopped ops-2026 [env=prod team]} {i-b Expired  []}]" {
 		t.Errorf("DescribeInstances page 1: %+v, %v", p1, err)
+	}
+	f.mu.Lock()
+	tagCalls := f.requests[len(f.requests)-2:]
+	f.mu.Unlock()
+	for i, w := range tagCalls {
+		want := "ResourceId.1=i-a&ResourceId.2=i-b&ResourceType=instance"
+		if i == 1 {
+			want = "NextToken=t2&" + want
+		}
+		if w.header.Get("x-acs-action") != "ListTagResources" || w.rawQuery != want {
+			t.Errorf("tags call %d: %s %s, want ListTagResources %s", i, w.header.Get("x-acs-action"), w.rawQuery, want)
+		}
 	}
 	p2, err := c.DescribeInstances(ctx, detach.InstanceQuery{PageSize: 2, NextToken: p1.NextToken})
 	if err != nil || p2.NextToken != "" || len(p2.Instances) != 1 {
@@ -295,6 +313,26 @@ func TestAnswers(t *testing.T) {
 	var ce *detach.CloudError
 	if _, err := c.DetachKeyPair(ctx, detach.KeyPair{ID: "ssh-a1"}, []string{"i-a"}); !errors.As(err, &ce) || ce.Code != "InvalidResponse" {
 		t.Errorf("an answer without Results: %v, want InvalidResponse", err)
+	}
+
+	// Hollow answers: null entries, or fewer than TotalCount says.
+	hollow := newFake(t,
+		answer{200, `{"TotalCount":2,"KeyPairs":{"KeyPair":[{"KeyPairId":"ssh-a1","KeyPairName":"ops-2026"},null]}}`},
+		answer{200, `{"TotalCount":2,"KeyPairs":{"KeyPair":[]}}`},
+		answer{200, `{"Code":0,"TotalCount":2,"Instances":{"Instance":[{"InstanceId":"i-a","Status":"Stopped"}]}}`},
+		answer{200, `{"Code":0,"TotalCount":1,"Instances":{"Instance":[{"InstanceId":"i-a","Status":"Stopped"}]}}`},
+		answer{200, `{"TagResources":[null]}`},
+	)
+	hc := hollow.client(t)
+	for i := range 2 {
+		if _, err := hc.DescribeKeyPairs(ctx, detach.KeyPairQuery{}); !errors.As(err, &ce) || ce.Code != detach.CodeInvalidResponse {
+			t.Errorf("hollow DescribeKeyPairs %d: %v, want InvalidResponse", i, err)
+		}
+	}
+	for i := range 2 {
+		if _, err := hc.DescribeInstances(ctx, detach.InstanceQuery{}); !errors.As(err, &ce) || ce.Code != detach.CodeInvalidResponse {
+			t.Errorf("hollow DescribeInstances %d: %v, want InvalidResponse", i, err)
+		}
 	}
 
 	for _, c := range []struct {
@@ -325,7 +363,7 @@ func TestLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := c.Limits(), (detach.Limits{Product: detach.ProductENS, KeyPairPage: 50, DescribeIDs: 100, Batch: 30}); got != want {
+	if got, want := c.Limits(), (detach.Limits{Product: detach.ProductENS, KeyPairPage: 50, DescribeIDs: 50, Batch: 30, InstanceTags: true}); got != want {
 		t.Errorf("Limits %+v, want %+v", got, want)
 	}
 }
