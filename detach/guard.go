@@ -85,9 +85,9 @@ func (p Policy) checkRequest(req Request, lim Limits) *Error {
 			return forbidden("region %s is not in ALLOWED_REGIONS: the function may not detach key pairs there; nothing was detached", lim.Region)
 		}
 	}
-	if p.ScopedTargets && req.Targets != nil && len(req.Targets.Tags) == 0 && req.Targets.ResourceGroupId == "" {
-		return forbidden("Targets names no tag and no resource group, so it would select every instance bound to the key pair, " +
-			"and ALLOW_UNSCOPED_TARGETS is not true: name at least one tag or a resource group; nothing was detached")
+	if p.ScopedTargets && req.Targets != nil && len(req.Targets.Tags) == 0 && req.Targets.ResourceGroupId == "" && len(req.Targets.EnsRegionIds) == 0 {
+		return forbidden("Targets names no tag and no resource group (ENS: no edge region), so it would select every instance bound to the key pair, " +
+			"and ALLOW_UNSCOPED_TARGETS is not true: name at least one tag or a resource group (ENS: or edge regions); nothing was detached")
 	}
 	if !lim.InstanceTags {
 		setting := ""

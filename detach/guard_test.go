@@ -64,6 +64,8 @@ func TestCheckRequest(t *testing.T) {
 		{"no API region to check", Policy{Regions: []string{"cn-shanghai"}}, byName, ens, "ALLOWED_REGIONS"},
 		{"unscoped targets", Policy{ScopedTargets: true}, unscoped, ecs, "ALLOW_UNSCOPED_TARGETS"},
 		{"targets by group", Policy{ScopedTargets: true}, scopedByGroup, ecs, ""},
+		{"ENS targets by edge region", Policy{ScopedTargets: true}, Request{KeyPairName: "ops-2026", Targets: &Targets{EnsRegionIds: []string{"cn-beijing-cmcc"}}}, ens, ""},
+		{"ENS unscoped targets", Policy{ScopedTargets: true}, unscoped, ens, "ALLOW_UNSCOPED_TARGETS"},
 		{"instance ids are scoped", Policy{ScopedTargets: true}, byName, ecs, ""},
 		{"protected tag, cloud tells no tags", Policy{ProtectedTag: protected}, byName, untagged, "PROTECTED_TAG"},
 		{"required tag, cloud tells no tags", Policy{RequiredTag: protected}, byName, untagged, "REQUIRED_TAG"},
