@@ -23,10 +23,10 @@ func (e *env) ensBindings() map[string]string {
 }
 
 // TestENSTargetsAllPages: an ENS selector pages through every instance (ENS cannot
-// select by key pair), keeps the bound ones, and detaches the Stopped ones 30 a call,
-// whatever BATCH_SIZE says.
+// select by key pair), 50 a page with each page's tags (ListTagResources), keeps the
+// bound ones, and detaches the Stopped ones 30 a call, whatever BATCH_SIZE says.
 func TestENSTargetsAllPages(t *testing.T) {
-	e := newEnv(t, nil, map[string]string{"BATCH_SIZE": "50"})
+	e := newEnv(t, nil, map[string]string{"BATCH_SIZE": "50", "ALLOW_UNSCOPED_TARGETS": "true"})
 	before := e.ensBindings()
 	res, errResp, _ := e.invoke(`{"Product":"ENS","KeyPairName":"edge-fleet","Targets":{}}`)
 	if errResp.Code != "" {
@@ -45,8 +45,8 @@ func TestENSTargetsAllPages(t *testing.T) {
 	e.assertChanges(before, e.ensBindings(), res)
 	pages := e.emu.Calls(emulator.APIENSDescribeInstances)
 	detaches := e.emu.Calls(emulator.APIENSDetachKeyPair)
-	if want := int(math.Ceil(265.0 / 100)); pages != want {
-		t.Errorf("%d DescribeInstances calls, want %d pages of 100", pages, want)
+	if want := int(math.Ceil(266.0 / 50)); pages != want || e.emu.Calls(emulator.APIENSListTagResources) != want {
+		t.Errorf("%d DescribeInstances and %d ListTagResources calls, want %d pages of 50", pages, e.emu.Calls(emulator.APIENSListTagResources), want)
 	}
 	if want := int(math.Ceil(225.0 / 30)); detaches != want || e.emu.Answered(emulator.APIENSDetachKeyPair, "") != want {
 		t.Errorf("%d DetachKeyPair calls (%d answered), want %d of at most 30 ids", detaches, e.emu.Answered(emulator.APIENSDetachKeyPair, ""), want)
@@ -82,7 +82,7 @@ func TestENSFaults(t *testing.T) {
 			t.Parallel()
 			emu := newEmulator(t, nil, seed, false)
 			e := newEnvFor(t, emu, map[string]string{"MAX_ATTEMPTS": "8", "ENS_QPS": "0"})
-			for _, api := range []string{emulator.APIENSDescribeKeyPairs, emulator.APIENSDescribeInstances} {
+			for _, api := range []string{emulator.APIENSDescribeKeyPairs, emulator.APIENSDescribeInstances, emulator.APIENSListTagResources} {
 				emu.SetFault(api, emulator.Fault{ThrottleRate: 0.2, ErrorRate: 0.1, DropRate: 0.05, Jitter: 20 * time.Millisecond})
 			}
 			emu.SetFault(emulator.APIENSDetachKeyPair, emulator.Fault{ThrottleRate: 0.2, ErrorRate: 0.1, DropRate: 0.05, DropAfterRate: 0.15, ErrorAfterRate: 0.1})
@@ -126,4 +126,19 @@ func TestENSFaults(t *testing.T) {
 				seed, res.FailCount, len(ids), lost, earlier, unclear)
 		})
 	}
+}
+
+// TestENSProtectedTag: the guardrails see ENS's tags (ListTagResources): an instance
+// carrying PROTECTED_TAG is refused alone and keeps its key pair; the others go on.
+func TestENSProtectedTag(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	before := e.ensBindings()
+	res, errResp, _ := e.invoke(fmt.Sprintf(`{"Product":"ENS","KeyPairId":"ssh-5lywanlkih1zo9yl8eg0001","InstanceIds":["%s","%s"]}`, ensID(266), ensID(6)))
+	if errResp.Code != "" {
+		t.Fatalf("%s: %s", errResp.Code, errResp.Message)
+	}
+	if len(res.Results) != 2 || res.Results[0].ErrorCode != "Forbidden.Protected" || res.Results[0].Code != 403 || !res.Results[1].Success {
+		t.Fatalf("results %+v", res.Results)
+	}
+	e.assertChanges(before, e.ensBindings(), res)
 }

@@ -149,8 +149,9 @@ func TestSamples(t *testing.T) {
 		"ecs-instance-stopped.json": {env: []string{"KEY_PAIR_NAME=ops-2026"}, want: want{codes: [][]int{{200}}, detached: []int{9}}},
 		// ENS: stopped and bound detached; Running, unbound (by id) and unknown reported.
 		"ens-direct.json": {ens: true, want: want{codes: [][]int{{200, 200, 400, 400, 404}}, detached: []int{1, 2}}},
-		// ENS edge regions and tags: Stopped detached; Running, Starting, Stopping, Expired reported.
-		"ens-timer-targets.json": {ens: true, want: want{codes: [][]int{{200, 200, 200, 200, 200, 200, 400, 400, 400, 400}}, detached: []int{1, 2, 3, 4, 5, 6}, matched: 10}},
+		// ENS edge regions and tags: Stopped detached; Running, Starting, Stopping, Expired
+		// reported; the one carrying PROTECTED_TAG refused (its tags: ListTagResources).
+		"ens-timer-targets.json": {ens: true, want: want{codes: [][]int{{200, 200, 200, 200, 200, 200, 400, 400, 400, 400, 403}}, detached: []int{1, 2, 3, 4, 5, 6}, matched: 11}},
 	}
 	files, _ := filepath.Glob("../events/*.json")
 	if len(files) < len(cases) {

@@ -42,11 +42,13 @@ type product struct {
 	batch  int      // most ids a DetachKeyPair call
 	qpsEnv string   // the setting that paces its APIs
 	apis   []string // its APIs as the emulator counts them: DescribeKeyPairs, DescribeInstances, DetachKeyPair
+	others []string // its other APIs the function calls (ENS: ListTagResources, the instances' tags)
 }
 
 var products = map[string]product{
-	"ecs": {"ECS", 50, "ECS_QPS", []string{emulator.APIDescribeKeyPairs, emulator.APIDescribeInstances, emulator.APIDetachKeyPair}},
-	"ens": {"ENS", 30, "ENS_QPS", []string{emulator.APIENSDescribeKeyPairs, emulator.APIENSDescribeInstances, emulator.APIENSDetachKeyPair}},
+	"ecs": {"ECS", 50, "ECS_QPS", []string{emulator.APIDescribeKeyPairs, emulator.APIDescribeInstances, emulator.APIDetachKeyPair}, nil},
+	"ens": {"ENS", 30, "ENS_QPS", []string{emulator.APIENSDescribeKeyPairs, emulator.APIENSDescribeInstances, emulator.APIENSDetachKeyPair},
+		[]string{emulator.APIENSListTagResources}},
 }
 
 func main() {
@@ -181,6 +183,8 @@ func (s scenario) run(ctx context.Context, bin string) result {
 	r := result{n: s.n, wall: res.Duration, calls: map[string]int{}, failed: answer.FailCount, peakRSS: env.Runner.PeakRSS()}
 	for i, api := range s.product.apis {
 		r.calls[apis[i]] = env.Emulator.Calls(api)
+	}
+	for _, api := range append(s.product.apis, s.product.others...) {
 		r.throttled += env.Emulator.Answered(api, "Throttling.User")
 	}
 	// Check the truth: exactly the instances reported detached lost the key pair.
