@@ -203,7 +203,9 @@ type counters interface {
 func counterTable(w io.Writer, s counters) {
 	const row = "%-18s %6v %6v %10v %6v %8v %6v\n"
 	fmt.Fprintf(w, row, "API", "calls", "ok", "throttled", "5xx", "dropped", "other")
-	for _, api := range []string{emulator.APIDescribeKeyPairs, emulator.APIDescribeInstances, emulator.APIDetachKeyPair, emulator.APIAttachKeyPair, emulator.APIPutEvents} {
+	for _, api := range []string{emulator.APIDescribeKeyPairs, emulator.APIDescribeInstances, emulator.APIDetachKeyPair, emulator.APIAttachKeyPair,
+		emulator.APIENSDescribeKeyPairs, emulator.APIENSDescribeInstances, emulator.APIENSListTagResources, emulator.APIENSDetachKeyPair, emulator.APIENSAttachKeyPair,
+		emulator.APIPutEvents} {
 		calls := s.Calls(api)
 		if calls == 0 {
 			continue
@@ -216,10 +218,14 @@ func counterTable(w io.Writer, s counters) {
 	}
 }
 
-// bindings maps each instance of the emulator to its key pair ("" when none).
+// bindings maps each instance of the emulator, ECS's and ENS's, to its key pair (""
+// when none).
 func bindings(emu *emulator.Server) map[string]string {
 	m := map[string]string{}
 	for _, in := range emu.Instances() {
+		m[in.InstanceId] = in.KeyPairName
+	}
+	for _, in := range emu.ENSInstances() {
 		m[in.InstanceId] = in.KeyPairName
 	}
 	return m

@@ -76,10 +76,13 @@ func local(t *testing.T, stdin string, args ...string) run {
 	return r
 }
 
-// fleet is the emulator's bindings before any run.
+// fleet is the emulator's bindings before any run, ECS's and ENS's.
 func fleet() map[string]string {
 	m := map[string]string{}
 	for _, in := range emulator.DefaultFixture().Instances {
+		m[in.InstanceId] = in.KeyPairName
+	}
+	for _, in := range emulator.DefaultENSFixture().Instances {
 		m[in.InstanceId] = in.KeyPairName
 	}
 	return m
