@@ -13,6 +13,7 @@ import (
 //
 //	GET  /_emulator/state           the current regions, key pairs and instances (ECS)
 //	GET  /_emulator/ens/state       the current edge regions, key pairs and instances of ENS
+//	GET  /_emulator/fc/tasks        the asynchronous tasks FC's InvokeFunction accepted
 //	GET  /_emulator/calls           Calls, Answered and PeakConcurrency per API
 //	GET  /_emulator/events?bus=NAME the events recorded on a bus (no bus: all, by bus)
 //	GET  /_emulator/faults          the faults in force
@@ -29,6 +30,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		rpc.WriteJSON(w, http.StatusOK, "", s.State())
 	case "GET /_emulator/ens/state":
 		rpc.WriteJSON(w, http.StatusOK, "", s.ENSState())
+	case "GET /_emulator/fc/tasks":
+		rpc.WriteJSON(w, http.StatusOK, "", nonNil(s.FCTasks()))
 	case "GET /_emulator/calls":
 		rpc.WriteJSON(w, http.StatusOK, "", s.counters.Stats())
 	case "GET /_emulator/events":

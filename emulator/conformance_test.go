@@ -40,6 +40,7 @@ var models = map[string]reflect.Type{
 	"DescribeInstances": reflect.TypeFor[ecs.DescribeInstancesResponseBody](),
 	"DetachKeyPair":     reflect.TypeFor[ecs.DetachKeyPairResponseBody](),
 	"AttachKeyPair":     reflect.TypeFor[ecs.AttachKeyPairResponseBody](),
+	"DescribeRegions":   reflect.TypeFor[ecs.DescribeRegionsResponseBody](),
 	"PutEvents":         reflect.TypeFor[eventbridge.PutEventsResponse](),
 	"ECS error":         ecsErrorModel(),
 	"EventBridge error": ebErrorModel(),
@@ -287,6 +288,10 @@ func exercise(t *testing.T, emu *emulator.Server, endpoint string) {
 			if _, _, ok := sdkError(err); err != nil && !ok {
 				t.Fatalf("%s: no answer: %v", st.name, err)
 			}
+		}
+		for _, req := range []*ecs.DescribeRegionsRequest{{}, {AcceptLanguage: tea.String("en-US")}, {ResourceType: tea.String("nope")}} {
+			_, err := c.DescribeRegions(req)
+			call(err)
 		}
 		for _, region := range []string{hz, "cn-shanghai", "ap-southeast-1", "cn-nowhere"} {
 			_, err := c.DescribeKeyPairs(&ecs.DescribeKeyPairsRequest{RegionId: tea.String(region), IncludePublicKey: tea.Bool(true)})

@@ -1,7 +1,9 @@
 // Package emulator is a local stand-in for the cloud APIs the function uses:
-// the ECS RPC API (version 2014-05-26: DescribeKeyPairs, DescribeInstances,
-// DetachKeyPair, AttachKeyPair), the ENS RPC API (version 2017-11-10: the
-// same four, as ENS answers them) and the EventBridge data plane (PutEvents). It is a real HTTP server that the real Alibaba Cloud Go
+// the ECS RPC API (version 2014-05-26: DescribeRegions, DescribeKeyPairs,
+// DescribeInstances, DetachKeyPair, AttachKeyPair), the ENS RPC API (version
+// 2017-11-10: the same four, as ENS answers them), the EventBridge data plane
+// (PutEvents) and FC 3.0's asynchronous InvokeFunction (for the functions given
+// with PutFunction). It is a real HTTP server that the real Alibaba Cloud Go
 // SDKs and the aliyun CLI talk to: it checks their signatures against the
 // configured AccessKey pairs, answers with the cloud's JSON bodies, error
 // codes and HTTP statuses, and keeps its state in memory, seeded from a JSON
@@ -27,7 +29,7 @@
 //	})
 //
 // The package is the facade; the work is done below it: one package per
-// emulated service (ecs, ens, eventbridge), each owning its parameters, answer
+// emulated service (ecs, ens, eventbridge, fc), each owning its parameters, answer
 // bodies and locked state, over shared internals (internal/rpc: the serving
 // pipeline, counters, error bodies, routing and parameters; internal/sign:
 // signatures; internal/fault: faults; internal/inventory: instances by id;

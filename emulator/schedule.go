@@ -37,12 +37,13 @@ type Change struct {
 
 // schedule holds the scheduled changes.
 type schedule struct {
-	mu      sync.Mutex // guards changes
+	mu      sync.Mutex // guards changes and hooks
 	changes []Change   // in the order they were scheduled
+	hooks   map[string][]func(n int)
 }
 
 // apis are the APIs whose calls a Change can follow.
-var apis = append([]string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair, APIAttachKeyPair, APIPutEvents}, ens.APIs...)
+var apis = append([]string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair, APIAttachKeyPair, APIDescribeRegions, APIPutEvents}, ens.APIs...)
 
 // Schedule plans c. It is refused when it could never apply (unknown API,
 // instance, action or key pair) or when the API's call number Call was
@@ -75,9 +76,28 @@ func (s *Server) Scheduled() []Change {
 	return slices.Clone(s.sched.changes)
 }
 
-// afterCall makes the changes scheduled after call n of api.
+// OnCall has f run after every call of api, with the call's number (as Calls counts),
+// before the call is answered, as the scheduled changes are: for a test that acts at a
+// given point of a run (crashes the function's instance in the middle of its detaching,
+// say). f runs on the request's goroutine: it must not wait for the caller.
+func (s *Server) OnCall(api string, f func(n int)) {
+	s.sched.mu.Lock()
+	defer s.sched.mu.Unlock()
+	if s.sched.hooks == nil {
+		s.sched.hooks = map[string][]func(int){}
+	}
+	s.sched.hooks[api] = append(s.sched.hooks[api], f)
+}
+
+// afterCall makes the changes scheduled after call n of api, then runs its OnCall hooks.
 func (s *Server) afterCall(api string, n int) {
 	s.sched.mu.Lock()
+	hooks := slices.Clone(s.sched.hooks[api])
+	defer func() {
+		for _, f := range hooks {
+			f(n)
+		}
+	}()
 	defer s.sched.mu.Unlock()
 	for i := range s.sched.changes {
 		c := &s.sched.changes[i]

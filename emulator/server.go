@@ -13,6 +13,7 @@ import (
 	"detachkeypair/emulator/ecs"
 	"detachkeypair/emulator/ens"
 	"detachkeypair/emulator/eventbridge"
+	"detachkeypair/emulator/fc"
 	"detachkeypair/emulator/internal/fault"
 	"detachkeypair/emulator/internal/rpc"
 	"detachkeypair/emulator/internal/sign"
@@ -48,6 +49,10 @@ type Config struct {
 	// that field, so by default the emulator answers without it; turn this
 	// on to model the undocumented case of a cloud that sends it.
 	ExposeKeyPairIDs bool
+	// NextTokenTTL is how long a NextToken of ECS's DescribeInstances stays
+	// valid (0: forever). ECS documents no lifetime; a token is also refused
+	// for a listing with other filters than the one that gave it.
+	NextTokenTTL time.Duration
 	// ModelOnly answers exactly what the SDK's response models declare: it
 	// leaves out the fields that BeyondModel keeps on purpose (the gateway's
 	// HostId and Recommend in error bodies).
@@ -72,7 +77,11 @@ const (
 	APIDescribeInstances = ecs.APIDescribeInstances
 	APIDetachKeyPair     = ecs.APIDetachKeyPair
 	APIAttachKeyPair     = ecs.APIAttachKeyPair
+	APIDescribeRegions   = ecs.APIDescribeRegions
 	APIPutEvents         = eventbridge.API
+
+	// FC 3.0's InvokeFunction, prefixed with the product.
+	APIInvokeFunction = fc.API
 
 	// ENS's, prefixed with the product (its quotas are its own).
 	APIENSDescribeKeyPairs  = ens.APIDescribeKeyPairs
@@ -91,9 +100,11 @@ const (
 )
 
 // Server is the emulated cloud: an HTTP server for the ECS RPC API
-// (version 2014-05-26) and the ENS RPC API (version 2017-11-10) at "/", and
-// the EventBridge data-plane PutEvents at "/openapi/putEvents", with state in
-// memory and an admin API under "/_emulator/". It is safe for concurrent use.
+// (version 2014-05-26) and the ENS RPC API (version 2017-11-10) at "/", the
+// EventBridge data-plane PutEvents at "/openapi/putEvents", and FC 3.0's
+// asynchronous InvokeFunction at "/2023-03-30/functions/{name}/invocations"
+// (for the functions given with PutFunction), with state in memory and an
+// admin API under "/_emulator/". It is safe for concurrent use.
 type Server struct {
 	counters *rpc.Counters
 	faults   *fault.Set
@@ -101,6 +112,7 @@ type Server struct {
 	ecs      *ecs.Service
 	ens      *ens.Service
 	eb       *eventbridge.Service
+	fc       *fc.Service
 	sched    schedule
 
 	srvMu   sync.Mutex // guards the listener
@@ -138,7 +150,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{counters: rpc.NewCounters(), faults: fault.NewSet(cfg.Seed, cfg.Faults), router: rpc.NewRouter(cfg.ModelOnly)}
 	pipeline := &rpc.Pipeline{Log: cfg.Logger, Faults: s.faults, Counters: s.counters, Clock: cfg.Clock, AfterCall: s.afterCall}
 	s.ecs, err = ecs.New(ecs.Config{Fixture: cfg.Fixture, Pipeline: pipeline, Verifier: verifier, Clock: cfg.Clock,
-		ExposeKeyPairIDs: cfg.ExposeKeyPairIDs})
+		ExposeKeyPairIDs: cfg.ExposeKeyPairIDs, NextTokenTTL: cfg.NextTokenTTL})
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
@@ -147,9 +159,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
 	s.eb = eventbridge.New(eventbridge.Config{Buses: cfg.Buses, Pipeline: pipeline, Verifier: verifier})
+	s.fc = fc.New(fc.Config{Pipeline: pipeline, Verifier: verifier, Clock: cfg.Clock})
 	s.ecs.Register(s.router)
 	s.ens.Register(s.router)
 	s.eb.Register(s.router)
+	s.fc.Register(s.router)
 	return s, nil
 }
 
@@ -216,6 +230,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // or not, every attempt counted.
 func (s *Server) Calls(api string) int { return s.counters.Calls(api) }
 
+// CallsIn is the number of requests of an ECS API in a region (its
+// RegionId parameter), every attempt counted: ECS's quotas are per region.
+func (s *Server) CallsIn(api, region string) int { return s.counters.CallsIn(api, region) }
+
 // Answered is the number of answers of the API with the error code; "" counts
 // the successes and CodeDropped the dropped connections.
 func (s *Server) Answered(api, code string) int { return s.counters.Answered(api, code) }
@@ -272,3 +290,16 @@ func (s *Server) ENSState() *ENSFixture { return s.ens.State() }
 // SetENSInstance adds an ENS instance or replaces the one with its id. Its
 // edge region is added if unknown; an empty Status means Stopped.
 func (s *Server) SetENSInstance(in ENSInstance) { s.ens.SetInstance(in) }
+
+// FCFunction is a function that the emulated FC can invoke (PutFunction).
+type FCFunction = fc.Function
+
+// FCTask is an asynchronous invocation that the emulated FC accepted with a task id.
+type FCTask = fc.Task
+
+// PutFunction makes a function invocable through FC's InvokeFunction (locally: the FC
+// runtime-API runner's InvokeAsync), or replaces the one of its name.
+func (s *Server) PutFunction(f FCFunction) { s.fc.Put(f) }
+
+// FCTasks returns the asynchronous tasks that InvokeFunction accepted, in order.
+func (s *Server) FCTasks() []FCTask { return s.fc.Tasks() }

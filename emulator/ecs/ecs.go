@@ -1,6 +1,6 @@
 // Package ecs emulates the ECS RPC API, version 2014-05-26, as far as the
-// function uses it: DescribeInstances, and the SSH key pair APIs
-// AttachKeyPair, DetachKeyPair and DescribeKeyPairs. Its state (regions, key
+// function uses it: DescribeRegions, DescribeInstances, and the SSH key pair
+// APIs AttachKeyPair, DetachKeyPair and DescribeKeyPairs. Its state (regions, key
 // pairs, instances) lives in memory, seeded from a Fixture.
 package ecs
 
@@ -28,6 +28,7 @@ const (
 	APIAttachKeyPair     = "AttachKeyPair"
 	APIDetachKeyPair     = "DetachKeyPair"
 	APIDescribeKeyPairs  = "DescribeKeyPairs"
+	APIDescribeRegions   = "DescribeRegions"
 )
 
 // Limits of the ECS API.
@@ -55,6 +56,10 @@ type Config struct {
 	// KeyPairId, which neither its API reference nor the SDK's model has:
 	// the undocumented case. By default the answers are as documented.
 	ExposeKeyPairIDs bool
+	// NextTokenTTL is how long a NextToken of DescribeInstances stays valid;
+	// 0 means forever. ECS documents no lifetime: a test sets one to meet the
+	// case of a token that expired between two calls.
+	NextTokenTTL time.Duration
 }
 
 // Service is the emulated ECS API. It is safe for concurrent use.
@@ -63,6 +68,7 @@ type Service struct {
 	verifier  *sign.Verifier
 	clock     func() time.Time
 	exposeIDs bool
+	tokenTTL  time.Duration
 	answer    rpc.Answer // how answers are written, set by Register
 
 	mu        sync.Mutex // guards the state below
@@ -78,7 +84,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	fx := cfg.Fixture.Clone()
 	s := &Service{pipeline: cfg.Pipeline, verifier: cfg.Verifier, clock: cfg.Clock, exposeIDs: cfg.ExposeKeyPairIDs,
-		regions: fx.Regions, keyPairs: fx.KeyPairs}
+		tokenTTL: cfg.NextTokenTTL, regions: fx.Regions, keyPairs: fx.KeyPairs}
 	for _, in := range fx.Instances {
 		s.instances.Put(in.InstanceId, in)
 	}
@@ -99,6 +105,7 @@ func (s *Service) actions() map[string]rpc.Action {
 		APIAttachKeyPair:     {Params: keyPairBatchParams, Handle: s.attachKeyPair, List: []string{"Results", "Result"}},
 		APIDetachKeyPair:     {Params: keyPairBatchParams, Handle: s.detachKeyPair, List: []string{"Results", "Result"}},
 		APIDescribeKeyPairs:  {Params: describeKeyPairsParams, Handle: s.describeKeyPairs, List: []string{"KeyPairs", "KeyPair"}},
+		APIDescribeRegions:   {Params: describeRegionsParams, Handle: s.describeRegions, List: []string{"Regions", "Region"}},
 	}
 }
 
@@ -110,7 +117,8 @@ func (s *Service) serve(w http.ResponseWriter, req *rpc.Request) {
 		s.answer.Fail(w, req.HTTP, rpc.NewRequestID(), rpc.ErrUnknownAction)
 		return
 	}
-	s.pipeline.ServeAction(w, req, req.Action, a, ecsParams(req.Params), s.answer,
+	// ECS's quotas are per region: each region's requests count in windows of their own
+	s.pipeline.ServeAction(w, req, req.Action, req.Params.Get("RegionId"), a, ecsParams(req.Params), s.answer,
 		func() *rpc.Error { return s.verifier.POP(req.HTTP, req.Params, req.Body) })
 }
 

@@ -2,12 +2,17 @@ package ecs
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"detachkeypair/emulator/internal/rpc"
 )
@@ -42,17 +47,16 @@ func (s *Service) describeInstances(p rpc.Params) (any, *rpc.Error) {
 	tokenMode := p.Get("NextToken") != "" || p.Get("MaxResults") != ""
 	var page, size int
 	var after string
+	filters := filterKey(p)
 	if tokenMode {
 		if size, e = p.Int("MaxResults", defaultPageSize, math.MinInt32, math.MaxInt32); e != nil {
 			return nil, e
 		}
 		size = min(max(size, minMaxResults), maxInstancesPage)
 		if tok := p.Get("NextToken"); tok != "" {
-			b, err := base64.RawURLEncoding.DecodeString(tok)
-			if err != nil || !strings.HasPrefix(string(b), "after:") {
-				return nil, rpc.Invalid("NextToken", "it is not a token this API returned")
+			if after, e = s.readToken(tok, filters); e != nil {
+				return nil, e
 			}
-			after = strings.TrimPrefix(string(b), "after:")
 		}
 	} else {
 		if page, size, e = p.Page(defaultPageSize, maxInstancesPage); e != nil {
@@ -67,15 +71,26 @@ func (s *Service) describeInstances(p rpc.Params) (any, *rpc.Error) {
 		return nil, errDryRun
 	}
 
+	match := func(in *Instance) bool {
+		return in.RegionId == region &&
+			(keyPair == "" || in.KeyPairName == keyPair) && (status == "" || in.Status == status) &&
+			(zone == "" || in.ZoneId == zone) && (name == "" || rpc.MatchPattern(name, in.InstanceName)) &&
+			(group == "" || in.ResourceGroupId == group) && rpc.HasTags(in.Tags, tags)
+	}
 	var matched []*Instance
-	for in := range s.instances.All() {
-		if in.RegionId != region || (byID && !slices.Contains(ids, in.InstanceId)) ||
-			(keyPair != "" && in.KeyPairName != keyPair) || (status != "" && in.Status != status) ||
-			(zone != "" && in.ZoneId != zone) || (name != "" && !rpc.MatchPattern(name, in.InstanceName)) ||
-			(group != "" && in.ResourceGroupId != group) || !rpc.HasTags(in.Tags, tags) {
-			continue
+	if byID { // at most 100 ids: look them up rather than scan the fleet
+		for _, id := range ids {
+			if in, ok := s.instances.Get(id); ok && match(in) && !slices.Contains(matched, in) {
+				matched = append(matched, in)
+			}
 		}
-		matched = append(matched, in)
+		slices.SortFunc(matched, func(a, b *Instance) int { return strings.Compare(a.InstanceId, b.InstanceId) })
+	} else {
+		for in := range s.instances.All() {
+			if match(in) {
+				matched = append(matched, in)
+			}
+		}
 	}
 
 	out := map[string]any{"TotalCount": len(matched)}
@@ -92,7 +107,7 @@ func (s *Service) describeInstances(p rpc.Params) (any, *rpc.Error) {
 		pageOf = matched[from:to]
 		next := ""
 		if to < len(matched) {
-			next = base64.RawURLEncoding.EncodeToString([]byte("after:" + matched[to-1].InstanceId))
+			next = s.newToken(matched[to-1].InstanceId, filters)
 		}
 		out["NextToken"] = next
 	} else {
@@ -106,6 +121,56 @@ func (s *Service) describeInstances(p rpc.Params) (any, *rpc.Error) {
 	}
 	out["Instances"] = map[string]any{"Instance": list}
 	return out, nil
+}
+
+// pageToken is what a NextToken of DescribeInstances stands for: the instance the
+// next page follows, the filters of the listing it belongs to, and when it was given.
+type pageToken struct {
+	After   string `json:"a"`
+	Filters string `json:"f"`
+	Issued  int64  `json:"t"` // Unix nanoseconds
+}
+
+// newToken returns the NextToken of a page that ends with the instance after.
+func (s *Service) newToken(after, filters string) string {
+	b, _ := json.Marshal(pageToken{After: after, Filters: filters, Issued: s.clock().UnixNano()})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// readToken returns the instance a NextToken's page follows. Assumptions, where ECS
+// documents nothing about its tokens (harsher when in doubt): a token is refused,
+// 400 InvalidParameter, when it was not given by this API, belongs to a listing with
+// other filters, or is older than Config.NextTokenTTL.
+func (s *Service) readToken(tok, filters string) (string, *rpc.Error) {
+	var t pageToken
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || json.Unmarshal(b, &t) != nil || t.After == "" {
+		return "", rpc.Invalid("NextToken", "it is not a token this API returned")
+	}
+	if t.Filters != filters {
+		return "", rpc.Invalid("NextToken", "it belongs to a listing with other filters")
+	}
+	if s.tokenTTL > 0 && s.clock().Sub(time.Unix(0, t.Issued)) > s.tokenTTL {
+		return "", rpc.Invalid("NextToken", "it has expired")
+	}
+	return t.After, nil
+}
+
+// filterKey sums up the filters of a DescribeInstances request (every parameter but
+// the paging ones, DryRun and the gateway's), which its tokens are bound to.
+func filterKey(p rpc.Params) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(p.Values)) {
+		switch k {
+		case "NextToken", "MaxResults", "PageNumber", "PageSize", "DryRun":
+			continue
+		}
+		if slices.Contains(rpc.GatewayParams, k) {
+			continue
+		}
+		fmt.Fprintf(h, "%s=%q;", k, p.Values[k])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // ecsInstance is an instance as DescribeInstances answers it: the fields of

@@ -126,7 +126,7 @@ func (s *Service) serve(w http.ResponseWriter, req *rpc.Request) {
 		s.answer.Fail(w, req.HTTP, rpc.NewRequestID(), rpc.ErrUnknownAction)
 		return
 	}
-	s.pipeline.ServeAction(w, req, "ens:"+req.Action, a, ensParams(req.Params), s.answer,
+	s.pipeline.ServeAction(w, req, "ens:"+req.Action, "", a, ensParams(req.Params), s.answer,
 		func() *rpc.Error { return s.verifier.POP(req.HTTP, req.Params, req.Body) })
 }
 

@@ -7,6 +7,7 @@ package eventbridge
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -199,9 +200,22 @@ type entry struct {
 // standardAttributes are the CloudEvents attributes that are not extensions.
 var standardAttributes = []string{"id", "source", "specversion", "type", "subject", "time", "datacontenttype", "dataschema", "data", "data_base64"}
 
+// The limits of one PutEvents call (its API reference, /openapi/putEvents,
+// "Limits"): at most 16 events, 256 KB (262,144 bytes) of them, and 64 KB an
+// event, the sizes reckoned as EventBridge's "Calculate the size of events
+// published by PutEvents" says (eventSize).
+const (
+	MaxEvents     = 16
+	MaxEventBytes = 64 << 10
+	MaxCallBytes  = 256 << 10
+)
+
 // putEvents records a batch of events on their bus. The batch names one bus
 // that exists (else the whole request fails with 409, as the service does);
-// an event without id, source or type fails alone.
+// an event without id, source or type fails alone. A batch past the limits
+// (MaxEvents, MaxEventBytes, MaxCallBytes) fails as a whole with 400
+// InvalidArgument. Assumption, where the reference says nothing: an event too
+// large fails the whole call, not alone (the harsher reading).
 func (s *Service) putEvents(requestID string, body []byte) (any, *rpc.Error) {
 	body = bytes.TrimSpace(body)
 	var raws []json.RawMessage
@@ -210,9 +224,13 @@ func (s *Service) putEvents(requestID string, body []byte) (any, *rpc.Error) {
 	} else if err := json.Unmarshal(body, &raws); err != nil {
 		return nil, rpc.Errorf(http.StatusBadRequest, "InvalidArgument", "The request body is not a JSON array of CloudEvents.")
 	}
+	if len(raws) > MaxEvents {
+		return nil, rpc.Errorf(http.StatusBadRequest, "InvalidArgument", "A request may put at most %d events; this one has %d.", MaxEvents, len(raws))
+	}
 
 	events := make([]map[string]json.RawMessage, len(raws))
 	var buses []string
+	total := 0
 	for i, raw := range raws {
 		if json.Unmarshal(raw, &events[i]) != nil {
 			events[i] = nil
@@ -220,6 +238,14 @@ func (s *Service) putEvents(requestID string, body []byte) (any, *rpc.Error) {
 		if bus := attr(events[i], busAttribute); !slices.Contains(buses, bus) {
 			buses = append(buses, bus)
 		}
+		size := eventSize(events[i])
+		if size > MaxEventBytes {
+			return nil, rpc.Errorf(http.StatusBadRequest, "InvalidArgument", "The event [%s] has %d bytes, more than the %d an event may have.", attr(events[i], "id"), size, MaxEventBytes)
+		}
+		total += size
+	}
+	if total > MaxCallBytes {
+		return nil, rpc.Errorf(http.StatusBadRequest, "InvalidArgument", "The events of the request have %d bytes, more than the %d a request may put.", total, MaxCallBytes)
 	}
 	bus := ""
 	switch {
@@ -273,6 +299,27 @@ func (s *Service) putEvents(requestID string, body []byte) (any, *rpc.Error) {
 		"FailedEntryCount":       len(raws) - len(accepted),
 		"EntryList":              entries,
 	}, nil
+}
+
+// eventSize is the size of an event as EventBridge reckons it ("Calculate the size
+// of events published by PutEvents"): 36 bytes for time, if present; the UTF-8 bytes
+// of specversion, id, type, source, subject, dataschema and datacontenttype; the bytes
+// of data (as sent; data_base64 decoded).
+func eventSize(m map[string]json.RawMessage) int {
+	size := 0
+	if _, ok := m["time"]; ok {
+		size += 36
+	}
+	for _, name := range []string{"specversion", "id", "type", "source", "subject", "dataschema", "datacontenttype"} {
+		size += len(attr(m, name))
+	}
+	if d, ok := m["data"]; ok {
+		size += len(d)
+	}
+	if b64 := attr(m, "data_base64"); b64 != "" {
+		size += base64.StdEncoding.DecodedLen(len(b64))
+	}
+	return size
 }
 
 // attr returns a string attribute of an event, "" when absent or not a

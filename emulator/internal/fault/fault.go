@@ -25,6 +25,8 @@ type Fault struct {
 	// answered Throttling.User (EventBridge: TooManyRequests) without being
 	// processed. Below 1, one request is admitted per window of 1/QPS
 	// seconds. Refused requests do not use up the quota. 0 means no quota.
+	// The quota holds per API and per scope (Decide's): ECS's per region, as
+	// the cloud's quotas are, so each region has windows of its own.
 	QPS float64
 
 	// Probabilities in [0, 1] that an admitted request is answered with
@@ -74,14 +76,18 @@ const (
 func (k Kind) After() bool { return k >= DropAfter }
 
 // Set holds the per-API faults, the seeded random source and the
-// flow-control windows. All draws happen under mu, so a sequence of requests
+// flow-control windows (per API and scope). All draws happen under mu, so a sequence of requests
 // meets the same faults for the same seed. It is safe for concurrent use.
 type Set struct {
 	mu      sync.Mutex
 	byAPI   map[string]Fault
 	rng     *rand.Rand
-	windows map[string]window
+	windows map[windowKey]window
 }
+
+// windowKey names a flow-control window: the API's, in one scope (an ECS
+// region; "" for an API without regions).
+type windowKey struct{ api, scope string }
 
 // window is a flow-control window: its start and the requests admitted in it.
 type window struct {
@@ -95,7 +101,7 @@ func NewSet(seed int64, byAPI map[string]Fault) *Set {
 	s := &Set{
 		byAPI:   map[string]Fault{},
 		rng:     rand.New(rand.NewPCG(uint64(seed), 0x656d756c61746f72)),
-		windows: map[string]window{},
+		windows: map[windowKey]window{},
 	}
 	for api, f := range byAPI {
 		s.Put(api, f)
@@ -113,7 +119,11 @@ func (s *Set) Put(api string, f Fault) {
 	} else {
 		s.byAPI[api] = f
 	}
-	delete(s.windows, api)
+	for k := range s.windows {
+		if k.api == api {
+			delete(s.windows, k)
+		}
+	}
 }
 
 func (s *Set) lookup(api string) Fault {
@@ -130,13 +140,14 @@ func (s *Set) Snapshot() map[string]Fault {
 	return maps.Clone(s.byAPI)
 }
 
-// Decide admits or refuses a request of api under the quota, then draws its
-// fault and its latency.
-func (s *Set) Decide(api string, now time.Time) (Kind, time.Duration) {
+// Decide admits or refuses a request of api under the quota of its scope (an
+// ECS region, whose quotas are its own; "" for none), then draws its fault
+// and its latency.
+func (s *Set) Decide(api, scope string, now time.Time) (Kind, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.lookup(api)
-	if f.QPS > 0 && !s.admit(api, f.QPS, now) {
+	if f.QPS > 0 && !s.admit(windowKey{api, scope}, f.QPS, now) {
 		return Throttle, 0
 	}
 	kind := None
@@ -186,14 +197,14 @@ func (f Fault) rates() []threshold {
 	return out
 }
 
-// admit counts a request against the API's current flow-control window.
-func (s *Set) admit(api string, qps float64, now time.Time) bool {
+// admit counts a request against the current flow-control window of k.
+func (s *Set) admit(k windowKey, qps float64, now time.Time) bool {
 	length, limit := time.Second, int(qps)
 	if qps < 1 {
 		length, limit = time.Duration(float64(time.Second)/qps), 1
 	}
 	start := now.Truncate(length)
-	w := s.windows[api]
+	w := s.windows[k]
 	if !w.start.Equal(start) {
 		w = window{start: start}
 	}
@@ -201,7 +212,7 @@ func (s *Set) admit(api string, qps float64, now time.Time) bool {
 		return false
 	}
 	w.n++
-	s.windows[api] = w
+	s.windows[k] = w
 	return true
 }
 

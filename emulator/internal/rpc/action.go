@@ -18,11 +18,13 @@ type Action struct {
 var ErrUnknownAction = &Error{http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."}
 
 // ServeAction runs one request of a product's action a through the pipeline: api is the
-// name it is counted and faulted under, params its parameters as the product reads them,
-// answer how the product answers, auth its signature check.
-func (p *Pipeline) ServeAction(w http.ResponseWriter, req *Request, api string, a Action, params Params, answer Answer, auth func() *Error) {
+// name it is counted and faulted under, scope where it counts against the API's quota
+// (Endpoint.Scope), params its parameters as the product reads them, answer how the
+// product answers, auth its signature check.
+func (p *Pipeline) ServeAction(w http.ResponseWriter, req *Request, api, scope string, a Action, params Params, answer Answer, auth func() *Error) {
 	p.Serve(w, req.HTTP, Endpoint{
 		API:    api,
+		Scope:  scope,
 		Answer: answer,
 		Auth:   auth,
 		Handle: func(requestID string) (any, *Error) {

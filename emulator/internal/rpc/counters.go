@@ -10,6 +10,7 @@ import (
 type Counters struct {
 	mu       sync.Mutex
 	calls    map[string]int
+	callsIn  map[[2]string]int // by API and scope (ECS: region)
 	answered map[string]map[string]int
 	inflight map[string]int
 	peak     map[string]int
@@ -17,15 +18,16 @@ type Counters struct {
 
 // NewCounters returns zeroed counters.
 func NewCounters() *Counters {
-	return &Counters{calls: map[string]int{}, answered: map[string]map[string]int{}, inflight: map[string]int{}, peak: map[string]int{}}
+	return &Counters{calls: map[string]int{}, callsIn: map[[2]string]int{}, answered: map[string]map[string]int{}, inflight: map[string]int{}, peak: map[string]int{}}
 }
 
-// begin counts a request of api, tracks how many are in flight, and returns
-// the request's number among the API's calls (1 for the first).
-func (c *Counters) begin(api string) int {
+// begin counts a request of api in scope, tracks how many are in flight, and
+// returns the request's number among the API's calls (1 for the first).
+func (c *Counters) begin(api, scope string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls[api]++
+	c.callsIn[[2]string{api, scope}]++
 	c.inflight[api]++
 	if c.inflight[api] > c.peak[api] {
 		c.peak[api] = c.inflight[api]
@@ -57,6 +59,13 @@ func (c *Counters) Calls(api string) int {
 	return c.calls[api]
 }
 
+// CallsIn is the number of requests of the API in a scope (an ECS region).
+func (c *Counters) CallsIn(api, scope string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.callsIn[[2]string{api, scope}]
+}
+
 // Answered is the number of answers of the API with the error code; ""
 // counts the successes and CodeDropped the dropped connections.
 func (c *Counters) Answered(api, code string) int {
@@ -78,6 +87,7 @@ func (c *Counters) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.calls)
+	clear(c.callsIn)
 	clear(c.answered)
 	clear(c.peak)
 	maps.Copy(c.peak, c.inflight)

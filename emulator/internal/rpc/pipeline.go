@@ -35,7 +35,11 @@ type Pipeline struct {
 
 // Endpoint is one request of one API, as the pipeline runs it.
 type Endpoint struct {
-	API    string // the API's name, as counted and as faults are keyed
+	API string // the API's name, as counted and as faults are keyed
+	// Scope is where the request counts against the API's quota and in the
+	// counters' CallsIn: the region of an ECS request, whose quotas are per
+	// region; "" for an API without regions.
+	Scope  string
 	Answer Answer // how the service writes its answers
 	// Auth checks the request's signature.
 	Auth func() *Error
@@ -77,7 +81,7 @@ type outcome struct {
 func (p *Pipeline) Serve(w http.ResponseWriter, r *http.Request, e Endpoint) {
 	start := time.Now()
 	requestID := NewRequestID()
-	n := p.Counters.begin(e.API)
+	n := p.Counters.begin(e.API, e.Scope)
 	defer p.Counters.end(e.API)
 
 	o := p.run(r, e, requestID)
@@ -114,7 +118,7 @@ func (p *Pipeline) run(r *http.Request, e Endpoint, requestID string) outcome {
 	if err := e.Auth(); err != nil {
 		return outcome{err: err}
 	}
-	kind, delay := p.Faults.Decide(e.API, p.Clock())
+	kind, delay := p.Faults.Decide(e.API, e.Scope, p.Clock())
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		select {
