@@ -208,3 +208,32 @@ func TestAsyncExpiresInTheQueue(t *testing.T) {
 		t.Errorf("the function saw the expired invocation %s", id)
 	}
 }
+
+// TestCrash: InFlight lists the invocation the function works on, and Crash kills its
+// instance: the attempt fails as a crash and FC retries the asynchronous invocation,
+// which then succeeds. An invocation not in flight is not crashed.
+func TestCrash(t *testing.T) {
+	b := newBarrier(t)
+	r, logs := start(t, fcruntime.Config{Async: fcruntime.AsyncConfig{MaxRetryAttempts: 1, RetryBackoff: time.Millisecond}})
+	id, err := r.InvokeAsync(fcruntime.Invocation{Payload: b.request("a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.wait(t, 1)
+	if in := r.InFlight(); len(in) != 1 || in[0] != id {
+		t.Fatalf("in flight %v, want %s", in, id)
+	}
+	if !r.Crash(id) || r.Crash("1-no-such-request") {
+		t.Fatal("Crash did not find the invocation, or found one that is not there")
+	}
+	b.wait(t, 1) // the retry
+	b.open()
+	drain(t, r)
+	sawAttempts(t, logs, id, 1)
+	if recs := r.SuccessRecords(); len(recs) != 1 || recs[0].RequestContext.ApproximateInvokeCount != 2 {
+		t.Errorf("success records %+v: want one, after 2 attempts", recs)
+	}
+	if len(r.InFlight()) != 0 {
+		t.Errorf("still in flight: %v", r.InFlight())
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -502,4 +503,39 @@ func seconds(d time.Duration) string {
 // least 1 (FC's smallest timeout), rounded up.
 func timeoutSeconds(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))
+}
+
+// InFlight returns the request ids of the invocations the function is working on
+// now (handed to an instance and not yet ended), in no particular order.
+func (r *Runner) InFlight() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ids []string
+	for inst := range r.instances {
+		if c := inst.current; c != nil && c.handed && !c.ended {
+			ids = append(ids, c.id)
+		}
+	}
+	return ids
+}
+
+// Crash kills the process of the instance that works on the invocation with the
+// request id, as when an instance dies (out of memory, a host failure): the attempt
+// fails as Crashed, and an asynchronous invocation is retried. It reports whether such
+// an invocation was in flight.
+func (r *Runner) Crash(requestID string) bool {
+	r.mu.Lock()
+	var victim *instance
+	for inst := range r.instances {
+		if c := inst.current; c != nil && c.id == requestID && c.handed && !c.ended {
+			victim = inst
+		}
+	}
+	r.mu.Unlock()
+	if victim == nil {
+		return false
+	}
+	r.log.Warn("crashing the instance on request", "requestId", requestID, "pid", victim.pid)
+	r.signal(victim, syscall.SIGKILL)
+	return true
 }
