@@ -21,7 +21,13 @@
 // as a whole (region, key pair, the reach of a Targets selector) before or right after
 // step 1, and to each instance (protected and required tags) in step 2, dry runs too.
 //
-// NewEvent and Emit turn the answer into a result event for a Publisher. A Caller
+// A Targets request on ECS is a fleet run (fleet.go): above Service.Detach, a Fleet
+// takes every matching instance of one or several regions in parts of MaxInstances, one
+// part an invocation, each starting the next through FC (Invoker), with no store of its
+// own.
+//
+// NewEvent and Emit turn the answer into a result event for a Publisher; NewEvents
+// splits a large answer over events within EventBridge's size limit. A Caller
 // (caller.go), filled by the trigger's handler, says in both who asked.
 //
 // The package talks to the cloud only through the interfaces it declares (Cloud,

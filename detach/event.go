@@ -44,7 +44,18 @@ type Publisher interface {
 // PublishLimits is how much one Publish call may carry.
 type PublishLimits struct {
 	Events int // events a call
-	Bytes  int // bytes of event data a call, summed; an event larger than this goes alone
+	Bytes  int // bytes of events a call (Event.Size), summed; an event larger than this goes alone
+	// EventBytes is the most bytes an event may have (Event.Size); 0: no limit.
+	// NewEvents splits a result's instances over several events to keep within it.
+	EventBytes int
+}
+
+// Size is the size of the event as EventBridge reckons it ("Calculate the size of
+// events published by PutEvents"): 36 bytes for its time, the bytes of its id, type,
+// source, subject, specversion ("1.0") and datacontenttype (application/json), and of
+// its data.
+func (e Event) Size() int {
+	return 36 + len(e.ID) + len(e.Type) + len(e.Source) + len(e.Subject) + len("1.0") + len("application/json") + len(e.Data)
 }
 
 // RefusedEvents is the error of a Publish call whose events the bus refused one by one
@@ -98,14 +109,85 @@ func NewEvent(scope EventScope, res *Result, failure *ErrorResponse, keyPair str
 		region = "" // ENS has no API regions: acs:ens::<account>:keypair/<name>
 	}
 	ev.Subject = fmt.Sprintf("acs:%s:%s:%s:keypair/%s", product, region, scope.AccountID, keyPair)
+	ev.ID = eventID(scope.seed(ev.Time))
+	return ev
+}
+
+// seed is what an event's id is derived from: the request's attempt and place.
+func (scope EventScope) seed(t time.Time) string {
 	seed := fmt.Sprintf("%s/%s/%d/%d", scope.Source, scope.RequestID, scope.Retry, scope.Seq)
 	if scope.RequestID == "" {
-		seed += "/" + ev.Time.Format(time.RFC3339Nano)
+		seed += "/" + t.Format(time.RFC3339Nano)
 	}
+	return seed
+}
+
+// eventID makes an event id, in the form of a UUID, of a seed.
+func eventID(seed string) string {
 	sum := sha256.Sum256([]byte(seed))
 	h := hex.EncodeToString(sum[:16])
-	ev.ID = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-	return ev
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// NewEvents builds the result event of a request as NewEvent does, but when the event
+// would have more than maxBytes (Event.Size; 0: no limit) it splits the results over
+// several events, each within maxBytes: each carries the whole answer but for Results,
+// which holds a share of the instances, in order, and says which share it is ("Chunk":
+// 1 to "Chunks"). The counts (TotalCount, FailCount) are the request's in each.
+// EventBridge takes at most 64 KB an event, and a result of 1000 instances has some
+// 130 KB. The events' ids are derived as NewEvent's, and the share's number.
+func NewEvents(scope EventScope, res *Result, failure *ErrorResponse, keyPair string, maxBytes int) []Event {
+	ev := NewEvent(scope, res, failure, keyPair)
+	if res == nil || maxBytes <= 0 || ev.Size() <= maxBytes {
+		return []Event{ev}
+	}
+	return splitEvent(ev, maxBytes, res.Results, func(chunk []InstanceResult, i, n int) any {
+		r := *res
+		r.Results = chunk
+		return chunked[*Result]{&r, i, n}
+	})
+}
+
+// chunked is the data of one of the events a result is split over.
+type chunked[T any] struct {
+	Of     T
+	Chunk  int
+	Chunks int
+}
+
+// MarshalJSON writes the data of Of with Chunk and Chunks added.
+func (c chunked[T]) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(c.Of)
+	if err != nil || len(b) < 2 || b[len(b)-1] != '}' {
+		return b, err
+	}
+	return fmt.Appendf(b[:len(b)-1], `,"Chunk":%d,"Chunks":%d}`, c.Chunk, c.Chunks), nil
+}
+
+// splitEvent splits ev's results over events within maxBytes: data(chunk, i, n) is the
+// data of the i-th of n events (from 1), holding the results of chunk.
+func splitEvent(ev Event, maxBytes int, results []InstanceResult, data func(chunk []InstanceResult, i, n int) any) []Event {
+	empty, _ := json.Marshal(data(nil, 99999, 99999))
+	fixed := ev.Size() - len(ev.Data) + len(empty)
+	var chunks [][]InstanceResult
+	start, size := 0, fixed
+	for i, r := range results {
+		b, _ := json.Marshal(r)
+		if i > start && size+len(b)+1 > maxBytes {
+			chunks = append(chunks, results[start:i])
+			start, size = i, fixed
+		}
+		size += len(b) + 1
+	}
+	chunks = append(chunks, results[start:])
+	out := make([]Event, len(chunks))
+	for i, chunk := range chunks {
+		e := ev
+		e.Data, _ = json.Marshal(data(chunk, i+1, len(chunks)))
+		e.ID = eventID(fmt.Sprintf("%s/chunk/%d", ev.ID, i+1))
+		out[i] = e
+	}
+	return out
 }
 
 // EmitOptions say how Emit publishes; zero values take the defaults.
@@ -141,10 +223,10 @@ func batches(evs []Event, lim PublishLimits) [][]int {
 	var cur []int
 	size := 0
 	for i, ev := range evs {
-		if len(cur) > 0 && (len(cur) >= max(lim.Events, 1) || lim.Bytes > 0 && size+len(ev.Data) > lim.Bytes) {
+		if len(cur) > 0 && (len(cur) >= max(lim.Events, 1) || lim.Bytes > 0 && size+ev.Size() > lim.Bytes) {
 			out, cur, size = append(out, cur), nil, 0
 		}
-		cur, size = append(cur, i), size+len(ev.Data)
+		cur, size = append(cur, i), size+ev.Size()
 	}
 	if len(cur) > 0 {
 		out = append(out, cur)

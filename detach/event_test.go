@@ -74,7 +74,7 @@ type bus struct {
 	refuse map[string]error
 }
 
-func (b *bus) Limits() PublishLimits { return PublishLimits{Events: 3, Bytes: 100} }
+func (b *bus) Limits() PublishLimits { return PublishLimits{Events: 3, Bytes: 200} } // an event of no data: 58 bytes (Event.Size)
 
 func (b *bus) Publish(_ context.Context, evs []Event) error {
 	b.mu.Lock()
@@ -105,7 +105,7 @@ func TestEmitBatches(t *testing.T) {
 	for i := range 8 {
 		data := `{}`
 		if i == 4 {
-			data = `{"big":"` + strings.Repeat("x", 120) + `"}` // over the byte limit: goes alone
+			data = `{"big":"` + strings.Repeat("x", 160) + `"}` // over the byte limit: goes alone
 		}
 		evs = append(evs, Event{ID: fmt.Sprint(i), Data: json.RawMessage(data)})
 	}

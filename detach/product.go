@@ -13,8 +13,9 @@ func ValidProduct(p string) bool { return slices.Contains(Products, p) }
 // def (the DEFAULT_PRODUCT setting; "" means ECS).
 //
 //   - ECS: instances live in API regions; Targets.EnsRegionIds is ENS's.
-//   - ENS: no API regions (one endpoint serves every edge region), so no RegionId; its
-//     DescribeInstances has no resource group filter, so no Targets.ResourceGroupId.
+//   - ENS: no API regions (one endpoint serves every edge region), so no RegionId nor
+//     RegionIds; its DescribeInstances has no resource group filter, so no
+//     Targets.ResourceGroupId; no fleet runs (IsFleet), so no Continuation.
 //
 // Nested fields are reported under their top-level field, as the other checks do
 // (InvalidParameter.Targets, the message naming Targets.EnsRegionIds).
@@ -33,6 +34,12 @@ func (r *Request) ForProduct(def string) *Error {
 	case ProductENS:
 		if r.RegionId != "" {
 			return invalidParameter("RegionId", "ENS has no API regions (its instances are in edge regions): leave RegionId out, and select edge regions with Targets.EnsRegionIds")
+		}
+		if r.RegionIds != nil {
+			return invalidParameter("RegionIds", "ENS has no API regions (one endpoint serves every edge region): leave RegionIds out, and select edge regions with Targets.EnsRegionIds")
+		}
+		if r.Continuation != nil {
+			return invalidParameter("Continuation", "fleet runs, which continue in parts, are ECS's: an ENS selection is taken whole (at most MAX_INSTANCES)")
 		}
 		if r.Targets != nil && r.Targets.ResourceGroupId != "" {
 			return invalidParameter("Targets", "Targets.ResourceGroupId: ENS's DescribeInstances cannot select by resource group; select by Tags and EnsRegionIds")

@@ -26,6 +26,12 @@ type Request struct {
 	InstanceIds []string `json:"InstanceIds,omitempty" validate:"required_without=Targets,excluded_with=Targets,omitempty,min=1,unique,dive,instanceid"`
 	Targets     *Targets `json:"Targets,omitempty" validate:"omitempty"`
 	DryRun      bool     `json:"DryRun,omitempty"`
+	// RegionIds names the regions of a fleet run, or ["*"] for every region of the
+	// account (fleet_request.go); ECS only, with Targets.
+	RegionIds []string `json:"RegionIds,omitempty"`
+	// Continuation is set in the request that one part of a fleet run hands the next
+	// (fleet_request.go); callers leave it out.
+	Continuation *Continuation `json:"Continuation,omitempty"`
 }
 
 // Targets selects instances instead of listing them: the instances of the region that
@@ -94,15 +100,17 @@ func newValidator() *validator.Validate {
 // found is returned as an InvalidParameter.<Field> error. maxInstances caps InstanceIds.
 func ParseRequest(data []byte, maxInstances int) (Request, *Error) {
 	var req Request
-	var targets json.RawMessage
+	var targets, continuation json.RawMessage
 	err := decodeObject(data, map[string]any{
-		"Product":     &req.Product,
-		"RegionId":    &req.RegionId,
-		"KeyPairId":   &req.KeyPairId,
-		"KeyPairName": &req.KeyPairName,
-		"InstanceIds": &req.InstanceIds,
-		"Targets":     &targets,
-		"DryRun":      &req.DryRun,
+		"Product":      &req.Product,
+		"RegionId":     &req.RegionId,
+		"KeyPairId":    &req.KeyPairId,
+		"KeyPairName":  &req.KeyPairName,
+		"InstanceIds":  &req.InstanceIds,
+		"Targets":      &targets,
+		"DryRun":       &req.DryRun,
+		"RegionIds":    &req.RegionIds,
+		"Continuation": &continuation,
 	})
 	if err != nil {
 		var fe *fieldError
@@ -115,6 +123,11 @@ func ParseRequest(data []byte, maxInstances int) (Request, *Error) {
 		req.Targets = &Targets{}
 		if err := decodeTargets(targets, req.Targets); err != nil {
 			return req, err
+		}
+	}
+	if len(continuation) > 0 {
+		if req.Continuation, err = decodeContinuation(continuation); err != nil {
+			return req, invalidParameter("Continuation", err.Error())
 		}
 	}
 	return req, req.Validate(maxInstances)
@@ -158,7 +171,7 @@ func (r *Request) Validate(maxInstances int) *Error {
 	if maxInstances > 0 && len(r.InstanceIds) > maxInstances {
 		return invalidParameter("InstanceIds", fmt.Sprintf("%d ids given, at most %d are allowed", len(r.InstanceIds), maxInstances))
 	}
-	return nil
+	return r.validateFleet(maxInstances)
 }
 
 // fromValidation turns a validator failure into the contract's error, naming the

@@ -165,7 +165,11 @@ type run struct {
 	cancel context.CancelFunc
 	req    Request
 	retry  int // the invocation's retry count (WithRetryCount); never with DryRun
-	log    *slog.Logger
+	// selected says that a fleet run selected the instances (withSelected, fleet.go)
+	// rather than the caller named them: an unbound one fails alone, never the
+	// request, and one found without a key pair was detached since it was selected.
+	selected bool
+	log      *slog.Logger
 
 	ids    []string       // the instances, in answer order
 	pos    map[string]int // id -> index in ids
@@ -192,6 +196,7 @@ func (s *Service) newRun(ctx context.Context, cloud Cloud, req Request) *run {
 	if !req.DryRun { // a dry run detached nothing the first time
 		r.retry = retryCountFrom(ctx)
 	}
+	r.selected = selectedFrom(ctx)
 	return r
 }
 
@@ -398,7 +403,7 @@ func (r *run) checkAndDetach(kp KeyPair) *Error {
 			errs = r.check(kp, eligible)
 		}
 		err = r.requestFailure(kp, errs)
-		if err == nil && r.known == nil && r.req.KeyPairId == "" {
+		if err == nil && r.known == nil && r.req.KeyPairId == "" && !r.selected {
 			r.releaseChecked(eligible)
 		}
 	}()
@@ -466,7 +471,7 @@ func (r *run) requestFailure(kp KeyPair, errs []*Error) *Error {
 	if len(errs) > 0 && r.aborted {
 		return errs[0]
 	}
-	if r.req.KeyPairId != "" || r.known != nil || r.started || r.retry > 0 {
+	if r.req.KeyPairId != "" || r.known != nil || r.started || r.retry > 0 || r.selected {
 		return nil
 	}
 	var unbound []string
@@ -499,7 +504,7 @@ func (r *run) check(kp KeyPair, eligible chan<- string) []*Error {
 	g.SetLimit(r.opts.Concurrency)
 	var mu sync.Mutex
 	var errs []*Error
-	byName := r.req.KeyPairId == ""
+	byName := r.req.KeyPairId == "" && !r.selected
 	for chunk := range slices.Chunk(r.ids, r.lim.DescribeIDs) {
 		g.Go(func() error {
 			defer r.recoverIDs(chunk)
@@ -585,6 +590,8 @@ func (r *run) judge(kp KeyPair, id string, in Instance, exists bool, eligible ch
 			fmt.Sprintf("instance %s does not exist %s", id, r.where()))
 	case in.KeyPairName == "" && r.retry > 0:
 		r.result.Results[i] = succeeded(id, alreadyDetached(r.retry))
+	case in.KeyPairName == "" && r.selected && !r.req.DryRun:
+		r.result.Results[i] = succeeded(id, MessageNoLongerBound)
 	case in.KeyPairName != kp.Name:
 		bound := "no key pair"
 		if in.KeyPairName != "" {
