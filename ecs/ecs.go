@@ -38,7 +38,10 @@ type Client struct {
 	sdk      *aliyun.Clients[*ecsclient.Client]
 }
 
-var _ detach.Cloud = (*Client)(nil)
+var (
+	_ detach.Cloud        = (*Client)(nil)
+	_ detach.RegionLister = (*Client)(nil)
+)
 
 // New returns a client for cfg.
 func New(cfg Config) (*Client, error) {
@@ -168,6 +171,32 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 		return detach.InstancePage{}, aliyun.InvalidResponse("DescribeInstances", fmt.Sprintf("%d instances, TotalCount %d", len(p.Instances), total))
 	}
 	return p, nil
+}
+
+// DescribeRegions returns the ids of the account's regions, as the region's endpoint
+// answers them (for a fleet run's RegionIds). An answer without regions, or with a
+// null one, is an InvalidResponse: an account without regions is answered 403
+// Unauthorized.EmptyRegion.
+func (c *Client) DescribeRegions(ctx context.Context) ([]string, error) {
+	var resp *ecsclient.DescribeRegionsResponse
+	err := c.sdk.With(func(sdk *ecsclient.Client) (err error) {
+		resp, err = sdk.DescribeRegionsWithContext(ctx, &ecsclient.DescribeRegionsRequest{}, aliyun.Runtime())
+		return err
+	})
+	if err != nil {
+		return nil, c.cloudError(ctx, err)
+	}
+	if resp.Body == nil || resp.Body.Regions == nil || len(resp.Body.Regions.Region) == 0 {
+		return nil, aliyun.InvalidResponse("DescribeRegions", "no regions")
+	}
+	ids := make([]string, 0, len(resp.Body.Regions.Region))
+	for _, r := range resp.Body.Regions.Region {
+		if r == nil || tea.StringValue(r.RegionId) == "" {
+			return nil, aliyun.InvalidResponse("DescribeRegions", "a region without an id, or null")
+		}
+		ids = append(ids, tea.StringValue(r.RegionId))
+	}
+	return ids, nil
 }
 
 // tagsOf turns an instance's tags in DescribeInstances' answer into the domain's;

@@ -122,3 +122,22 @@ func TestDescribeHollowAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeRegions: the account's regions, in ECS's order; an answer without
+// regions (hollow) is an InvalidResponse, a refusal a CloudError.
+func TestDescribeRegions(t *testing.T) {
+	c, emu := client(t, nil)
+	got, err := c.DescribeRegions(context.Background())
+	if err != nil || fmt.Sprint(got) != "[cn-hangzhou cn-shanghai ap-southeast-1]" {
+		t.Fatalf("%v %v", got, err)
+	}
+	emu.SetFault(emulator.APIDescribeRegions, emulator.Fault{EmptyRate: 1})
+	var ce *detach.CloudError
+	if _, err := c.DescribeRegions(context.Background()); !errors.As(err, &ce) || ce.Code != detach.CodeInvalidResponse {
+		t.Errorf("hollow answer: %v", err)
+	}
+	emu.SetFault(emulator.APIDescribeRegions, emulator.Fault{ForbiddenRate: 1})
+	if _, err := c.DescribeRegions(context.Background()); !errors.As(err, &ce) || !ce.Forbidden() {
+		t.Errorf("refused: %v", err)
+	}
+}

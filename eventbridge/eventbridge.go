@@ -48,9 +48,11 @@ type Config struct {
 // and its path.
 var api = struct{ Action, Pathname string }{Action: "PutEvents", Pathname: "/openapi/putEvents"}
 
-// Limits of one PutEvents call: EventBridge takes at most 16 events a call, and (its
-// API reference; its limits page now says 1 MB) 256 KB of them.
-var limits = detach.PublishLimits{Events: 16, Bytes: 256 << 10}
+// Limits of one PutEvents call, as its API reference gives them: at most 16 events a
+// call, 256 KB of them (its limits page now says 1 MB: the harsher is kept), and 64 KB
+// an event (as the CloudEvents specification advises), sizes reckoned as EventBridge's
+// "Calculate the size of events published by PutEvents" says (detach.Event.Size).
+var limits = detach.PublishLimits{Events: 16, Bytes: 256 << 10, EventBytes: 64 << 10}
 
 // Publisher publishes result events to one bus. It is safe for concurrent use.
 type Publisher struct {
