@@ -92,6 +92,20 @@ func TestNextTokenRules(t *testing.T) {
 	if _, err := c.DescribeInstances(&ecs.DescribeInstancesRequest{RegionId: tea.String(hz), KeyPairName: tea.String("ops-2026"), MaxResults: tea.Int32(10), NextToken: tok}); outcome(err) != "InvalidParameter/400" {
 		t.Errorf("another listing's token: %s", outcome(err))
 	}
+	srv.ExpireNextTokens("cn-shanghai") // another region's: the token holds
+	if _, err := c.DescribeInstances(&ecs.DescribeInstancesRequest{RegionId: tea.String(hz), KeyPairName: tea.String("fleet-2026"), MaxResults: tea.Int32(10), NextToken: tok}); err != nil {
+		t.Errorf("a token of a region whose tokens did not expire: %v", err)
+	}
+	srv.ExpireNextTokens(hz)
+	if _, err := c.DescribeInstances(&ecs.DescribeInstancesRequest{RegionId: tea.String(hz), KeyPairName: tea.String("fleet-2026"), MaxResults: tea.Int32(10), NextToken: tok}); outcome(err) != "InvalidParameter/400" {
+		t.Errorf("a token expired by ExpireNextTokens: %s", outcome(err))
+	}
+	tok = first.Body.NextToken
+	fresh, err := c.DescribeInstances(&ecs.DescribeInstancesRequest{RegionId: tea.String(hz), KeyPairName: tea.String("fleet-2026"), MaxResults: tea.Int32(10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok = fresh.Body.NextToken
 	clock.advance(2 * time.Minute)
 	if _, err := c.DescribeInstances(&ecs.DescribeInstancesRequest{RegionId: tea.String(hz), KeyPairName: tea.String("fleet-2026"), MaxResults: tea.Int32(10), NextToken: tok}); outcome(err) != "InvalidParameter/400" {
 		t.Errorf("an expired token: %s", outcome(err))

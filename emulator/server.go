@@ -275,6 +275,11 @@ func (s *Server) SetInstance(in Instance) { s.ecs.SetInstance(in) }
 // CreationTime is made up.
 func (s *Server) AddKeyPair(kp KeyPair) { s.ecs.AddKeyPair(kp) }
 
+// ExpireNextTokens makes every NextToken that ECS's DescribeInstances has given so far
+// in a region ("" for every region) expire (refused with 400 InvalidParameter), as if
+// its lifetime had passed.
+func (s *Server) ExpireNextTokens(region string) { s.ecs.ExpireNextTokens(region) }
+
 // Events returns the CloudEvents recorded on a bus, in arrival order.
 func (s *Server) Events(bus string) []Event { return s.eb.Events(bus) }
 

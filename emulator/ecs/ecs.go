@@ -74,6 +74,7 @@ type Service struct {
 	mu        sync.Mutex // guards the state below
 	regions   []string
 	keyPairs  []KeyPair // in creation order
+	tokenGen  map[string]int // by region: DescribeInstances' tokens of another generation have expired
 	instances inventory.Instances[Instance]
 }
 
@@ -84,7 +85,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	fx := cfg.Fixture.Clone()
 	s := &Service{pipeline: cfg.Pipeline, verifier: cfg.Verifier, clock: cfg.Clock, exposeIDs: cfg.ExposeKeyPairIDs,
-		tokenTTL: cfg.NextTokenTTL, regions: fx.Regions, keyPairs: fx.KeyPairs}
+		tokenTTL: cfg.NextTokenTTL, tokenGen: map[string]int{}, regions: fx.Regions, keyPairs: fx.KeyPairs}
 	for _, in := range fx.Instances {
 		s.instances.Put(in.InstanceId, in)
 	}
@@ -158,6 +159,19 @@ func (s *Service) SetInstance(in Instance) {
 	defer s.mu.Unlock()
 	s.addRegion(in.RegionId)
 	s.instances.Put(in.InstanceId, in.clone())
+}
+
+// ExpireNextTokens makes every NextToken of DescribeInstances given so far in a region
+// ("" for every region) expire, as if its lifetime had passed (a test's way to meet the
+// case deterministically).
+func (s *Service) ExpireNextTokens(region string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.regions {
+		if region == "" || r == region {
+			s.tokenGen[r]++
+		}
+	}
 }
 
 // AddKeyPair adds a key pair or replaces the one with its name in its

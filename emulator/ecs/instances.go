@@ -54,7 +54,7 @@ func (s *Service) describeInstances(p rpc.Params) (any, *rpc.Error) {
 		}
 		size = min(max(size, minMaxResults), maxInstancesPage)
 		if tok := p.Get("NextToken"); tok != "" {
-			if after, e = s.readToken(tok, filters); e != nil {
+			if after, e = s.readToken(tok, filters, region); e != nil {
 				return nil, e
 			}
 		}
@@ -107,7 +107,7 @@ func (s *Service) describeInstances(p rpc.Params) (any, *rpc.Error) {
 		pageOf = matched[from:to]
 		next := ""
 		if to < len(matched) {
-			next = s.newToken(matched[to-1].InstanceId, filters)
+			next = s.newToken(matched[to-1].InstanceId, filters, region)
 		}
 		out["NextToken"] = next
 	} else {
@@ -129,19 +129,20 @@ type pageToken struct {
 	After   string `json:"a"`
 	Filters string `json:"f"`
 	Issued  int64  `json:"t"` // Unix nanoseconds
+	Gen     int    `json:"g"` // ExpireNextTokens' generation
 }
 
-// newToken returns the NextToken of a page that ends with the instance after.
-func (s *Service) newToken(after, filters string) string {
-	b, _ := json.Marshal(pageToken{After: after, Filters: filters, Issued: s.clock().UnixNano()})
+// newToken returns the NextToken of a page of a region that ends with the instance after.
+func (s *Service) newToken(after, filters, region string) string {
+	b, _ := json.Marshal(pageToken{After: after, Filters: filters, Issued: s.clock().UnixNano(), Gen: s.tokenGen[region]})
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // readToken returns the instance a NextToken's page follows. Assumptions, where ECS
 // documents nothing about its tokens (harsher when in doubt): a token is refused,
 // 400 InvalidParameter, when it was not given by this API, belongs to a listing with
-// other filters, or is older than Config.NextTokenTTL.
-func (s *Service) readToken(tok, filters string) (string, *rpc.Error) {
+// other filters, or is older than Config.NextTokenTTL or than the last ExpireNextTokens.
+func (s *Service) readToken(tok, filters, region string) (string, *rpc.Error) {
 	var t pageToken
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil || json.Unmarshal(b, &t) != nil || t.After == "" {
@@ -150,7 +151,7 @@ func (s *Service) readToken(tok, filters string) (string, *rpc.Error) {
 	if t.Filters != filters {
 		return "", rpc.Invalid("NextToken", "it belongs to a listing with other filters")
 	}
-	if s.tokenTTL > 0 && s.clock().Sub(time.Unix(0, t.Issued)) > s.tokenTTL {
+	if s.tokenTTL > 0 && s.clock().Sub(time.Unix(0, t.Issued)) > s.tokenTTL || t.Gen != s.tokenGen[region] {
 		return "", rpc.Invalid("NextToken", "it has expired")
 	}
 	return t.After, nil
