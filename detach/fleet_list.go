@@ -20,10 +20,11 @@ import (
 // A part's cursor (Cursor) carries the listing's NextToken to the next part, in
 // another invocation. ECS does not document how long a token stays valid. Assumption
 // (undocumented): it stays valid the seconds to minutes between two parts. When the
-// cloud refuses it anyway (a 4xx), the part lists from the start and skips to the place
-// the previous listing had reached: past the first of the last instances it listed
-// (Cursor.After), which assumes that the listing's order is stable (ECS documents none;
-// the emulator lists by instance id). Instances the run took are not taken again
+// cloud refuses it anyway (a 4xx; also for a token within one listing), the part lists
+// from the start and skips to the place the listing had reached: past the first of the
+// last instances it listed (Cursor.After), which assumes that the listing's order is
+// stable (ECS documents none; the emulator lists by instance id). Past maxRestarts
+// restarts in one listing, the part fails (FC runs it again). Instances the run took are not taken again
 // within a listing (each window is checked for ids seen before). If none of those last
 // instances is listed any more (all deleted or re-tagged meanwhile), the part lists
 // from the start without skipping: instances reported before that are still bound
@@ -39,6 +40,10 @@ type Cursor struct {
 
 // anchors is how many of the last listed instances a cursor keeps.
 const anchors = 8
+
+// maxRestarts bounds how often one listing starts again from the start for refused
+// tokens; past it, the part fails (and FC runs it again).
+const maxRestarts = 4
 
 // windowBytes bounds the ids of a window, so that the request of the next part, which
 // carries them, stays within FC's 128 KB (maxContinuation).
@@ -88,22 +93,29 @@ func (l *lister) next(c Cursor) ([]string, Cursor, *Error) {
 		return window, out, nil
 	}
 
-	// skipping: the listing is from the start, before the place the previous one
-	// reached; restarted: the listing is from the start (the place's instances, listed
-	// again, are not taken).
+	// place: the last instances listed before the listing started from the start (the
+	// previous listing's, or this one's when the cloud refused its token), to skip to;
+	// skipping: before the place; restarted: the listing is from the start (the place's
+	// instances, listed again, are not taken).
 	token, again := c.NextToken, false
-	skipping := token == "" && len(c.After) > 0
+	place := c.After
+	skipping := token == "" && len(place) > 0
 	restarted := skipping
 	last := slices.Clone(c.After)
+	restarts := 0
 	for {
 		q := l.q
 		q.NextToken = token
 		page, err := call(l.r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
 			return l.r.cloud.DescribeInstances(ctx, q)
 		})
-		if err != nil && token != "" && token == c.NextToken && !restarted && refused(err) {
+		if err != nil && token != "" && refused(err) && restarts < maxRestarts {
+			restarts++
 			l.r.log.Warn("the listing's token was refused; listing from the start to the place it had reached", "error", err.Error())
-			token, skipping, restarted, last = "", len(c.After) > 0, true, nil
+			if !skipping { // else the place is still ahead
+				place = slices.Clone(last)
+			}
+			token, skipping, restarted, last = "", len(place) > 0, true, nil
 			continue
 		}
 		if l.r.outOfTimeFor(err) {
@@ -113,7 +125,7 @@ func (l *lister) next(c Cursor) ([]string, Cursor, *Error) {
 			return nil, Cursor{}, toRequestError(err, "DescribeInstances")
 		}
 		for _, in := range page.Instances {
-			isAnchor := (skipping || restarted) && slices.Contains(c.After, in.ID)
+			isAnchor := (skipping || restarted) && slices.Contains(place, in.ID)
 			if skipping && !isAnchor {
 				continue // before the place: taken by earlier parts
 			}

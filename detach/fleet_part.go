@@ -93,6 +93,10 @@ func (f *Fleet) runPart(ctx context.Context, env FleetEnv, req Request, c Contin
 		next, nextCursor = carry(carried, next, nextCursor, l.limit)
 	}
 	if len(next) == 0 {
+		if c.Part == 1 { // the region's whole selection: as a Targets answer had it before fleet runs
+			matched, truncated := len(p.Results), false
+			p.MatchedCount, p.Truncated = &matched, &truncated
+		}
 		p.Final = true
 		log.Info("fleet region finished", "parts", p.Totals.Parts, "total", p.Totals.TotalCount, "failed", p.Totals.FailCount)
 		return p
