@@ -1,8 +1,8 @@
 // Package aliyun holds what the adapters over the Alibaba Cloud SDKs (ecs, ens,
-// eventbridge) share: credentials, endpoint settings, the SDK clients' configuration,
-// transport and pool (Clients), the generic RPC call through darabonba-openapi
-// (CallRPC: ens has no SDK of its own), and the turning of SDK errors into the
-// domain's *detach.CloudError with secrets kept out of messages.
+// eventbridge, fc) share: credentials, endpoint settings, the SDK clients' configuration,
+// transport and pool (Clients), the generic calls through darabonba-openapi (CallRPC
+// and CallROA: ens and fc have no SDK of their own here), and the turning of SDK errors
+// into the domain's *detach.CloudError with secrets kept out of messages.
 package aliyun
 
 import (
