@@ -35,6 +35,10 @@ type Settings struct {
 	DryRun              bool       // DRY_RUN: every request only plans, whatever it says
 	LogLevel            slog.Level // LOG_LEVEL: debug, info, warn or error
 
+	// Fleet runs (detach/fleet.go).
+	MaxParts   int    // MAX_PARTS: most parts of a region's chain in a fleet run
+	FCEndpoint string // FC_ENDPOINT: overrides FC's endpoint, <account>.<region>.fc.aliyuncs.com (local only)
+
 	// Policy is the guardrails (guard.go): ALLOWED_KEY_PAIRS, ALLOWED_REGIONS,
 	// PROTECTED_TAG, REQUIRED_TAG and ALLOW_UNSCOPED_TARGETS.
 	Policy detach.Policy
@@ -50,6 +54,7 @@ var Names = []string{
 	"MAX_INSTANCES", "MAX_BODY_BYTES", "EVENT_BUS", "EVENT_SOURCE", "EVENTBRIDGE_ENDPOINT",
 	"KEY_PAIR_ID", "KEY_PAIR_NAME", "DRY_RUN", "LOG_LEVEL",
 	"ALLOWED_KEY_PAIRS", "ALLOWED_REGIONS", "PROTECTED_TAG", "REQUIRED_TAG", "ALLOW_UNSCOPED_TARGETS", "JWT_CLAIM_PASS_BY",
+	"MAX_PARTS", "FC_ENDPOINT",
 }
 
 // Defaults of the settings that have one.
@@ -62,6 +67,7 @@ const (
 	DefaultMaxInstances = detach.DefaultMaxInstances
 	DefaultMaxBodyBytes = 1 << 20
 	DefaultEventSource  = "acs.fc.detach-keypair"
+	DefaultMaxParts     = detach.DefaultMaxParts
 )
 
 var busPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$`)
@@ -79,6 +85,7 @@ func Load(getenv func(string) string) (Settings, error) {
 		EventBridgeEndpoint: strings.TrimSpace(getenv("EVENTBRIDGE_ENDPOINT")),
 		KeyPairID:           strings.TrimSpace(getenv("KEY_PAIR_ID")),
 		KeyPairName:         strings.TrimSpace(getenv("KEY_PAIR_NAME")),
+		FCEndpoint:          strings.TrimSpace(getenv("FC_ENDPOINT")),
 	}
 	var errs []error
 	bad := func(name, value, want string) {
@@ -101,6 +108,7 @@ func Load(getenv func(string) string) (Settings, error) {
 	s.MaxAttempts = intSetting("MAX_ATTEMPTS", DefaultMaxAttempts, 1, 20)
 	s.MaxInstances = intSetting("MAX_INSTANCES", DefaultMaxInstances, 1, 100000)
 	s.MaxBodyBytes = intSetting("MAX_BODY_BYTES", DefaultMaxBodyBytes, 1024, 64<<20)
+	s.MaxParts = intSetting("MAX_PARTS", DefaultMaxParts, 1, 1000000)
 
 	qpsSetting := func(name string, def float64) float64 {
 		v := strings.TrimSpace(getenv(name))
@@ -125,7 +133,7 @@ func Load(getenv func(string) string) (Settings, error) {
 	if s.RegionID != "" && !detach.ValidRegionID(s.RegionID) {
 		bad("REGION_ID", s.RegionID, "want a region id such as cn-hangzhou")
 	}
-	for name, v := range map[string]string{"ECS_ENDPOINT": s.ECSEndpoint, "ENS_ENDPOINT": s.ENSEndpoint, "EVENTBRIDGE_ENDPOINT": s.EventBridgeEndpoint} {
+	for name, v := range map[string]string{"ECS_ENDPOINT": s.ECSEndpoint, "ENS_ENDPOINT": s.ENSEndpoint, "EVENTBRIDGE_ENDPOINT": s.EventBridgeEndpoint, "FC_ENDPOINT": s.FCEndpoint} {
 		if _, _, err := aliyun.ParseEndpoint(v); v != "" && err != nil {
 			bad(name, v, "want a URL such as http://127.0.0.1:8300 or a bare host name (https)")
 		}

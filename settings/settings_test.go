@@ -17,7 +17,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if s.BatchSize != 50 || s.Concurrency != 4 || s.ECSQPS != 20 || s.MaxAttempts != 5 || s.MaxInstances != 1000 ||
 		s.MaxBodyBytes != 1<<20 || s.EventSource != "acs.fc.detach-keypair" || s.LogLevel != slog.LevelInfo || s.EventBus != "" || s.DryRun ||
-		s.DefaultProduct != "ECS" || s.ENSQPS != 20 || s.ENSEndpoint != "" {
+		s.DefaultProduct != "ECS" || s.ENSQPS != 20 || s.ENSEndpoint != "" || s.MaxParts != DefaultMaxParts || s.FCEndpoint != "" {
 		t.Fatalf("defaults %+v", s)
 	}
 }
@@ -25,12 +25,14 @@ func TestDefaults(t *testing.T) {
 func TestValues(t *testing.T) {
 	s, err := load(map[string]string{"REGION_ID": "ap-southeast-1", "BATCH_SIZE": "20", "ECS_QPS": "0", "ECS_ENDPOINT": "http://127.0.0.1:8300",
 		"EVENTBRIDGE_ENDPOINT": "123.eventbridge.cn-hangzhou.aliyuncs.com", "EVENT_BUS": "ops-results", "KEY_PAIR_NAME": "ops-2026", "LOG_LEVEL": "DEBUG", "DRY_RUN": "true",
-		"DEFAULT_PRODUCT": "ENS", "ENS_ENDPOINT": "ens.ap-southeast-1.aliyuncs.com", "ENS_QPS": "7.5"})
+		"DEFAULT_PRODUCT": "ENS", "ENS_ENDPOINT": "ens.ap-southeast-1.aliyuncs.com", "ENS_QPS": "7.5",
+		"MAX_PARTS": "7", "FC_ENDPOINT": "http://127.0.0.1:8300"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.RegionID != "ap-southeast-1" || s.BatchSize != 20 || s.ECSQPS != 0 || s.EventBus != "ops-results" || s.KeyPairName != "ops-2026" || s.LogLevel != slog.LevelDebug || !s.DryRun ||
-		s.DefaultProduct != "ENS" || s.ENSEndpoint != "ens.ap-southeast-1.aliyuncs.com" || s.ENSQPS != 7.5 {
+		s.DefaultProduct != "ENS" || s.ENSEndpoint != "ens.ap-southeast-1.aliyuncs.com" || s.ENSQPS != 7.5 ||
+		s.MaxParts != 7 || s.FCEndpoint != "http://127.0.0.1:8300" {
 		t.Fatalf("%+v", s)
 	}
 }
@@ -44,6 +46,7 @@ func TestBadSettings(t *testing.T) {
 		"ALLOWED_KEY_PAIRS": "ops-2026,,x", "ALLOWED_REGIONS": "Hangzhou", "PROTECTED_TAG": "acs:x", "REQUIRED_TAG": "env=",
 		"ALLOW_UNSCOPED_TARGETS": "yes", "JWT_CLAIM_PASS_BY": "query:sub:uid",
 		"DEFAULT_PRODUCT": "ens", "ENS_ENDPOINT": "http://h/path", "ENS_QPS": "fast",
+		"MAX_PARTS": "0", "FC_ENDPOINT": "http://h/path",
 	}
 	_, err := load(bad)
 	if err == nil {
