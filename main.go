@@ -18,6 +18,7 @@ import (
 	"detachkeypair/ecs"
 	"detachkeypair/ens"
 	"detachkeypair/eventbridge"
+	fcapi "detachkeypair/fc"
 	"detachkeypair/handler"
 	"detachkeypair/settings"
 )
@@ -51,6 +52,9 @@ func wire(cfg settings.Settings, log *slog.Logger) handler.Config {
 		Publishers: func(region, accountID string, creds *aliyun.Credentials) (detach.Publisher, error) {
 			return eventbridge.New(eventbridge.Config{Bus: cfg.EventBus, Region: region, AccountID: accountID,
 				Endpoint: cfg.EventBridgeEndpoint, Credentials: creds})
+		},
+		Invokers: func(region, accountID, function string, creds *aliyun.Credentials) (detach.Invoker, error) {
+			return fcapi.New(fcapi.Config{Region: region, AccountID: accountID, Function: function, Endpoint: cfg.FCEndpoint, Credentials: creds})
 		},
 	}
 }

@@ -13,6 +13,7 @@ import (
 // outcome is the answer to one request: a result, or a request-level error.
 type outcome struct {
 	result  *detach.Result
+	part    *detach.Part // a fleet run's part; result is its Result
 	err     *detach.Error
 	emitted *bool          // whether the result event went out; nil when no bus is set
 	product string         // the request's product, once known
@@ -39,6 +40,9 @@ func (o outcome) body(requestID string) any {
 	if o.result != nil {
 		o.result.EventEmitted, o.result.Caller = o.emitted, o.caller
 	}
+	if o.part != nil {
+		return o.part
+	}
 	return o.result
 }
 
@@ -47,12 +51,26 @@ func (o outcome) status() int {
 	if o.err != nil {
 		return o.err.Status
 	}
+	if o.part != nil {
+		return o.part.Status()
+	}
 	return http.StatusOK
 }
 
 // retryable reports whether the outcome should fail a non-HTTP invocation, so that the
-// platform's retry policy runs it again: a request-level 5xx.
-func (o outcome) retryable() bool { return o.err != nil && o.err.Retryable() }
+// platform's retry policy runs it again: a request-level 5xx, or a fleet run's part
+// that could not start the next part.
+func (o outcome) retryable() bool {
+	return o.err != nil && o.err.Retryable() || o.part != nil && o.part.Retry()
+}
+
+// code is the error code of a retryable outcome, the failed invocation's errorType.
+func (o outcome) code() string {
+	if o.err != nil {
+		return o.err.Code
+	}
+	return o.part.Code
+}
 
 // answer encodes the outcome of a non-HTTP trigger.
 func answer(inv Invocation, o outcome) (json.RawMessage, error) {
@@ -81,7 +99,7 @@ func encode(body any, o outcome) (json.RawMessage, error) {
 		return nil, err
 	}
 	if o.retryable() {
-		return nil, messages.InvokeResponse_Error{Type: o.err.Code, Message: string(b)}
+		return nil, messages.InvokeResponse_Error{Type: o.code(), Message: string(b)}
 	}
 	return b, nil
 }

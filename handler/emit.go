@@ -35,33 +35,46 @@ func (h *Handler) emitAll(ctx context.Context, t task, items []item, outcomes []
 		return
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return outcomes[a].rank() - outcomes[b].rank() })
-	ordered := make([]detach.Event, len(order))
-	for i, at := range order {
-		ordered[i] = h.event(t, at, outcomes[at], items[at].keyPair)
+	pub, err := h.publishers(h.home(t.inv), t.inv.AccountID, t.inv.Credentials)
+	maxBytes := 0
+	if err == nil {
+		maxBytes = pub.Limits().EventBytes
+	}
+	var ordered []detach.Event
+	var of []int // the outcome of each event: a request's result may take several events
+	for _, at := range order {
+		for _, ev := range h.events(t, at, outcomes[at], items[at].keyPair, maxBytes) {
+			ordered, of = append(ordered, ev), append(of, at)
+		}
 	}
 
 	errs := make([]error, len(ordered))
-	pub, err := h.publishers(h.home(t.inv), t.inv.AccountID, t.inv.Credentials)
 	if err == nil {
 		errs = detach.Emit(ctx, pub, ordered, detach.EmitOptions{Attempts: h.cfg.MaxAttempts, Concurrency: h.cfg.Concurrency})
 	}
+	for _, at := range order {
+		emitted[at] = true
+	}
 	var failed []int
-	for i, at := range order {
+	for i, at := range of {
 		if err != nil {
 			errs[i] = err
 		}
-		if errs[i] == nil {
-			emitted[at] = true
-		} else {
+		if errs[i] != nil {
+			emitted[at] = false
 			failed = append(failed, i)
 		}
 	}
-	if len(ordered) == 1 {
+	if len(order) == 1 {
 		log := h.itemLog(t, items[order[0]], many)
-		if len(failed) == 0 {
+		switch {
+		case len(failed) == 0 && len(ordered) == 1:
 			log.Info("result event emitted", "result_event_id", ordered[0].ID, "result_event_type", ordered[0].Type, "bus", h.cfg.EventBus)
-		} else {
-			log.Error("result event not emitted; the answer stands", "result_event_id", ordered[0].ID, "bus", h.cfg.EventBus, "error", errs[0].Error())
+		case len(failed) == 0:
+			log.Info("result events emitted", "emitted", len(ordered), "first_result_event_id", ordered[0].ID, "bus", h.cfg.EventBus)
+		default:
+			log.Error("result event not emitted; the answer stands", "result_event_id", ordered[failed[0]].ID, "not_emitted", len(failed), "events", len(ordered),
+				"bus", h.cfg.EventBus, "error", errs[failed[0]].Error())
 		}
 		return
 	}
@@ -78,9 +91,11 @@ func (h *Handler) emitAll(ctx context.Context, t task, items []item, outcomes []
 	}
 }
 
-// event is the result event of the seq-th request of an invocation. keyPair names the
-// key pair in the subject when the outcome does not.
-func (h *Handler) event(t task, seq int, o outcome, keyPair string) detach.Event {
+// events are the result events of the seq-th request of an invocation, each within
+// maxBytes (0: no limit): one, or a large result's instances split over several, or a
+// fleet run's part's (detach.Part.Events). keyPair names the key pair in the subject
+// when the outcome does not.
+func (h *Handler) events(t task, seq int, o outcome, keyPair string, maxBytes int) []detach.Event {
 	region := o.region // the subject names the request's region; the bus is the function's
 	if region == "" {
 		region = h.home(t.inv)
@@ -89,10 +104,13 @@ func (h *Handler) event(t task, seq int, o outcome, keyPair string) detach.Event
 	if o.err != nil {
 		resp := o.err.Response(t.inv.RequestID)
 		resp.Caller = o.caller
-		return detach.NewEvent(scope, nil, &resp, keyPair)
+		return []detach.Event{detach.NewEvent(scope, nil, &resp, keyPair)}
 	}
 	o.result.Caller = o.caller
-	return detach.NewEvent(scope, o.result, nil, keyPair)
+	if o.part != nil {
+		return o.part.Events(scope, maxBytes)
+	}
+	return detach.NewEvents(scope, o.result, nil, keyPair, maxBytes)
 }
 
 // home is the region the function runs in: FC's, else the REGION_ID setting.

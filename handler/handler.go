@@ -25,11 +25,12 @@ import (
 
 // Invocation is what the platform says about one invocation.
 type Invocation struct {
-	RequestID   string
-	RetryCount  int // FC's x-fc-retry-count: 0 for the first attempt of an async invocation, then 1, 2, ...
-	Region      string
-	AccountID   string
-	Credentials *aliyun.Credentials // the function role's temporary credentials; nil outside FC
+	RequestID    string
+	FunctionName string // the function FC invoked: the one a fleet run's next part invokes
+	RetryCount   int    // FC's x-fc-retry-count: 0 for the first attempt of an async invocation, then 1, 2, ...
+	Region       string
+	AccountID    string
+	Credentials  *aliyun.Credentials // the function role's temporary credentials; nil outside FC
 }
 
 // invocationFrom reads the FC context of ctx, if there is one.
@@ -38,7 +39,7 @@ func invocationFrom(ctx context.Context) Invocation {
 	if !ok {
 		return Invocation{}
 	}
-	inv := Invocation{RequestID: fctx.RequestID, RetryCount: fctx.RetryCount, Region: fctx.Region, AccountID: fctx.AccountId}
+	inv := Invocation{RequestID: fctx.RequestID, FunctionName: fctx.Function.Name, RetryCount: fctx.RetryCount, Region: fctx.Region, AccountID: fctx.AccountId}
 	if c := fctx.Credentials; c.AccessKeyId != "" && c.AccessKeySecret != "" {
 		inv.Credentials = &aliyun.Credentials{AccessKeyID: c.AccessKeyId, AccessKeySecret: c.AccessKeySecret, SecurityToken: c.SecurityToken}
 	}
@@ -54,12 +55,18 @@ type CloudFactory func(product, region string, creds *aliyun.Credentials) (detac
 // region and account.
 type PublisherFactory func(region, accountID string, creds *aliyun.Credentials) (detach.Publisher, error)
 
+// InvokerFactory returns FC's InvokeFunction of a function (the function itself, for a
+// fleet run's next parts) in a region and account, signed with the given credentials.
+type InvokerFactory func(region, accountID, function string, creds *aliyun.Credentials) (detach.Invoker, error)
+
 // Config is what the function is made of: its settings and the adapters to the cloud.
 type Config struct {
 	Settings   settings.Settings
 	Logger     *slog.Logger     // nil: discarded
 	Clouds     CloudFactory     // required
 	Publishers PublisherFactory // required when Settings.EventBus is set
+	// Invokers lets a fleet run go on past its first part; nil: a fleet run stops there.
+	Invokers InvokerFactory
 	// Secrets are values no answer, log line or event may show, in any form, besides
 	// each invocation's credentials: main gives the credentials of the environment.
 	Secrets []string
@@ -70,7 +77,9 @@ type Config struct {
 type Handler struct {
 	cfg        settings.Settings
 	service    *detach.Service
+	fleet      *detach.Fleet
 	clouds     CloudFactory
+	invokers   InvokerFactory
 	publishers PublisherFactory
 	log        *slog.Logger
 	secrets    []string
@@ -83,19 +92,22 @@ func New(c Config) *Handler {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg := c.Settings
+	service := detach.NewService(detach.Options{
+		BatchSize:    cfg.BatchSize,
+		Concurrency:  cfg.Concurrency,
+		QPS:          cfg.ECSQPS,
+		ProductQPS:   map[string]float64{detach.ProductENS: cfg.ENSQPS},
+		MaxAttempts:  cfg.MaxAttempts,
+		MaxInstances: cfg.MaxInstances,
+		Logger:       log,
+		Policy:       cfg.Policy,
+	})
 	return &Handler{
-		cfg: cfg,
-		service: detach.NewService(detach.Options{
-			BatchSize:    cfg.BatchSize,
-			Concurrency:  cfg.Concurrency,
-			QPS:          cfg.ECSQPS,
-			ProductQPS:   map[string]float64{detach.ProductENS: cfg.ENSQPS},
-			MaxAttempts:  cfg.MaxAttempts,
-			MaxInstances: cfg.MaxInstances,
-			Logger:       log,
-			Policy:       cfg.Policy,
-		}),
+		cfg:        cfg,
+		service:    service,
+		fleet:      detach.NewFleet(service, detach.FleetOptions{MaxParts: cfg.MaxParts}),
 		clouds:     c.Clouds,
+		invokers:   c.Invokers,
 		publishers: c.Publishers,
 		log:        log,
 		secrets:    c.Secrets,
@@ -273,6 +285,9 @@ func (h *Handler) runRequest(ctx context.Context, t task, req detach.Request) (o
 	if req.RegionId == "" && product == detach.ProductECS {
 		return outcome{err: detach.InvalidParameter("RegionId", "no region: give RegionId, or set REGION_ID where the function runs outside FC")}
 	}
+	if detach.IsFleet(req) {
+		return h.runFleet(ctx, t, req)
+	}
 	cloud, cerr := h.clouds(product, req.RegionId, t.inv.Credentials)
 	if cerr != nil {
 		t.log.Error("cloud client not ready", "product", product, "region", req.RegionId, "error", cerr.Error())
@@ -289,4 +304,30 @@ func (h *Handler) runRequest(ctx context.Context, t task, req detach.Request) (o
 		return outcome{err: err, region: req.RegionId, product: product, ran: true}
 	}
 	return outcome{result: res, region: req.RegionId, product: product, ran: true}
+}
+
+// runFleet carries out a fleet run's start or one of its parts (detach/fleet.go).
+func (h *Handler) runFleet(ctx context.Context, t task, req detach.Request) outcome {
+	inv := t.inv
+	env := detach.FleetEnv{
+		Home: h.home(inv),
+		Cloud: func(region string) (detach.Cloud, error) {
+			return h.clouds(detach.ProductECS, region, inv.Credentials)
+		},
+		Seq: t.seq,
+	}
+	if h.invokers != nil && inv.FunctionName != "" {
+		env.Invoker = func() (detach.Invoker, error) {
+			return h.invokers(h.home(inv), inv.AccountID, inv.FunctionName, inv.Credentials)
+		}
+	}
+	part, err := h.fleet.Run(ctx, env, req)
+	if err != nil {
+		t.log.Warn("request failed", "code", err.Code, "status", err.Status, "message", err.Message)
+		return outcome{err: err, region: req.RegionId, product: detach.ProductECS, ran: true}
+	}
+	if part.Retry() {
+		t.log.Warn("fleet part failed; the invocation fails so that FC runs it again", "code", part.Code, "message", part.Message)
+	}
+	return outcome{result: &part.Result, part: part, region: part.Region, product: detach.ProductECS, ran: true}
 }

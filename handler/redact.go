@@ -30,6 +30,12 @@ func scrub(o outcome, red *aliyun.Redactor) outcome {
 			o.result.Results[i].Message = red.Redact(o.result.Results[i].Message)
 		}
 	}
+	if o.part != nil {
+		o.part.Message = red.Redact(o.part.Message)
+		for i := range o.part.Regions {
+			o.part.Regions[i].Message = red.Redact(o.part.Regions[i].Message)
+		}
+	}
 	return o
 }
 
