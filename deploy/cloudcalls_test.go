@@ -30,17 +30,19 @@ var cloudSDKShape = regexp.MustCompile(`^github\.com/(alibabacloud-go/[a-z0-9-]+
 
 // genericCalls are the SDK methods that call an API named by a value rather than by the
 // method: darabonba-openapi's CallApi and DoRequest families, the eventbridge SDK's
-// DoRequest, and aliyun.Clients' CallRPC (the adapters' shared way to CallApiWithCtx). The
-// API is then the Action the call is given.
+// DoRequest, and aliyun.Clients' CallRPC and CallROA (the adapters' shared ways to
+// CallApiWithCtx). The API is then the Action the call is given.
 var genericCalls = map[string]bool{
-	"CallApi": true, "CallApiWithCtx": true, "DoRequest": true, "DoRequestWithCtx": true, "CallRPC": true,
+	"CallApi": true, "CallApiWithCtx": true, "DoRequest": true, "DoRequestWithCtx": true, "CallRPC": true, "CallROA": true,
 }
 
 // genericAdapters are the adapter packages of products that have no SDK here and are
 // called through the generic OpenAPI client only (aliyun.Clients over darabonba-openapi):
-// by package directory, the RAM service code of their actions (ens/ → ens:DetachKeyPair).
+// by package directory, the RAM service code of their actions (ens/ → ens:DetachKeyPair,
+// fc/ → fc:InvokeFunction).
 var genericAdapters = map[string]string{
 	"ens": "ens",
+	"fc":  "fc",
 }
 
 // apiSuffixes are the suffixes of an SDK's per-API methods: X, XWithOptions, XWithContext.

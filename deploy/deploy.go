@@ -21,7 +21,8 @@ const ZipPath = "dist/detach-keypair.zip"
 
 // LocalOnlySettings are settings the code reads that point the function at a local
 // emulator instead of the cloud. The deployment files leave them out, so that in the
-// cloud the SDKs use the region's own endpoints (ENS: ens.aliyuncs.com). (Add one to a
-// deployment file only to reach ECS, ENS or EventBridge through a VPC endpoint, or ENS
-// on the international site: ENS_ENDPOINT=ens.ap-southeast-1.aliyuncs.com.)
-var LocalOnlySettings = []string{"ECS_ENDPOINT", "ENS_ENDPOINT", "EVENTBRIDGE_ENDPOINT"}
+// cloud the SDKs use the region's own endpoints (ENS: ens.aliyuncs.com; FC:
+// <account>.<region>.fc.aliyuncs.com). (Add one to a deployment file only to reach ECS,
+// ENS, EventBridge or FC through a VPC endpoint, FC's <account>.<region>-internal.fc.aliyuncs.com
+// say, or ENS on the international site: ENS_ENDPOINT=ens.ap-southeast-1.aliyuncs.com.)
+var LocalOnlySettings = []string{"ECS_ENDPOINT", "ENS_ENDPOINT", "EVENTBRIDGE_ENDPOINT", "FC_ENDPOINT"}
