@@ -1,7 +1,9 @@
 // Package localrun runs the function on a laptop the way Function Compute runs it: the
-// built binary under the FC runtime-API runner, its ECS, ENS and EventBridge endpoints
-// pointed at the embedded emulator, and the temporary credentials of a fake role. The
-// local command, the end-to-end tests and the benchmark all start it the same way.
+// built binary under the FC runtime-API runner, its ECS, ENS, EventBridge and FC
+// endpoints pointed at the embedded emulator, and the temporary credentials of a fake
+// role. The emulator's FC InvokeFunction hands the function's asynchronous invocations
+// of itself (a fleet run's next parts) to the runner, as FC would. The local command,
+// the end-to-end tests and the benchmark all start it the same way.
 package localrun
 
 import (
@@ -29,6 +31,9 @@ type Options struct {
 	// ExposeKeyPairIDs makes the emulator's DescribeKeyPairs answer KeyPairId,
 	// the undocumented case (emulator.Config.ExposeKeyPairIDs).
 	ExposeKeyPairIDs bool
+	// NextTokenTTL is how long the emulator's DescribeInstances tokens stay valid
+	// (emulator.Config.NextTokenTTL; 0: forever).
+	NextTokenTTL time.Duration
 	// Emulator is the URL of an emulator already running (make emulator,
 	// "http://127.0.0.1:8300") to use instead of starting one; the function
 	// then signs with its documented local key (emulator.DefaultAccessKeyID).
@@ -62,10 +67,15 @@ const DefaultEventBus = "detach-results"
 type Env struct {
 	Emulator    *emulator.Server // the emulator Start started; nil with Options.Emulator
 	EmulatorURL string           // the emulator's base URL, whoever started it
+	// FC is the emulator whose InvokeFunction runs the function (FC_ENDPOINT): Emulator,
+	// or, with Options.Emulator, one started for FC alone (a running emulator cannot
+	// reach this process's runner).
+	FC          *emulator.Server
 	Runner      *fcruntime.Runner
 	Credentials fcruntime.Credentials // the fake role's credentials (tests only)
 	EventBus    string
 	tmp         string
+	fcOwn       *emulator.Server // the FC-only emulator startFC started
 }
 
 // Start starts the emulator (unless Options.Emulator names a running one)
@@ -107,10 +117,15 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 			return nil, fmt.Errorf("building the function: %w", err)
 		}
 	}
+	if err := e.startFC(); err != nil {
+		e.Close()
+		return nil, err
+	}
 	env := []string{
 		"ECS_ENDPOINT=" + e.EmulatorURL,
 		"ENS_ENDPOINT=" + e.EmulatorURL,
 		"EVENTBRIDGE_ENDPOINT=" + e.EmulatorURL,
+		"FC_ENDPOINT=" + e.FC.URL(),
 		"EVENT_BUS=" + e.EventBus,
 	}
 	e.Runner, err = fcruntime.Start(ctx, fcruntime.Config{
@@ -146,7 +161,7 @@ func (e *StartError) Unwrap() error { return e.Err }
 // name and signs with its documented key.
 func (e *Env) startEmulator(ctx context.Context, o Options) error {
 	if o.Emulator != "" {
-		if o.Fixture != nil || o.ENSFixture != nil || len(o.Faults) > 0 || o.Seed != 0 || o.ExposeKeyPairIDs {
+		if o.Fixture != nil || o.ENSFixture != nil || len(o.Faults) > 0 || o.Seed != 0 || o.ExposeKeyPairIDs || o.NextTokenTTL != 0 {
 			return errors.New("the fixture, faults, seed and key pair ids configure an emulator that localrun starts: " +
 				"give them to the running emulator instead (its flags, or POST /_emulator/faults)")
 		}
@@ -169,6 +184,7 @@ func (e *Env) startEmulator(ctx context.Context, o Options) error {
 		Faults:           o.Faults,
 		Seed:             o.Seed,
 		ExposeKeyPairIDs: o.ExposeKeyPairIDs,
+		NextTokenTTL:     o.NextTokenTTL,
 	})
 	if err != nil {
 		return err // the emulator's errors say "emulator: ..." themselves
@@ -177,6 +193,28 @@ func (e *Env) startEmulator(ctx context.Context, o Options) error {
 		return err
 	}
 	e.Emulator, e.EmulatorURL = emu, emu.URL()
+	return nil
+}
+
+// startFC makes the function invocable through the emulated FC's InvokeFunction, with
+// its asynchronous task mode on (as the deployment files set it): an invocation goes
+// to the runner's InvokeAsync.
+func (e *Env) startFC() error {
+	e.FC = e.Emulator
+	if e.FC == nil {
+		fcEmu, err := emulator.New(emulator.Config{Credentials: []emulator.Credential{{
+			AccessKeyID: e.Credentials.AccessKeyID, AccessKeySecret: e.Credentials.AccessKeySecret, SecurityToken: e.Credentials.SecurityToken}}})
+		if err != nil {
+			return err
+		}
+		if err := fcEmu.Start("127.0.0.1:0"); err != nil {
+			return err
+		}
+		e.fcOwn, e.FC = fcEmu, fcEmu
+	}
+	e.FC.PutFunction(emulator.FCFunction{Name: fcruntime.DefaultFunctionName, AsyncTask: true, Invoke: func(payload []byte) (string, error) {
+		return e.Runner.InvokeAsync(fcruntime.Invocation{Payload: payload})
+	}})
 	return nil
 }
 
@@ -217,6 +255,9 @@ func (e *Env) Close() error {
 	}
 	if e.Emulator != nil {
 		e.Emulator.Close()
+	}
+	if e.fcOwn != nil {
+		e.fcOwn.Close()
 	}
 	if e.tmp != "" {
 		os.RemoveAll(e.tmp)

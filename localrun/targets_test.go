@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
+	"detachkeypair/detach"
 	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
@@ -54,32 +56,43 @@ func TestTargetsByTag(t *testing.T) {
 	// checked every instance of the fleet.
 }
 
-// TestTargetsCapAndContinue: more matches than MAX_INSTANCES are cut at the cap in id
-// order with Truncated and MatchedCount, and the next run continues with the rest.
-func TestTargetsCapAndContinue(t *testing.T) {
-	env := start(t, localrun.Options{Env: []string{"MAX_INSTANCES=4"}})
+// TestTargetsContinue: more matches than MAX_INSTANCES are taken in parts of
+// MAX_INSTANCES, in the listing's order, each part an invocation that the one before
+// started through FC: the first answer has the first part and says the region goes on;
+// each part's result event has its instances, the last says Final.
+func TestTargetsContinue(t *testing.T) {
+	env := start(t, localrun.Options{Env: []string{"MAX_INSTANCES=4"}, Async: fcruntime.AsyncConfig{RetryBackoff: 10 * time.Millisecond}})
 	payload, err := os.ReadFile("../events/timer-targets.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for run, want := range [][]int{{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}} {
-		before := bindings(env.Emulator)
-		a := invokeOne(t, env, payload)
-		matched := 15 - 4*run
-		if a.MatchedCount == nil || *a.MatchedCount != matched || a.Truncated == nil || !*a.Truncated || a.TotalCount != 4 {
-			t.Fatalf("run %d: matched %v truncated %v total %d", run+1, a.MatchedCount, a.Truncated, a.TotalCount)
+	before := bindings(env.Emulator)
+	first, regions := runFleetPayload(t, env, payload)
+	if len(first.Results) != 4 || !first.Continues || first.Final || len(first.Regions) != 1 || !first.Regions[0].Continues || first.MatchedCount != nil {
+		t.Fatalf("first answer: %+v", first)
+	}
+	rp := regions["cn-hangzhou"]
+	var all []detach.InstanceResult
+	for n, want := range [][]int{{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}, {13, 14, 15}} {
+		p := rp.parts[n+1]
+		if p == nil {
+			t.Fatalf("no part %d", n+1)
 		}
 		var got []int
-		for _, r := range a.Results {
-			var n int
-			fmt.Sscanf(r.InstanceId, "i-bp1d6tsvznfghy7y%04d", &n)
-			got = append(got, n)
+		for _, r := range p.Results {
+			var k int
+			fmt.Sscanf(r.InstanceId, "i-bp1d6tsvznfghy7y%04d", &k)
+			got = append(got, k)
 		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("run %d took %v, want %v", run+1, got, want)
+		if fmt.Sprint(got) != fmt.Sprint(want) || p.Final != (n == 3) {
+			t.Errorf("part %d took %v (Final %v), want %v", n+1, got, p.Final, want)
 		}
-		assertState(t, before, bindings(env.Emulator), a.Results, false)
+		all = append(all, p.Results...)
 	}
+	if len(rp.parts) != 4 || rp.parts[4].Totals.TotalCount != 15 || rp.parts[4].Totals.Codes[detach.CodeSuccess] != 10 {
+		t.Errorf("%d parts, the last's totals %+v", len(rp.parts), rp.parts[4].Totals)
+	}
+	assertState(t, before, bindings(env.Emulator), all, false)
 }
 
 // TestTargetsResourceGroupAndEmpty: the resource group narrows the selection; an empty
