@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,6 +87,7 @@ func New(cfg Config) (*Service, error) {
 	fx := cfg.Fixture.Clone()
 	s := &Service{pipeline: cfg.Pipeline, verifier: cfg.Verifier, clock: cfg.Clock, exposeIDs: cfg.ExposeKeyPairIDs,
 		tokenTTL: cfg.NextTokenTTL, tokenGen: map[string]int{}, regions: fx.Regions, keyPairs: fx.KeyPairs}
+	slices.SortFunc(fx.Instances, func(a, b Instance) int { return strings.Compare(a.InstanceId, b.InstanceId) }) // each Put appends
 	for _, in := range fx.Instances {
 		s.instances.Put(in.InstanceId, in)
 	}

@@ -13,6 +13,7 @@ import (
 type Instances[I any] struct {
 	byID map[string]*I
 	ids  []string // sorted
+	list []*I     // the instances of ids, in their order
 }
 
 // Put adds an instance or replaces the one with its id.
@@ -20,9 +21,12 @@ func (x *Instances[I]) Put(id string, in I) {
 	if x.byID == nil {
 		x.byID = map[string]*I{}
 	}
-	if _, ok := x.byID[id]; !ok {
-		i, _ := slices.BinarySearch(x.ids, id)
+	i, found := slices.BinarySearch(x.ids, id)
+	if !found {
 		x.ids = slices.Insert(x.ids, i, id)
+		x.list = slices.Insert(x.list, i, &in)
+	} else {
+		x.list[i] = &in
 	}
 	x.byID[id] = &in
 }
@@ -39,8 +43,8 @@ func (x *Instances[I]) Len() int { return len(x.ids) }
 // All yields every instance in id order.
 func (x *Instances[I]) All() iter.Seq[*I] {
 	return func(yield func(*I) bool) {
-		for _, id := range x.ids {
-			if !yield(x.byID[id]) {
+		for _, in := range x.list {
+			if !yield(in) {
 				return
 			}
 		}
