@@ -14,69 +14,22 @@ import (
 	"detachkeypair/localrun"
 )
 
-// fleetEvent is a result event of a fleet run's part, or a share of one (Chunk).
-type fleetEvent struct {
-	detach.Part
-	Chunk, Chunks int
-}
-
-// regionParts is what the result events say of one region of a run: each part as the
-// last attempt that reported it said it (its shares joined), and the regions that did
-// not run.
-type regionParts struct {
-	parts    map[int]*detach.Part
-	attempts map[int]int // the attempt that reported each part
-	notRun   *detach.Part
-}
-
-// collectParts reads the result events of a run, by region.
-func collectParts(t *testing.T, evs []emulator.Event, runID string) map[string]*regionParts {
+// collectParts reads the result events of a run, by region (localrun.ReadFleetRun),
+// each region's subjects checked.
+func collectParts(t *testing.T, evs []emulator.Event, runID string) map[string]*localrun.FleetRegion {
 	t.Helper()
-	type key struct {
-		region        string
-		part, attempt int
+	run, err := localrun.ReadFleetRun(evs, runID)
+	if err != nil {
+		t.Fatal(err)
 	}
-	shares := map[key][]fleetEvent{}
-	out := map[string]*regionParts{}
 	for _, ev := range evs {
-		var fe fleetEvent
-		if err := json.Unmarshal(ev.Data, &fe); err != nil {
-			t.Fatalf("event %s: %v", ev.Id, err)
-		}
-		if fe.RunId != runID {
-			continue
-		}
-		if ev.Subject != fmt.Sprintf("acs:ecs:%s:%s:keypair/%s", fe.Region, fcruntime.DefaultAccountID, fe.KeyPairName) {
-			t.Errorf("event %s of region %s has the subject %s", ev.Id, fe.Region, ev.Subject)
-		}
-		rp := out[fe.Region]
-		if rp == nil {
-			rp = &regionParts{parts: map[int]*detach.Part{}, attempts: map[int]int{}}
-			out[fe.Region] = rp
-		}
-		if fe.Part.Part == 0 {
-			rp.notRun = &fe.Part
-			continue
-		}
-		k := key{fe.Region, fe.Part.Part, fe.Attempt}
-		shares[k] = append(shares[k], fe)
-	}
-	for k, list := range shares {
-		slices.SortFunc(list, func(a, b fleetEvent) int { return a.Chunk - b.Chunk })
-		p := list[0].Part
-		p.Results = nil
-		for i, fe := range list {
-			if n := max(fe.Chunks, 1); len(list) != n || fe.Chunks > 0 && fe.Chunk != i+1 {
-				t.Fatalf("region %s part %d attempt %d: shares %d of %d", k.region, k.part, k.attempt, len(list), n)
-			}
-			p.Results = append(p.Results, fe.Results...)
-		}
-		rp := out[k.region]
-		if prev, ok := rp.attempts[k.part]; !ok || k.attempt > prev {
-			rp.parts[k.part], rp.attempts[k.part] = &p, k.attempt
+		var p detach.Part
+		if json.Unmarshal(ev.Data, &p) == nil && p.RunId == runID &&
+			ev.Subject != fmt.Sprintf("acs:ecs:%s:%s:keypair/%s", p.Region, fcruntime.DefaultAccountID, p.KeyPairName) {
+			t.Errorf("event %s of region %s has the subject %s", ev.Id, p.Region, ev.Subject)
 		}
 	}
-	return out
+	return run.Regions
 }
 
 // checkFleet checks a finished run against the emulator's state: every instance the
@@ -85,7 +38,7 @@ func collectParts(t *testing.T, evs []emulator.Event, runID string) map[string]*
 // Running: refused, still bound); no other instance is reported or changed; each
 // region's parts run from 1 to a Final one, their running totals add up, and the
 // Final totals are the emulator's.
-func checkFleet(t *testing.T, fleet *emulator.Fixture, emu *emulator.Server, regions map[string]*regionParts, keyPair string, tag emulator.Tag) {
+func checkFleet(t *testing.T, fleet *emulator.Fixture, emu *emulator.Server, regions map[string]*localrun.FleetRegion, keyPair string, tag emulator.Tag) {
 	t.Helper()
 	now := map[string]emulator.Instance{}
 	for _, in := range emu.Instances() {
@@ -100,7 +53,7 @@ func checkFleet(t *testing.T, fleet *emulator.Fixture, emu *emulator.Server, reg
 			}
 		}
 		if len(selected) == 0 {
-			if rp == nil || rp.notRun == nil || rp.notRun.Code != detach.CodeKeyPairNotFound || !rp.notRun.Final {
+			if rp == nil || rp.NotRun == nil || rp.NotRun.Code != detach.CodeKeyPairNotFound || !rp.NotRun.Final {
 				t.Errorf("region %s without the key pair: %+v, want a Final InvalidKeyPair.NotFound event", region, rp)
 			}
 			continue
@@ -111,9 +64,9 @@ func checkFleet(t *testing.T, fleet *emulator.Fixture, emu *emulator.Server, reg
 		}
 		reported := map[string]int{}
 		var running detach.Totals
-		last := len(rp.parts)
+		last := len(rp.Parts)
 		for n := 1; n <= last; n++ {
-			p := rp.parts[n]
+			p := rp.Parts[n]
 			if p == nil {
 				t.Fatalf("region %s: part %d of %d has no event", region, n, last)
 			}
@@ -157,7 +110,7 @@ func checkFleet(t *testing.T, fleet *emulator.Fixture, emu *emulator.Server, reg
 				t.Errorf("%s, not selected, changed from %q to %q", in.InstanceId, in.KeyPairName, now[in.InstanceId].KeyPairName)
 			}
 		}
-		final := rp.parts[last].Totals
+		final := rp.Parts[last].Totals
 		if final.TotalCount != len(selected) || final.Codes[detach.CodeSuccess] != detached || final.FailCount != refused ||
 			final.Codes[detach.CodeIncorrectStatus]+final.Codes[detach.CodeProtected] != refused {
 			t.Errorf("region %s: Final totals %+v; the emulator says %d selected, %d detached, %d refused", region, final, len(selected), detached, refused)
@@ -170,13 +123,13 @@ func isProtected(t emulator.Tag) bool { return t.Key == emulator.ProtectedTagKey
 
 // runFleet starts a fleet run with req as a timer event would (synchronously), waits
 // until every part has settled, and returns the first answer and the parts.
-func runFleet(t *testing.T, env *localrun.Env, req map[string]any) (*detach.Part, map[string]*regionParts) {
+func runFleet(t *testing.T, env *localrun.Env, req map[string]any) (*detach.Part, map[string]*localrun.FleetRegion) {
 	t.Helper()
 	return runFleetPayload(t, env, timerEvent(req))
 }
 
 // runFleetPayload is runFleet with a trigger's payload.
-func runFleetPayload(t *testing.T, env *localrun.Env, payload []byte) (*detach.Part, map[string]*regionParts) {
+func runFleetPayload(t *testing.T, env *localrun.Env, payload []byte) (*detach.Part, map[string]*localrun.FleetRegion) {
 	t.Helper()
 	res, err := env.Invoke(context.Background(), payload)
 	if err != nil || res.Outcome != fcruntime.Succeeded {
@@ -234,7 +187,7 @@ func TestFleetRun(t *testing.T) {
 	}
 	parts := 0
 	for _, rp := range regions {
-		parts += len(rp.parts)
+		parts += len(rp.Parts)
 	}
 	tasks := env.Emulator.FCTasks()
 	if len(tasks) != parts-1 { // every part but the first invocation's is an FC task
@@ -277,7 +230,7 @@ func TestFleetPartCrashed(t *testing.T) {
 	checkFleet(t, fleet, env.Emulator, regions, emulator.DefaultFleetKeyPair, emulator.DefaultFleetTag)
 	retried := 0
 	for _, rp := range regions {
-		for _, a := range rp.attempts {
+		for _, a := range rp.Attempts {
 			retried += a
 		}
 	}

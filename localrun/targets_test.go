@@ -74,7 +74,7 @@ func TestTargetsContinue(t *testing.T) {
 	rp := regions["cn-hangzhou"]
 	var all []detach.InstanceResult
 	for n, want := range [][]int{{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}, {13, 14, 15}} {
-		p := rp.parts[n+1]
+		p := rp.Parts[n+1]
 		if p == nil {
 			t.Fatalf("no part %d", n+1)
 		}
@@ -89,8 +89,8 @@ func TestTargetsContinue(t *testing.T) {
 		}
 		all = append(all, p.Results...)
 	}
-	if len(rp.parts) != 4 || rp.parts[4].Totals.TotalCount != 15 || rp.parts[4].Totals.Codes[detach.CodeSuccess] != 10 {
-		t.Errorf("%d parts, the last's totals %+v", len(rp.parts), rp.parts[4].Totals)
+	if len(rp.Parts) != 4 || rp.Parts[4].Totals.TotalCount != 15 || rp.Parts[4].Totals.Codes[detach.CodeSuccess] != 10 {
+		t.Errorf("%d parts, the last's totals %+v", len(rp.Parts), rp.Parts[4].Totals)
 	}
 	assertState(t, before, bindings(env.Emulator), all, false)
 }
