@@ -6,6 +6,7 @@
 // call strategy of orchestration templates, with the ratio between the two.
 //
 //	go run ./cmd/bench [-n 30,300,3000,10000] [-baseline 30,300] [-latency 50ms] [-qps 20] [-product ens] [-by-name]
+//	go run ./cmd/bench -fleet 100000 [-fleet-regions 3] [-fleet-max-instances 1000] (a fleet run: fleet.go)
 //
 // With -product=ens the fleet is ENS's (edge instances, DetachKeyPair 30 ids a call,
 // paced by ENS_QPS) instead of ECS's (50 ids a call, ECS_QPS).
@@ -71,6 +72,10 @@ func main() {
 		fail(err)
 	}
 	defer os.RemoveAll(bin[:strings.LastIndex(bin, "/")])
+	if *fleetN > 0 { // fleet.go
+		benchFleet(ctx, bin, *latency, *qps)
+		return
+	}
 
 	fmt.Printf("%s; emulator: %s latency per call, quota %.0f calls/s per API; function: built binary under the FC runtime runner\n", prod.name, *latency, *qps)
 	fmt.Printf("lower bound = calls of the busiest API / quota + one call's latency (the fewest calls: ⌈N/%d⌉ DetachKeyPair)\n", prod.batch)
