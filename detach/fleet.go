@@ -19,12 +19,12 @@ import (
 // matches, in one region or in several (RegionIds, ["*"] for all), whatever their
 // number. It is a layer above Service.Detach:
 //
-//   - The first invocation checks the regions (DescribeRegions, for RegionIds) and
+//   - The first invocation checks the regions (DescribeRegions, for RegionIds),
 //     resolves the key pair in each (a region without it is reported so, and the
-//     others go on). It starts the first part of every other region in a new
-//     asynchronous invocation of the function, then runs the first part of one region
-//     itself, and answers with that part's results and, for each region, whether it
-//     goes on (Part.Regions).
+//     others go on) and lists each region's first window. It starts the first part of
+//     every other region in a new asynchronous invocation of the function, then runs
+//     the first part of one region itself, and answers with that part's results and,
+//     for each region, whether it goes on (Part.Regions).
 //   - A part takes at most MaxInstances of its region's instances (its window), detaches
 //     the key pair from them with one Service.Detach, and, at the same time, lists the
 //     next window. If there is one, it starts the next part, an asynchronous invocation
@@ -262,29 +262,54 @@ func (f *Fleet) start(ctx context.Context, env FleetEnv, req Request) (*Part, *E
 	}
 
 	runs := make([]RegionRun, len(keys))
-	var invoker Invoker
-	var others []int
 	for i, k := range keys {
 		runs[i] = RegionRun{RegionId: k.region}
 		if k.err != nil {
 			runs[i].Code, runs[i].Message = k.err.Code, k.err.Message
-		} else if i != own {
+		}
+	}
+	// Every region's first window is listed here, so that each first part, as every
+	// later one, has its instances named in its request: FC running it again checks
+	// the same instances (an instance the earlier attempt detached is reported so).
+	firsts, lerr := f.firstWindows(ctx, env, req, keys)
+	if lerr != nil {
+		log.Warn("fleet run not started: a region's first instances could not be listed", "code", lerr.Code)
+		return nil, lerr
+	}
+	own = -1
+	var others []int
+	for i, k := range keys {
+		switch {
+		case k.err != nil:
+		case firsts[i].err != nil:
+			runs[i].Code, runs[i].Message = firsts[i].err.Code, firsts[i].err.Message
+		case own < 0:
+			own = i
+		default:
 			others = append(others, i)
 		}
 	}
+	if own < 0 { // every region's listing refused
+		for _, w := range firsts {
+			if w.err != nil {
+				return nil, w.err
+			}
+		}
+	}
+	first := func(i int) Continuation {
+		return Continuation{RunId: runID, Part: 1, KeyPairId: keys[i].kp.ID, InstanceIds: firsts[i].window, Cursor: firsts[i].cursor}
+	}
 	if len(others) > 0 {
-		inv, ierr := f.invoker(env)
+		invoker, ierr := f.invoker(env)
 		if ierr != nil {
 			return nil, ierr
 		}
-		invoker = inv
 		var g errgroup.Group
 		g.SetLimit(8)
 		errs := make([]error, len(keys))
 		for _, i := range others {
 			g.Go(func() error {
-				k := keys[i]
-				errs[i] = f.startPart(ctx, invoker, partRequest(req, k.region, k.kp), Continuation{RunId: runID, Part: 1, KeyPairId: k.kp.ID})
+				errs[i] = f.startPart(ctx, invoker, partRequest(req, keys[i].region, keys[i].kp), first(i))
 				return nil
 			})
 		}
@@ -300,7 +325,7 @@ func (f *Fleet) start(ctx context.Context, env FleetEnv, req Request) (*Part, *E
 	}
 	k := keys[own]
 	log.Info("fleet run started", "regions", len(keys), "started_elsewhere", len(others), "region", k.region)
-	p := f.runPart(ctx, env, partRequest(req, k.region, k.kp), Continuation{RunId: runID, Part: 1, KeyPairId: k.kp.ID})
+	p := f.runPart(ctx, env, partRequest(req, k.region, k.kp), first(own))
 	runs[own].Continues = p.Continues
 	if p.Failed() {
 		runs[own].Code, runs[own].Message = p.Code, p.Message
@@ -442,6 +467,47 @@ func (f *Fleet) resolve(ctx context.Context, env FleetEnv, req Request, keyPairI
 		k.kp, k.err = kp, r.guardKeyPair(kp)
 	}
 	return k
+}
+
+// listedWindow is a region's first window, or why it could not be listed.
+type listedWindow struct {
+	window []string
+	cursor Cursor
+	err    *Error
+}
+
+// firstWindows lists the first window of every region whose key pair resolved, at
+// once. A region whose listing the cloud refused for good (a permission, say) is
+// reported so and the others go on; one that failed for a reason that may pass, or
+// ran out of time, fails the start (*Error): nothing has been detached or started.
+func (f *Fleet) firstWindows(ctx context.Context, env FleetEnv, req Request, keys []regionKey) ([]listedWindow, *Error) {
+	out := make([]listedWindow, len(keys))
+	var g errgroup.Group
+	g.SetLimit(8)
+	for i, k := range keys {
+		if k.err != nil {
+			continue
+		}
+		g.Go(func() error {
+			cloud, err := env.Cloud(k.region)
+			if err != nil {
+				out[i].err = Internal("the function could not set up its ECS client for region " + k.region + ": " + err.Error())
+				return nil
+			}
+			preq := partRequest(req, k.region, k.kp)
+			r := f.svc.newRun(ctx, resolvedCloud{Cloud: cloud, kp: k.kp}, preq)
+			defer r.cancel()
+			out[i].window, out[i].cursor, out[i].err = f.newLister(r, preq, k.kp).next(Cursor{})
+			return nil
+		})
+	}
+	g.Wait()
+	for i, w := range out {
+		if w.err != nil && w.err.Retryable() {
+			return nil, &Error{Status: w.err.Status, Code: w.err.Code, Message: "region " + keys[i].region + ": " + w.err.Message + "; nothing was detached or started"}
+		}
+	}
+	return out, nil
 }
 
 // resolvedCloud is a region's cloud for a run's parts: the run resolved the key pair

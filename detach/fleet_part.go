@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -13,8 +14,8 @@ import (
 const maxContinuation = 128 << 10
 
 // runPart runs one part of a region's chain: it detaches the key pair from the part's
-// window (listed by the part before; the first part lists its own) while it lists the
-// next window, then starts the next part. Every failure is in the Part.
+// window (listed by the part before, or, for the first part, by the run's first
+// invocation) while it lists the next window, then starts the next part. Every failure is in the Part.
 func (f *Fleet) runPart(ctx context.Context, env FleetEnv, req Request, c Continuation) *Part {
 	region := req.RegionId
 	log := loggerFrom(ctx, f.svc.opts.Logger).With("run_id", c.RunId, "region", region, "part", c.Part)
@@ -42,28 +43,34 @@ func (f *Fleet) runPart(ctx context.Context, env FleetEnv, req Request, c Contin
 	l := f.newLister(r, req, kp)
 
 	window, cursor := c.InstanceIds, c.Cursor
-	if window == nil && c.Part == 1 { // the first part lists its own window
-		var lerr *Error
-		if window, cursor, lerr = l.next(cursor); lerr != nil {
-			return p.fail(lerr)
-		}
-	}
 	var next []string
 	var nextCursor Cursor
 	var nextErr *Error
 	var res *Result
 	var derr *Error
-	listNext := func() { next, nextCursor, nextErr = l.next(cursor) }
+	// The listing calls DescribeInstances under the same quota as the checks of the
+	// window: it starts once the first check has, so that the first detach, which
+	// waits for that check, does not wait for a page of the listing too. (Then both
+	// share the quota: the listing, page after page, could not use it alone.)
+	checking, detached := make(chan struct{}), make(chan struct{})
+	listNext := func() {
+		select {
+		case <-checking:
+		case <-detached:
+		}
+		next, nextCursor, nextErr = l.next(cursor)
+	}
 	if cursor.Done && len(cursor.Pending) == 0 {
 		listNext, nextCursor = nil, cursor
 	}
 	detach := func() {
+		defer close(detached)
 		if len(window) == 0 {
 			res = &Result{}
 			return
 		}
 		wreq := Request{Product: ProductECS, RegionId: region, KeyPairName: kp.Name, InstanceIds: window, DryRun: req.DryRun}
-		res, derr = f.svc.Detach(withSelected(wctx), kc, wreq)
+		res, derr = f.svc.Detach(withSelected(wctx), firstCall{Cloud: kc, once: new(sync.Once), began: checking}, wreq)
 	}
 	sharedWait(detach, listNext)
 	if derr != nil {
@@ -120,6 +127,19 @@ func (f *Fleet) runPart(ctx context.Context, env FleetEnv, req Request, c Contin
 	}
 	p.Continues = true
 	return p
+}
+
+// firstCall closes began when its first DescribeInstances call starts (after the
+// pacer's wait).
+type firstCall struct {
+	Cloud
+	once  *sync.Once
+	began chan struct{}
+}
+
+func (c firstCall) DescribeInstances(ctx context.Context, q InstanceQuery) (InstancePage, error) {
+	c.once.Do(func() { close(c.began) })
+	return c.Cloud.DescribeInstances(ctx, q)
 }
 
 // fail ends a part that could not run: its error, and, for a 5xx, a retry by FC.
@@ -182,11 +202,15 @@ func (f *Fleet) startPart(ctx context.Context, inv Invoker, req Request, c Conti
 	id := taskID(c.RunId, req.RegionId, c.Part)
 	r := f.svc.newRun(ctx, invokerCloud{region: req.RegionId}, req)
 	defer r.cancel()
-	_, err = call(r, APIInvokeFunction, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, inv.InvokeAsync(ctx, id, payload)
+	existed, err := call(r, APIInvokeFunction, func(ctx context.Context) (bool, error) {
+		err := inv.InvokeAsync(ctx, id, payload)
+		if errors.Is(err, ErrTaskExists) { // an earlier try whose answer was lost, or an earlier attempt
+			return true, nil
+		}
+		return false, err
 	})
-	if errors.Is(err, ErrTaskExists) {
-		loggerFrom(ctx, f.svc.opts.Logger).Info("part already started by an earlier attempt", "task_id", id)
+	if existed {
+		loggerFrom(ctx, f.svc.opts.Logger).Info("part already started by an earlier attempt or try", "task_id", id)
 		return nil
 	}
 	if errors.Is(err, errNotStarted) {

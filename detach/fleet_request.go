@@ -27,9 +27,10 @@ func IsFleet(r Request) bool {
 
 // Continuation is what one part of a fleet run hands the next, in the request of the
 // asynchronous invocation that runs it (fleet_part.go): the run, the part's number, the
-// instances it takes (its window, listed by the part before) and where the region's
-// listing goes on after them, and the region's totals so far. The request also carries
-// the run's key pair (by name, as resolved), RegionId, Targets and DryRun.
+// instances it takes (its window, listed by the part before, or by the run's first
+// invocation for a first part), where the region's listing goes on after them, and
+// the region's totals so far. The request also carries the run's key pair (by name,
+// as resolved), RegionId, Targets and DryRun.
 type Continuation struct {
 	RunId       string   `json:"RunId"`
 	Part        int      `json:"Part"`

@@ -375,6 +375,37 @@ func TestFleetPartRetried(t *testing.T) {
 	}
 }
 
+// TestFleetFirstPartRetried: the first part of another region has its window in its
+// request (listed by the first invocation), so that FC running it again, after an
+// attempt that detached some instances and died, reports those too.
+func TestFleetFirstPartRetried(t *testing.T) {
+	hz, sh := newRegionCloud("cn-hangzhou", 3, nil), newRegionCloud("cn-shanghai", 8, nil)
+	r := newRig(t, 10, 100, hz, sh)
+	if _, err := r.run([]byte(`{"KeyPairName":"kp","RegionIds":["cn-hangzhou","cn-shanghai"],`+targets+`}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	tk, ok := r.fc.pop()
+	if !ok || !strings.Contains(string(tk.payload), sh.ids[7]) {
+		t.Fatalf("the first part of cn-shanghai, with its window: %s", tk.payload)
+	}
+	for _, id := range sh.ids[:5] { // the attempt that died had detached these
+		sh.in[id].KeyPairName = ""
+	}
+	p, err := r.run(tk.payload, 1)
+	if err != nil || len(p.Results) != 8 || p.FailCount != 0 || !p.Final {
+		t.Fatalf("part 1 again: %+v %v", p, err)
+	}
+	n := 0
+	for _, x := range p.Results {
+		if strings.Contains(x.Message, "already detached") {
+			n++
+		}
+	}
+	if n != 5 {
+		t.Errorf("%d instances reported already detached, want 5: %+v", n, p.Results)
+	}
+}
+
 // TestFleetRegions: RegionIds are checked (by the request's rules, then against the
 // account's regions); "*" is every region; a region without the key pair is reported
 // so while the others run; no region with it is 404.

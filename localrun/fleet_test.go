@@ -128,10 +128,22 @@ func runFleet(t *testing.T, env *localrun.Env, req map[string]any) (*detach.Part
 	return runFleetPayload(t, env, timerEvent(req))
 }
 
-// runFleetPayload is runFleet with a trigger's payload.
+// runFleetPayload is runFleet with a trigger's payload. A first invocation that fails
+// is invoked again with the same request id, as FC does with a trigger's asynchronous
+// invocation (the run is the same: its id derives from the request id).
 func runFleetPayload(t *testing.T, env *localrun.Env, payload []byte) (*detach.Part, map[string]*localrun.FleetRegion) {
 	t.Helper()
-	res, err := env.Invoke(context.Background(), payload)
+	inv := fcruntime.Invocation{Payload: payload}
+	var res fcruntime.Result
+	var err error
+	for ; inv.RetryCount <= 3; inv.RetryCount++ {
+		res, err = env.Runner.Invoke(context.Background(), inv)
+		if err != nil || res.Outcome == fcruntime.Succeeded {
+			break
+		}
+		t.Logf("first invocation, attempt %d: %s", inv.RetryCount, res.Payload)
+		inv.RequestID = res.RequestID
+	}
 	if err != nil || res.Outcome != fcruntime.Succeeded {
 		t.Fatalf("first invocation: %v %v %s", err, res.Error, res.Payload)
 	}
