@@ -254,8 +254,9 @@ func TestFleetPartCrashed(t *testing.T) {
 // TestFleetFCUnreliable: FC loses the answers of half the InvokeFunction calls after it
 // queued the part, and DescribeInstances' tokens expire whenever a part is handed on
 // (each part's carried token is refused: its listing starts again from the start and
-// skips to its place): each part runs once all the same (the retried call's task id is
-// refused, 409), and nothing is lost or reported twice.
+// skips to its place): each part is started once all the same (a call tried again, or
+// a part run again after every try lost its answer, finds its task id taken: 409), and
+// nothing is lost or reported twice.
 func TestFleetFCUnreliable(t *testing.T) {
 	fleet := fleetFixture(1500)
 	env := start(t, localrun.Options{Fixture: fleet, Env: []string{"MAX_INSTANCES=100"}, Timeout: time.Minute, Seed: 5,
@@ -282,7 +283,9 @@ func TestFleetFCUnreliable(t *testing.T) {
 		}
 		seen[task.TaskID] = true
 	}
-	if st := env.Runner.Stats(); st.AsyncSucceeded != len(seen) || st.AsyncRetried != 0 {
-		t.Errorf("%d parts succeeded, %d retried; %d tasks", st.AsyncSucceeded, st.AsyncRetried, len(seen))
+	// A part whose InvokeFunction lost every try's answer failed for FC to run it
+	// again (its retry found the task taken): every task ran to success once.
+	if st := env.Runner.Stats(); st.AsyncSucceeded != len(seen) {
+		t.Errorf("%d parts succeeded (%d retried); %d tasks", st.AsyncSucceeded, st.AsyncRetried, len(seen))
 	}
 }
