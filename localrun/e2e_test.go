@@ -135,9 +135,10 @@ func TestSamples(t *testing.T) {
 	}
 	ok2 := []int{200, 200}
 	cases := map[string]struct {
-		env  []string
-		ens  bool // the instances are ENS's
-		want want
+		env   []string
+		ens   bool // the instances are ENS's
+		fleet bool // a fleet run that goes on in other regions: its parts are waited for
+		want  want
 	}{
 		"direct.json":               {want: want{codes: [][]int{{200, 200, 400, 404}}, detached: []int{1, 2}}},
 		"http.json":                 {want: want{status: 200, codes: [][]int{ok2}, detached: []int{3, 4}}},
@@ -146,6 +147,9 @@ func TestSamples(t *testing.T) {
 		"eventbridge-batch.json":    {want: want{codes: [][]int{ok2, {200}}, detached: []int{7, 8, 19}}},
 		"timer.json":                {want: want{codes: [][]int{{200, 200, 200, 200, 200}}, detached: []int{26, 27, 28, 29, 30}}},
 		"timer-targets.json":        {want: want{codes: [][]int{{200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 400, 400, 400, 400, 400}}, detached: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, matched: 15}},
+		// Every region: cn-hangzhou's part answers, cn-shanghai's 4 are a part of their
+		// own (an asynchronous invocation), ap-southeast-1 has no such key pair.
+		"fleet-timer.json": {fleet: true, want: want{codes: [][]int{{200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 400, 400, 400, 400, 400}}, detached: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, matched: 15}},
 		"ecs-instance-stopped.json": {env: []string{"KEY_PAIR_NAME=ops-2026"}, want: want{codes: [][]int{{200}}, detached: []int{9}}},
 		// ENS: stopped and bound detached; Running, unbound (by id) and unknown reported.
 		"ens-direct.json": {ens: true, want: want{codes: [][]int{{200, 200, 400, 400, 404}}, detached: []int{1, 2}}},
@@ -209,6 +213,9 @@ func TestSamples(t *testing.T) {
 				}
 				all = append(all, a.Results...)
 			}
+			if c.fleet {
+				all = append(all, otherParts(t, env, res.Payload)...)
+			}
 			after := bindings(env.Emulator)
 			assertState(t, before, after, all, false)
 			for _, n := range c.want.detached {
@@ -218,6 +225,40 @@ func TestSamples(t *testing.T) {
 			}
 		})
 	}
+}
+
+// otherParts waits for the parts a fleet run's first answer started and returns their
+// results (the first part's excluded).
+func otherParts(t *testing.T, env *localrun.Env, first []byte) []detach.InstanceResult {
+	t.Helper()
+	var p detach.Part
+	if err := json.Unmarshal(first, &p); err != nil || p.RunId == "" {
+		t.Fatalf("no fleet run's answer: %s", first)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := env.Runner.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run, err := localrun.ReadFleetRun(env.Emulator.Events(env.EventBus), p.RunId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []detach.InstanceResult
+	for region, r := range run.Regions {
+		if last := r.Last(); last != nil && !last.Final || region == p.Region && len(r.Parts) != 1 {
+			t.Errorf("region %s: %d parts, the last not Final", region, len(r.Parts))
+		}
+		for n, part := range r.Parts {
+			if region != p.Region || n != p.Part {
+				out = append(out, part.Results...)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Error("no other part reported an instance")
+	}
+	return out
 }
 
 // TestECSEventWithoutSetting: an ECS stop event without KEY_PAIR_ID/KEY_PAIR_NAME is

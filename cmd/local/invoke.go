@@ -55,6 +55,16 @@ func (c *command) invoke(ctx context.Context, args []string) int {
 	if res.Outcome == fcruntime.Succeeded || res.Outcome == fcruntime.Failed {
 		out.waitEnd(res.RequestID, 2*time.Second) // its logs first, then the report
 	}
+	if runID, goesOn := fleetOf(judge(res).body); goesOn {
+		if err := c.waitFleet(ctx, env, runID); err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintln(c.stderr, "local: interrupted before the fleet run's parts ended")
+				return exitInterrupted
+			}
+			fmt.Fprintf(c.stderr, "local: %v\n", err)
+			return exitLocal
+		}
+	}
 	evs, err := c.events(ctx, env)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "local: %v\n", err)
@@ -136,8 +146,13 @@ func (c *command) start(ctx context.Context, o options) (env *localrun.Env, out 
 func (c *command) report(w io.Writer, v verdict, res fcruntime.Result, env *localrun.Env, o options, before map[string]string, evs []emulator.Event) {
 	fmt.Fprintf(w, "== %s · request %s\n", v.header, res.RequestID)
 	fmt.Fprintln(w, summaryLine(v, res.Duration))
+	fleet := readFleet(v.body, evs)
 	if before != nil {
-		if line := stateLine(before, bindings(env.Emulator), v); line != "" {
+		answered := answeredBy(v)
+		if fleet != nil && !tally(v.answers).dryRun {
+			answered = fleetSucceeded(fleet) // the whole run's, every part's
+		}
+		if line := stateLineOf(before, bindings(env.Emulator), v, answered); line != "" {
 			fmt.Fprintln(w, line)
 		}
 	}
@@ -168,6 +183,9 @@ func (c *command) report(w io.Writer, v verdict, res fcruntime.Result, env *loca
 			}
 		}
 	}
+	if fleet != nil {
+		fleetReport(w, fleet)
+	}
 	if o.faultFlags != "" && env.Emulator != nil {
 		fmt.Fprintf(w, "== emulator calls, faults on %s: %s\n", o.faultAPI, o.faultFlags)
 		counterTable(w, env.Emulator)
@@ -188,7 +206,7 @@ func eventLine(ev emulator.Event) string {
 			what = fmt.Sprintf("TotalCount %d, FailCount %d", a.TotalCount, a.FailCount)
 		}
 	}
-	return fmt.Sprintf("%s  %s  %s  id %s", ev.Type, ev.Subject, what, ev.Id)
+	return fmt.Sprintf("%s  %s  %s%s  id %s", ev.Type, ev.Subject, fleetEventLine(ev.Data), what, ev.Id)
 }
 
 // counters are the emulator's per-API counters (emulator.Server has them).
@@ -235,16 +253,25 @@ func bindings(emu *emulator.Server) map[string]string {
 // from the emulator's state, when the answer does not say it (a failure) or
 // says something else; "" when the answer says it right.
 func stateLine(before, after map[string]string, v verdict) string {
+	return stateLineOf(before, after, v, answeredBy(v))
+}
+
+// answeredBy is how many instances the answer says lost their key pair.
+func answeredBy(v verdict) int {
+	if t := tally(v.answers); !t.dryRun {
+		return t.detached
+	}
+	return 0
+}
+
+// stateLineOf is stateLine with the number of instances the answers say lost their
+// key pair (a fleet run's: every part's).
+func stateLineOf(before, after map[string]string, v verdict, answered int) string {
 	var lost []string
 	for id, kp := range before {
 		if kp != "" && after[id] == "" {
 			lost = append(lost, id)
 		}
-	}
-	t := tally(v.answers)
-	answered := t.detached
-	if t.dryRun {
-		answered = 0
 	}
 	if v.exit != exitFailed && len(lost) == answered {
 		return ""

@@ -287,3 +287,34 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestInvokeFleet: a fleet run's sample waits for the parts the first answer started
+// (asynchronous invocations through the emulator's FC), lists their events, and says
+// what became of each region; the emulator's state agrees with the Final totals.
+func TestInvokeFleet(t *testing.T) {
+	r := local(t, "", "invoke", "../../events/fleet-timer.json", "--quiet", "--env", "MAX_INSTANCES=4")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stderr, r.stdout)
+	}
+	for _, want := range []string{
+		"== result events on bus detach-results: 6\n",
+		"keypair.detach.completed  acs:ecs:cn-hangzhou:1234567890123456:keypair/ops-2026  part 4, Final: TotalCount 3, FailCount 3  id ",
+		"== fleet run run-",
+		"ap-southeast-1   not run: InvalidKeyPair.NotFound: no key pair with KeyPairName ops-2026 in region ap-southeast-1\n",
+		"cn-hangzhou      4 parts, 15 instances: Success 10, IncorrectInstanceStatus 5; Final\n",
+		"cn-shanghai      1 part, 4 instances: Success 4; Final\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "emulator: ") {
+		t.Errorf("the state line says the answers and the emulator disagree:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "waiting for its parts") {
+		t.Errorf("stderr does not say it waits for the parts:\n%s", r.stderr)
+	}
+	if d := diff(fleet(), r.after); len(d) != 14 {
+		t.Errorf("%d instances changed, want 14 (10 in cn-hangzhou, 4 in cn-shanghai): %v", len(d), d)
+	}
+}

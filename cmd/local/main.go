@@ -98,7 +98,9 @@ func usage(w io.Writer, cmd string, fs *flag.FlagSet) {
 Hands the function one event, as FC would, against a fresh emulator, and prints the
 function's logs, then what happened: a header (Succeeded, Answered 4xx, Failed (code),
 TimedOut or Crashed), a summary line, a REPORT line (duration, billed duration, memory),
-the answer and the result events.
+the answer and the result events. A fleet run (Targets) goes on after its first answer
+in asynchronous invocations through the emulator's FC: invoke waits for them, lists
+every part's events and says what became of each region (events/fleet-timer.json).
 
 EVENT (or -e EVENT) is a file (samples in events/), - for stdin, or inline JSON:
   local invoke events/direct.json --dry-run
