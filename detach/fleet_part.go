@@ -32,14 +32,25 @@ func (f *Fleet) runPart(ctx context.Context, env FleetEnv, req Request, c Contin
 	if err != nil {
 		return p.fail(Internal("the function could not set up its ECS client for region " + region + ": " + err.Error()))
 	}
+	// The run resolved the key pair when it started: a part takes it from its request,
+	// unless ALLOWED_KEY_PAIRS lists ids, which a continuation's id must not satisfy on
+	// its word (Service.Detach then resolves it by name again, a DescribeKeyPairs call).
 	kp := KeyPair{ID: c.KeyPairId, Name: req.KeyPairName}
-	kc := resolvedCloud{Cloud: cloud, kp: kp}
+	var kc Cloud = resolvedCloud{Cloud: cloud, kp: kp}
+	if kp.ID != "" && len(f.svc.opts.Policy.KeyPairIDs) > 0 {
+		kc = cloud
+	}
 
 	// The part's cloud calls end early enough to start the next part afterwards.
 	wctx, cancel := withReserve(ctx)
 	defer cancel()
 	r := f.svc.newRun(wctx, kc, req)
 	defer r.cancel()
+	// The guardrails hold for every part as for the request that started the run (a
+	// continuation may be written by hand): its region, its Targets' scope, its key pair.
+	if err := r.guardRequest(); err != nil {
+		return p.fail(err)
+	}
 	l := f.newLister(r, req, kp)
 
 	window, cursor := c.InstanceIds, c.Cursor

@@ -546,3 +546,38 @@ func TestNewEventsSplit(t *testing.T) {
 		t.Errorf("a small result: %d events", len(one))
 	}
 }
+
+// TestFleetContinuationGuarded: a continuation (which anyone who may invoke the
+// function could write) is held to the guardrails as a request is: its region, its
+// Targets' scope, its key pair; and its instances are checked against the cloud, so
+// a Running one listed in it is not detached.
+func TestFleetContinuationGuarded(t *testing.T) {
+	c := newRegionCloud("cn-hangzhou", 3, func(i int, in *Instance) {
+		if i == 1 {
+			in.Status = "Running"
+		}
+	})
+	r := newRig(t, 10, 100, c, newRegionCloud("cn-shanghai", 0, nil))
+	r.fleet.svc.opts.Policy = Policy{Regions: []string{"cn-hangzhou"}, ScopedTargets: true, KeyPairNames: []string{"kp"}}
+	cont := func(region, targets, keyPair string) []byte {
+		return fmt.Appendf(nil, `{"RegionId":%q,"KeyPairName":%q,"Targets":%s,"Continuation":{"RunId":"run-1f","Part":2,"InstanceIds":["%s","%s"],"Cursor":{"Done":true},"Totals":{"Parts":1,"TotalCount":0,"FailCount":0,"Codes":{}}}}`,
+			region, keyPair, targets, c.ids[0], c.ids[1])
+	}
+	for _, raw := range [][]byte{
+		cont("cn-shanghai", `{"Tags":[{"Key":"env","Value":"x"}]}`, "kp"),
+		cont("cn-hangzhou", `{}`, "kp"),
+		cont("cn-hangzhou", `{"Tags":[{"Key":"env","Value":"x"}]}`, "other"),
+	} {
+		p, err := r.run(raw, 0)
+		if err != nil || p.Code != CodeForbiddenPolicy || p.Status() != 403 || !p.Final || len(p.Results) != 0 {
+			t.Errorf("%s: %+v %v", raw, p, err)
+		}
+	}
+	if n := c.calls[APIDetachKeyPair]; n != 0 {
+		t.Fatalf("%d DetachKeyPair calls", n)
+	}
+	p, err := r.run(cont("cn-hangzhou", `{"Tags":[{"Key":"env","Value":"x"}]}`, "kp"), 0)
+	if err != nil || len(p.Results) != 2 || p.Results[1].ErrorCode != CodeIncorrectStatus || c.in[c.ids[1]].KeyPairName != "kp" {
+		t.Errorf("the continuation's Running instance: %+v %v", p, err)
+	}
+}
