@@ -159,21 +159,9 @@ func (api RPC) params() *openapiutil.Params {
 // of a slice. An error answer comes back as a *detach.CloudError, an answer that is not
 // the JSON object out expects as an InvalidResponse.
 func (cs *Clients[C]) CallRPC(ctx context.Context, api RPC, query map[string]string, out any) error {
-	q := make(map[string]*string, len(query))
-	for k, v := range query {
-		q[k] = tea.String(v)
-	}
-	var answer map[string]any
-	err := cs.With(func(c C) error {
-		var err error
-		answer, err = c.CallApiWithCtx(ctx, api.params(), &openapiutil.OpenApiRequest{Query: q}, Runtime())
-		return err
-	})
+	answer, err := cs.callAPI(ctx, api.params(), &openapiutil.OpenApiRequest{Query: stringPtrs(query)})
 	if err != nil {
-		if cs.Errors != nil {
-			return cs.Errors(ctx, err)
-		}
-		return ToCloudError(ctx, cs.product, err)
+		return err
 	}
 	body, ok := answer["body"].(string)
 	if !ok || !strings.HasPrefix(strings.TrimSpace(body), "{") {
@@ -183,6 +171,33 @@ func (cs *Clients[C]) CallRPC(ctx context.Context, api RPC, query map[string]str
 		return InvalidResponse(api.Action, err.Error())
 	}
 	return nil
+}
+
+// callAPI makes one call through the generic CallApiWithCtx of a borrowed client; an
+// error comes back as a *detach.CloudError (through cs.Errors when set).
+func (cs *Clients[C]) callAPI(ctx context.Context, params *openapiutil.Params, req *openapiutil.OpenApiRequest) (map[string]any, error) {
+	var answer map[string]any
+	err := cs.With(func(c C) error {
+		var err error
+		answer, err = c.CallApiWithCtx(ctx, params, req, Runtime())
+		return err
+	})
+	if err != nil {
+		if cs.Errors != nil {
+			return nil, cs.Errors(ctx, err)
+		}
+		return nil, ToCloudError(ctx, cs.product, err)
+	}
+	return answer, nil
+}
+
+// stringPtrs returns m with its values as the SDK's string pointers.
+func stringPtrs(m map[string]string) map[string]*string {
+	out := make(map[string]*string, len(m))
+	for k, v := range m {
+		out[k] = tea.String(v)
+	}
+	return out
 }
 
 // ROA names a ROA-style API (FC 3.0's, say): its action and version, which sign the
@@ -211,21 +226,9 @@ func (api ROA) params() *openapiutil.Params {
 // status and headers (lower-case names); the answer's body is read, at most 1 MiB, and
 // dropped. An error answer comes back as a *detach.CloudError.
 func (cs *Clients[C]) CallROA(ctx context.Context, api ROA, headers map[string]string, body []byte) (int, map[string]string, error) {
-	h := make(map[string]*string, len(headers))
-	for k, v := range headers {
-		h[k] = tea.String(v)
-	}
-	var answer map[string]any
-	err := cs.With(func(c C) error {
-		var err error
-		answer, err = c.CallApiWithCtx(ctx, api.params(), &openapiutil.OpenApiRequest{Headers: h, Stream: bytes.NewReader(body)}, Runtime())
-		return err
-	})
+	answer, err := cs.callAPI(ctx, api.params(), &openapiutil.OpenApiRequest{Headers: stringPtrs(headers), Stream: bytes.NewReader(body)})
 	if err != nil {
-		if cs.Errors != nil {
-			return 0, nil, cs.Errors(ctx, err)
-		}
-		return 0, nil, ToCloudError(ctx, cs.product, err)
+		return 0, nil, err
 	}
 	if r, ok := answer["body"].(io.Reader); ok {
 		io.Copy(io.Discard, io.LimitReader(r, 1<<20))

@@ -218,6 +218,19 @@ func (r *fleetRig) drain() []*Part {
 	}
 }
 
+// chain runs a request for the instances of c tagged as targets says, and every part
+// it starts, and checks that every instance bound before (bound) was reported once.
+func (r *fleetRig) chain(c *regionCloud, bound map[string]bool) []*Part {
+	r.t.Helper()
+	first, err := r.run([]byte(`{"KeyPairName":"kp",`+targets+`}`), 0)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	parts := append([]*Part{first}, r.drain()...)
+	checkOnce(r.t, c, bound, reported(parts))
+	return parts
+}
+
 // reported returns how often each instance was reported over parts, by region.
 func reported(parts []*Part) map[string]int {
 	n := map[string]int{}
@@ -270,12 +283,7 @@ func TestFleetChain(t *testing.T) {
 	})
 	bound := boundIn(c)
 	r := newRig(t, 10, 100, c)
-	first, err := r.run([]byte(`{"KeyPairName":"kp",`+targets+`}`), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts := append([]*Part{first}, r.drain()...)
-	checkOnce(t, c, bound, reported(parts))
+	parts := r.chain(c, bound)
 	for i, p := range parts {
 		if p.Part != i+1 || p.Final != (i == len(parts)-1) || p.Continues == p.Final || p.Totals.Parts != i+1 || len(p.Results) > 10 {
 			t.Errorf("part %d: %+v", i+1, p)
@@ -309,12 +317,7 @@ func TestFleetTokenRefused(t *testing.T) {
 		return false
 	}
 	r := newRig(t, 10, 100, c)
-	first, err := r.run([]byte(`{"KeyPairName":"kp",`+targets+`}`), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts := append([]*Part{first}, r.drain()...)
-	checkOnce(t, c, bound, reported(parts))
+	parts := r.chain(c, bound)
 	if !parts[len(parts)-1].Final || parts[len(parts)-1].Totals.TotalCount != 57 {
 		t.Errorf("last part %+v", parts[len(parts)-1])
 	}
@@ -333,12 +336,7 @@ func TestFleetTokensRefusedMidway(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	c.refuse = func(string) bool { return rng.IntN(4) == 0 } // a quarter of the tokens
 	r := newRig(t, 15, 100, c)
-	first, err := r.run([]byte(`{"KeyPairName":"kp",`+targets+`}`), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts := append([]*Part{first}, r.drain()...)
-	checkOnce(t, c, bound, reported(parts))
+	parts := r.chain(c, bound)
 	if last := parts[len(parts)-1]; !last.Final || last.Totals.TotalCount != 230 {
 		t.Errorf("last part %+v", last)
 	}
