@@ -140,16 +140,16 @@ func TestSamples(t *testing.T) {
 		fleet bool // a fleet run that goes on in other regions: its parts are waited for
 		want  want
 	}{
-		"direct.json":               {want: want{codes: [][]int{{200, 200, 400, 404}}, detached: []int{1, 2}}},
-		"http.json":                 {want: want{status: 200, codes: [][]int{ok2}, detached: []int{3, 4}}},
-		"http-base64.json":          {want: want{status: 200, codes: [][]int{ok2}, detached: []int{5, 6}}},
-		"eventbridge.json":          {want: want{codes: [][]int{ok2}, detached: []int{17, 18}}},
-		"eventbridge-batch.json":    {want: want{codes: [][]int{ok2, {200}}, detached: []int{7, 8, 19}}},
-		"timer.json":                {want: want{codes: [][]int{{200, 200, 200, 200, 200}}, detached: []int{26, 27, 28, 29, 30}}},
-		"timer-targets.json":        {want: want{codes: [][]int{{200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 400, 400, 400, 400, 400}}, detached: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, matched: 15}},
+		"direct.json":            {want: want{codes: [][]int{{200, 200, 400, 404}}, detached: []int{1, 2}}},
+		"http.json":              {want: want{status: 200, codes: [][]int{ok2}, detached: []int{3, 4}}},
+		"http-base64.json":       {want: want{status: 200, codes: [][]int{ok2}, detached: []int{5, 6}}},
+		"eventbridge.json":       {want: want{codes: [][]int{ok2}, detached: []int{17, 18}}},
+		"eventbridge-batch.json": {want: want{codes: [][]int{ok2, {200}}, detached: []int{7, 8, 19}}},
+		"timer.json":             {want: want{codes: [][]int{{200, 200, 200, 200, 200}}, detached: []int{26, 27, 28, 29, 30}}},
+		"timer-targets.json":     {want: want{codes: [][]int{{200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 400, 400, 400, 400, 400}}, detached: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, matched: 15}},
 		// Every region: cn-hangzhou's part answers, cn-shanghai's 4 are a part of their
 		// own (an asynchronous invocation), ap-southeast-1 has no such key pair.
-		"fleet-timer.json": {fleet: true, want: want{codes: [][]int{{200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 400, 400, 400, 400, 400}}, detached: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, matched: 15}},
+		"fleet-timer.json":          {fleet: true, want: want{codes: [][]int{{200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 400, 400, 400, 400, 400}}, detached: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, matched: 15}},
 		"ecs-instance-stopped.json": {env: []string{"KEY_PAIR_NAME=ops-2026"}, want: want{codes: [][]int{{200}}, detached: []int{9}}},
 		// ENS: stopped and bound detached; Running, unbound (by id) and unknown reported.
 		"ens-direct.json": {ens: true, want: want{codes: [][]int{{200, 200, 400, 400, 404}}, detached: []int{1, 2}}},

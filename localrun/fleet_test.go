@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -211,9 +212,10 @@ func TestFleetRun(t *testing.T) {
 }
 
 // TestFleetPartCrashed: parts killed in the middle of their detaching (their
-// instances' processes die after DetachKeyPair call 70 acted, before its answer) are
-// run again by FC; no instance is lost or reported twice, and the totals are still
-// the emulator's.
+// instances' processes die after DetachKeyPair call 10 or 70 acted, before its answer:
+// first parts of regions started by the first invocation, then later parts) are run
+// again by FC; no instance is lost or reported twice, and the totals are still the
+// emulator's.
 func TestFleetPartCrashed(t *testing.T) {
 	fleet := fleetFixture(5000)
 	env := start(t, localrun.Options{Fixture: fleet, Env: []string{"MAX_INSTANCES=1000"}, Timeout: 2 * time.Minute,
@@ -221,7 +223,7 @@ func TestFleetPartCrashed(t *testing.T) {
 		Async:  fcruntime.AsyncConfig{RetryBackoff: 10 * time.Millisecond}})
 	var crashed []string
 	env.Emulator.OnCall(emulator.APIDetachKeyPair, func(n int) {
-		if n != 70 {
+		if n != 10 && n != 70 {
 			return
 		}
 		inFlight := env.Runner.InFlight()
@@ -232,8 +234,9 @@ func TestFleetPartCrashed(t *testing.T) {
 		}
 	})
 	_, regions := runFleet(t, env, fleetRequest)
-	if len(crashed) == 0 {
-		t.Fatal("no part was in flight at DetachKeyPair call 70 to crash")
+	if !slices.ContainsFunc(crashed, func(id string) bool { return strings.HasSuffix(id, "-p1") }) ||
+		!slices.ContainsFunc(crashed, func(id string) bool { return !strings.HasSuffix(id, "-p1") }) {
+		t.Fatalf("crashed %v: want a first part (another region's) and a later one", crashed)
 	}
 	t.Logf("crashed %v", crashed)
 	if st := env.Runner.Stats(); st.AsyncRetried < len(crashed) {
