@@ -74,7 +74,7 @@ type Service struct {
 
 	mu        sync.Mutex // guards the state below
 	regions   []string
-	keyPairs  []KeyPair // in creation order
+	keyPairs  []KeyPair      // in creation order
 	tokenGen  map[string]int // by region: DescribeInstances' tokens of another generation have expired
 	instances inventory.Instances[Instance]
 }
