@@ -292,3 +292,32 @@ func TestFleetFCUnreliable(t *testing.T) {
 		t.Errorf("%d parts succeeded (%d retried); %d tasks", st.AsyncSucceeded, st.AsyncRetried, len(seen))
 	}
 }
+
+// TestFleetFromEventBridge: an EventBridge event (the ops portal's request bus) starts a
+// fleet run as a timer does; the answer is the events' array, its one element the
+// first part; the parts go on and the totals are the emulator's.
+func TestFleetFromEventBridge(t *testing.T) {
+	fleet := fleetFixture(900)
+	env := start(t, localrun.Options{Fixture: fleet, Env: []string{"MAX_INSTANCES=100"}, Timeout: time.Minute,
+		Async: fcruntime.AsyncConfig{RetryBackoff: 10 * time.Millisecond}})
+	ev, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": "ops-1", "source": "ops.portal", "type": "ops:detach:requested",
+		"time": "2026-11-27T02:00:00Z", "data": fleetRequest})
+	res, err := env.Invoke(context.Background(), ev)
+	if err != nil || res.Outcome != fcruntime.Succeeded {
+		t.Fatalf("invocation: %v %v %s", err, res.Error, res.Payload)
+	}
+	var answers []detach.Part
+	if err := json.Unmarshal(res.Payload, &answers); err != nil || len(answers) != 1 || answers[0].RunId == "" || len(answers[0].Regions) != 4 {
+		t.Fatalf("answer %.300s: %v", res.Payload, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := env.Runner.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	regions := collectParts(t, env.Emulator.Events(env.EventBus), answers[0].RunId)
+	checkFleet(t, fleet, env.Emulator, regions, emulator.DefaultFleetKeyPair, emulator.DefaultFleetTag)
+	if c := answers[0].Caller; c == nil || c.Trigger != "eventbridge" || c.EventSource != "ops.portal" {
+		t.Errorf("caller %+v", c)
+	}
+}
