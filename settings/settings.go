@@ -162,5 +162,23 @@ func Load(getenv func(string) string) (Settings, error) {
 		bad("LOG_LEVEL", v, "want debug, info, warn or error")
 	}
 	s.Policy, s.JWTClaims = loadGuard(getenv, bad)
+	if flags := sdkDebugFlags(getenv("DEBUG")); flags != "" {
+		errs = append(errs, fmt.Errorf("environment DEBUG=%q turns on the Alibaba Cloud SDKs' own debug output (%s), which prints every request's headers, the security token among them, to the function's logs: remove DEBUG (use LOG_LEVEL=debug)", getenv("DEBUG"), flags))
+	}
 	return s, errors.Join(errs...)
+}
+
+// sdkDebugFlags returns the flags of a DEBUG variable that the SDKs the function is built
+// from obey (github.com/alibabacloud-go/debug: tea, dara, sdk, credential). The SDKs read
+// DEBUG when their packages are initialised, before main, so it cannot be unset in time:
+// the function refuses to start instead.
+func sdkDebugFlags(debug string) string {
+	var on []string
+	for _, f := range strings.Split(debug, ",") {
+		switch f = strings.TrimSpace(f); f {
+		case "tea", "dara", "sdk", "credential":
+			on = append(on, f)
+		}
+	}
+	return strings.Join(on, ", ")
 }

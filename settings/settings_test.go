@@ -60,3 +60,18 @@ func TestBadSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestSDKDebugRefused: DEBUG=tea (or dara, sdk, credential) makes the SDKs print request
+// headers with the security token; the function refuses to start with it. Other DEBUG
+// values are not the SDKs' and pass.
+func TestSDKDebugRefused(t *testing.T) {
+	for _, v := range []string{"tea", "dara", "myapp, sdk", "credential"} {
+		_, err := load(map[string]string{"DEBUG": v})
+		if err == nil || !strings.Contains(err.Error(), "DEBUG=") || !strings.Contains(err.Error(), "security token") {
+			t.Errorf("DEBUG=%q: %v", v, err)
+		}
+	}
+	if _, err := load(map[string]string{"DEBUG": "myapp"}); err != nil {
+		t.Errorf("DEBUG=myapp: %v", err)
+	}
+}
