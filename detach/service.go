@@ -487,9 +487,13 @@ func (r *run) requestFailure(kp KeyPair, errs []*Error) *Error {
 	if len(unbound) > len(shown) {
 		more = fmt.Sprintf(" and %d more", len(unbound)-len(shown))
 	}
+	hint := "leave them out of InstanceIds, or select the bound instances with Targets"
+	if kp.ID != "" {
+		hint = "name the key pair by KeyPairId to detach it from the others"
+	}
 	return &Error{Status: http.StatusBadRequest, Code: CodeNotAttached, Message: fmt.Sprintf(
-		"key pair %s is not bound to %d of the instances: %s%s; nothing was detached (name the key pair by KeyPairId to detach it from the others)",
-		kp.Name, len(unbound), strings.Join(shown, ", "), more)}
+		"key pair %s is not bound to %d of the instances: %s%s; nothing was detached (%s)",
+		kp.Name, len(unbound), strings.Join(shown, ", "), more, hint)}
 }
 
 // check describes the instances, up to Limits().DescribeIDs ids a call and several calls at
