@@ -16,11 +16,19 @@ import (
 
 // Options are the service's settings; zero values take the defaults of the contract.
 type Options struct {
-	BatchSize   int     // ids per DetachKeyPair call (default and cap: the cloud's Limits().Batch)
-	Concurrency int     // calls in flight at once per API (default 4)
-	QPS         float64 // calls a second per API, shared by all requests (0 = unpaced)
+	BatchSize   int // ids per DetachKeyPair call (default and cap: the cloud's Limits().Batch)
+	Concurrency int // calls in flight at once per API (default 4)
+	// QPS is the account's quota of each API, in calls a second (0 = unpaced), shared by
+	// every request and every instance of the function: each instance paces at its share,
+	// InstancePace(quota, Instances).
+	QPS float64
 	// ProductQPS overrides QPS for the APIs of a product (ENS_QPS for ProductENS).
-	ProductQPS   map[string]float64
+	ProductQPS map[string]float64
+	// APIQPS overrides ProductQPS and QPS for one API of a product (API_QPS).
+	APIQPS map[QuotaKey]float64
+	// Instances is the most instances of the function that run at once
+	// (MAX_FUNCTION_INSTANCES, FC's reserved concurrency; default 1: this one alone).
+	Instances    int
 	MaxAttempts  int           // tries per cloud call, retries included (default 5)
 	MaxInstances int           // most instances a request may name or select (default 1000)
 	Backoff      time.Duration // first wait before a retry (default 200ms); it grows, with jitter
@@ -55,6 +63,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Instances <= 0 {
+		o.Instances = 1
 	}
 	return o
 }
@@ -93,11 +104,7 @@ func (s *Service) pacer(lim Limits, api string) *pacer {
 	defer s.mu.Unlock()
 	p, ok := s.pacers[k]
 	if !ok {
-		qps, own := s.opts.ProductQPS[lim.Product]
-		if !own {
-			qps = s.opts.QPS
-		}
-		p = newPacer(qps)
+		p = newPacer(InstancePace(s.opts.quota(lim.Product, api), s.opts.Instances))
 		s.pacers[k] = p
 	}
 	return p
