@@ -79,7 +79,7 @@ var (
 func (c *Client) Limits() detach.Limits {
 	return detach.Limits{Product: detach.ProductENS,
 		KeyPairPage: detach.ENSKeyPairPage, DescribeIDs: detach.ENSDescribeIDs, Batch: detach.ENSBatch,
-		InstanceTags: true}
+		InstanceTags: true, DetachByID: true}
 }
 
 // jsonList is a list as the SDK sends it in one query parameter: compact JSON, HTML not
