@@ -44,6 +44,7 @@ func TestBadSettings(t *testing.T) {
 		"ALLOWED_KEY_PAIRS": "ops-2026,,x", "ALLOWED_REGIONS": "Hangzhou", "PROTECTED_TAG": "acs:x", "REQUIRED_TAG": "env=",
 		"ALLOW_UNSCOPED_TARGETS": "yes", "JWT_CLAIM_PASS_BY": "query:sub:uid",
 		"DEFAULT_PRODUCT": "ens", "ENS_ENDPOINT": "http://h/path", "ENS_QPS": "fast",
+		"API_QPS": "DetachKeyPair=10", "MAX_FUNCTION_INSTANCES": "0",
 	}
 	_, err := load(bad)
 	if err == nil {
