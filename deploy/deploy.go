@@ -25,3 +25,10 @@ const ZipPath = "dist/detach-keypair.zip"
 // deployment file only to reach ECS, ENS or EventBridge through a VPC endpoint, or ENS
 // on the international site: ENS_ENDPOINT=ens.ap-southeast-1.aliyuncs.com.)
 var LocalOnlySettings = []string{"ECS_ENDPOINT", "ENS_ENDPOINT", "EVENTBRIDGE_ENDPOINT"}
+
+// MaxFunctionInstances is the function's most instances at once in both deployment
+// files (s.yaml's fc3 concurrencyConfig.reservedConcurrency, template.yaml's
+// ALIYUN::FC3::ConcurrencyConfig), and the MAX_FUNCTION_INSTANCES setting of both
+// environments, among which the function divides the account's quotas; the tests hold
+// the four to this number, and the storm benchmark (cmd/bench -storm) scales out to it.
+const MaxFunctionInstances = 10
