@@ -121,3 +121,32 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("LoadFixture: %v", err)
 	}
 }
+
+// TestDeleteKeyPair: a key pair is deleted only when no instance is bound to it, as ECS
+// documents; DescribeKeyPairs then no longer finds it, and DetachKeyPair by its name is
+// InvalidKeyPairName.NotFound.
+func TestDeleteKeyPair(t *testing.T) {
+	srv := start(t, emulator.Config{})
+	if err := srv.DeleteKeyPair("cn-hangzhou", "ops-2026"); err == nil || !strings.Contains(err.Error(), "is bound to") {
+		t.Fatalf("deleting a bound key pair: %v, want a refusal", err)
+	}
+	if err := srv.DeleteKeyPair("cn-hangzhou", "no-such-key"); err == nil {
+		t.Error("deleting an unknown key pair: no error")
+	}
+	if err := srv.DeleteKeyPair("cn-hangzhou", "legacy-admin"); err != nil { // no instance is bound to it
+		t.Fatal(err)
+	}
+	c := ecsClient(t, srv)
+	kps, err := c.DescribeKeyPairs(&ecs.DescribeKeyPairsRequest{RegionId: tea.String("cn-hangzhou"), KeyPairName: tea.String("legacy-admin")})
+	if err != nil || len(kps.Body.KeyPairs.KeyPair) != 0 {
+		t.Errorf("DescribeKeyPairs after the delete: %v %v", err, kps)
+	}
+	_, err = c.DetachKeyPair(&ecs.DetachKeyPairRequest{RegionId: tea.String("cn-hangzhou"), KeyPairName: tea.String("legacy-admin"),
+		InstanceIds: tea.String(`["i-bp1d6tsvznfghy7y0021"]`)})
+	if err == nil || !strings.Contains(err.Error(), "InvalidKeyPairName.NotFound") {
+		t.Errorf("DetachKeyPair after the delete: %v", err)
+	}
+	if n := len(srv.KeyPairs()); n != 5 {
+		t.Errorf("%d key pairs left, want 5", n)
+	}
+}

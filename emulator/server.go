@@ -257,6 +257,10 @@ func (s *Server) SetInstance(in Instance) { s.ecs.SetInstance(in) }
 // CreationTime is made up.
 func (s *Server) AddKeyPair(kp KeyPair) { s.ecs.AddKeyPair(kp) }
 
+// DeleteKeyPair deletes an ECS key pair of a region, as someone else's DeleteKeyPairs
+// call would; refused while an instance is bound to it, as ECS refuses it.
+func (s *Server) DeleteKeyPair(region, name string) error { return s.ecs.DeleteKeyPair(region, name) }
+
 // Events returns the CloudEvents recorded on a bus, in arrival order.
 func (s *Server) Events(bus string) []Event { return s.eb.Events(bus) }
 

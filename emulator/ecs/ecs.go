@@ -180,6 +180,25 @@ func (s *Service) AddKeyPair(kp KeyPair) {
 	s.keyPairs = append(s.keyPairs, kp)
 }
 
+// DeleteKeyPair deletes a key pair of a region, as someone else's DeleteKeyPairs call
+// would: refused while an instance is bound to it, as ECS documents ("If an SSH key
+// pair is bound to one or more ECS instances, the SSH key pair cannot be deleted").
+func (s *Service) DeleteKeyPair(region, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.keyPairs, func(kp KeyPair) bool { return kp.RegionId == region && kp.KeyPairName == name })
+	if i < 0 {
+		return fmt.Errorf("emulator: no key pair %s in %s", name, region)
+	}
+	for in := range s.instances.All() {
+		if in.RegionId == region && in.KeyPairName == name {
+			return fmt.Errorf("emulator: key pair %s is bound to %s: ECS does not delete a key pair that is bound", name, in.InstanceId)
+		}
+	}
+	s.keyPairs = slices.Delete(s.keyPairs, i, i+1)
+	return nil
+}
+
 func (s *Service) addRegion(region string) {
 	if region != "" && !slices.Contains(s.regions, region) {
 		s.regions = append(s.regions, region)
