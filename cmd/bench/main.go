@@ -5,7 +5,8 @@
 // of the function process; and, for small fleets, the same for the one-instance-per-
 // call strategy of orchestration templates, with the ratio between the two.
 //
-//	go run ./cmd/bench [-n 30,300,3000,10000] [-baseline 30,300] [-latency 50ms] [-qps 20] [-product ens] [-by-name] [-binary FILE]
+//	go run ./cmd/bench [-n 30,300,3000,10000] [-baseline 30,300] [-latency 50ms] [-qps 20] [-product ens] [-by-name]
+//	                   [-function-instances 1] [-binary FILE] [-no-small] [-small-reps 5]
 //	go run ./cmd/bench -storm [-storm-events 1000] [-storm-instances 10] [-storm-only shared|baseline]
 //
 // With -product=ens the fleet is ENS's (edge instances, DetachKeyPair 30 ids a call,
@@ -65,6 +66,7 @@ func main() {
 	qps := flag.Float64("qps", 20, "emulator quota per API, calls a second")
 	byName := flag.Bool("by-name", false, "name the key pair by KeyPairName (checks all instances before detaching)")
 	productName := flag.String("product", "ecs", "the product: ecs or ens")
+	instances := flag.Int("function-instances", 1, "the batched rows' MAX_FUNCTION_INSTANCES: the instance paces at its share of the quota")
 	binary := flag.String("binary", "", "measure this built function instead of building the repository's (an older version, say)")
 	flag.Parse()
 	prod, ok := products[strings.ToLower(*productName)]
@@ -87,16 +89,18 @@ func main() {
 		return
 	}
 
-	fmt.Printf("%s; emulator: %s latency per call, quota %.0f calls/s per API; function: built binary under the FC runtime runner\n", prod.name, *latency, *qps)
+	fmt.Printf("%s; emulator: %s latency per call, quota %.0f calls/s per API; function: built binary under the FC runtime runner, MAX_FUNCTION_INSTANCES=%d\n",
+		prod.name, *latency, *qps, *instances)
 	fmt.Printf("lower bound = the calls that must follow one another × latency (by id: DescribeKeyPairs, DescribeInstances, DetachKeyPair; by name: the first two at once)\n" +
-		"  + the paced calls after the first: by id, of the busiest API; by name, of DescribeInstances then of DetachKeyPair (every check before any detach) / quota\n")
+		"  + the paced calls after the first: by id, of the busiest API; by name, of DescribeInstances then of DetachKeyPair (every check before any detach) / the instance's share of the quota\n")
 	w := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "strategy\tN\twall\tlower bound\tratio\tDescribeKeyPairs\tDescribeInstances\tDetachKeyPair\tthrottled\tfailed\tpeak RSS\t")
 	walls := map[int]time.Duration{}
 	var speedups []string
 	for _, n := range parseSizes(*sizes) {
-		s := scenario{product: prod, n: n, latency: *latency, qps: *qps, byName: *byName,
-			env: []string{fmt.Sprintf("MAX_INSTANCES=%d", max(n, 1000)), fmt.Sprintf("%s=%g", prod.qpsEnv, *qps)}}
+		s := scenario{product: prod, n: n, latency: *latency, qps: *qps, byName: *byName, instances: *instances,
+			env: []string{fmt.Sprintf("MAX_INSTANCES=%d", max(n, 1000)), fmt.Sprintf("%s=%g", prod.qpsEnv, *qps),
+				fmt.Sprintf("MAX_FUNCTION_INSTANCES=%d", *instances)}}
 		r := s.run(ctx, bin)
 		walls[n] = r.wall
 		r.print(w, "batched (ours)")
@@ -126,8 +130,11 @@ type scenario struct {
 	n       int
 	latency time.Duration
 	qps     float64
-	byName  bool
-	env     []string
+	// instances is MAX_FUNCTION_INSTANCES: the instance's share of the quota is
+	// ⌊qps / instances⌋ calls a second (0 counts as 1)
+	instances int
+	byName    bool
+	env       []string
 }
 
 type result struct {
@@ -243,7 +250,11 @@ func (s scenario) lowerBound() time.Duration {
 	if s.byName {
 		chain, paced = 2+len(s.product.others), detaches-1+describes-1
 	}
-	return time.Duration(chain)*s.latency + time.Duration(paced/s.qps*float64(time.Second))
+	share := s.qps
+	if s.instances > 1 {
+		share = math.Floor(math.Floor(s.qps) / float64(s.instances))
+	}
+	return time.Duration(chain)*s.latency + time.Duration(paced/share*float64(time.Second))
 }
 
 // apis name the columns of the calls per API, whatever the product.
