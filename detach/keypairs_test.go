@@ -282,3 +282,21 @@ func (c *vanishingCloud) DescribeInstances(ctx context.Context, q InstanceQuery)
 	c.delete()
 	return p, err
 }
+
+// TestCachedOutOfTime: a request whose key pair is cached but that has no time left for
+// its check is answered as one whose key pair could not be resolved in time: not
+// started (Unstarted), so that the invocation's later requests are not started either.
+func TestCachedOutOfTime(t *testing.T) {
+	c := newKeyPairCloud(false, 2)
+	s := NewService(Options{})
+	if _, err := detachWith(t, s, c, Request{KeyPairName: "k", InstanceIds: []string{"i-a1"}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond) // less than a call needs (timing)
+	defer cancel()
+	before := c.count(APIDescribeInstances)
+	res, err := s.Detach(ctx, c, Request{KeyPairName: "k", InstanceIds: []string{"i-a2"}})
+	if err != nil || !Unstarted(res, err) || res.Results[0].ErrorCode != CodeNotAttempted || c.count(APIDescribeInstances) != before {
+		t.Fatalf("%+v %+v: want NotAttempted, not started, no call", res, err)
+	}
+}

@@ -192,6 +192,7 @@ func (r *run) detach(useCache bool) (*Result, *Error) {
 		pre.abandon(r)
 		return nil, err
 	}
+	pre.wait() // its calls log with r.log, which changes below
 	r.result.KeyPairId, r.result.KeyPairName = kp.ID, kp.Name
 	r.log = r.log.With("key_pair", kp.Name)
 
@@ -206,6 +207,13 @@ func (r *run) detach(useCache bool) (*Result, *Error) {
 	r.log.Info("detach started", "instances", len(r.ids), "dry_run", r.req.DryRun, "by", r.namedBy(), "key_pair_cached", ok)
 	if err := r.checkAndDetach(kp, pre); err != nil {
 		return nil, err
+	}
+	if r.nothingStarted() {
+		// as when the key pair could not be resolved in time: the invocation's later
+		// requests will not start either (Unstarted)
+		res, _ := NotStarted(r.req, r.result.RequestId)
+		r.log.Warn("out of time before any instance could be checked or detached", "instances", len(r.ids))
+		return res, nil
 	}
 	r.logRefusals()
 	r.result.count()
@@ -314,6 +322,16 @@ func (r *run) allNotAttempted(req Request) *Result {
 	res, _ := NotStarted(req, r.result.RequestId)
 	r.log.Warn("out of time before any instance was checked", "instances", len(req.InstanceIds))
 	return res
+}
+
+// nothingStarted reports whether a request for named instances ran out of time before
+// any of them could be checked or detached: every one NotAttempted, no detach made.
+func (r *run) nothingStarted() bool {
+	r.mu.Lock()
+	started := r.started
+	r.mu.Unlock()
+	return r.known == nil && !started && len(r.result.Results) > 0 &&
+		!slices.ContainsFunc(r.result.Results, func(x InstanceResult) bool { return x.ErrorCode != CodeNotAttempted })
 }
 
 // Unstarted reports whether the answer of a request says that it was not started for
@@ -665,13 +683,20 @@ func (r *run) startPrecheck() *precheck {
 // by name, releaseChecked does that once all are checked). It returns the request-level
 // errors of calls that failed.
 func (p *precheck) judge(r *run, kp KeyPair) []*Error {
-	<-p.done
+	p.wait()
 	var mu sync.Mutex
 	var errs []*Error
 	for _, c := range p.chunks {
 		r.judgeChunk(kp, c, nil, &mu, &errs)
 	}
 	return errs
+}
+
+// wait waits for the descriptions.
+func (p *precheck) wait() {
+	if p != nil {
+		<-p.done
+	}
 }
 
 // abandon stops the descriptions of a request that ends before its check (the key pair
@@ -681,7 +706,7 @@ func (p *precheck) abandon(r *run) {
 		return
 	}
 	r.cancel()
-	<-p.done
+	p.wait()
 }
 
 // describe finds the instances of ids (DescribeInstances, Limits().DescribeIDs ids a
