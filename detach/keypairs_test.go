@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 )
@@ -15,20 +14,19 @@ import (
 // answers only once a DescribeInstances call has started: a run that made them one
 // after the other would wait until its deadline.
 type keyPairCloud struct {
-	byID    bool
-	overlap chan struct{} // closed by the first DescribeInstances
+	lossyCloud // its instances (bound: id -> key pair name) and DescribeInstances; mu guards all
+	byID       bool
+	overlap    chan struct{} // closed by the first DescribeInstances
 
-	mu        sync.Mutex
 	keyPairs  map[string]string // name -> id
-	instances map[string]string // instance id -> bound key pair name
-	calls     map[string]int
+	counts    map[string]int
 	described bool
 }
 
 func newKeyPairCloud(byID bool, n int) *keyPairCloud {
-	c := &keyPairCloud{byID: byID, keyPairs: map[string]string{"k": "ssh-k1"}, instances: map[string]string{}, calls: map[string]int{}}
+	c := &keyPairCloud{lossyCloud: lossyCloud{bound: map[string]string{}}, byID: byID, keyPairs: map[string]string{"k": "ssh-k1"}, counts: map[string]int{}}
 	for i := 1; i <= n; i++ {
-		c.instances[fmt.Sprintf("i-a%d", i)] = "k"
+		c.bound[fmt.Sprintf("i-a%d", i)] = "k"
 	}
 	return c
 }
@@ -44,7 +42,7 @@ func (c *keyPairCloud) Limits() Limits {
 func (c *keyPairCloud) count(api string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.calls[api]
+	return c.counts[api]
 }
 
 func (c *keyPairCloud) DescribeKeyPairs(ctx context.Context, q KeyPairQuery) (KeyPairPage, error) {
@@ -57,7 +55,7 @@ func (c *keyPairCloud) DescribeKeyPairs(ctx context.Context, q KeyPairQuery) (Ke
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.calls[APIDescribeKeyPairs]++
+	c.counts[APIDescribeKeyPairs]++
 	var p KeyPairPage
 	for name, id := range c.keyPairs {
 		if q.ID == id || q.ID == "" && (q.Name == "" || q.Name == name) {
@@ -68,27 +66,21 @@ func (c *keyPairCloud) DescribeKeyPairs(ctx context.Context, q KeyPairQuery) (Ke
 	return p, nil
 }
 
-func (c *keyPairCloud) DescribeInstances(_ context.Context, q InstanceQuery) (InstancePage, error) {
+func (c *keyPairCloud) DescribeInstances(ctx context.Context, q InstanceQuery) (InstancePage, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.calls[APIDescribeInstances]++
+	c.counts[APIDescribeInstances]++
 	if c.overlap != nil && !c.described {
 		c.described = true
 		close(c.overlap)
 	}
-	var p InstancePage
-	for _, id := range q.IDs {
-		if kp, ok := c.instances[id]; ok {
-			p.Instances = append(p.Instances, Instance{ID: id, Status: StatusStopped, KeyPairName: kp})
-		}
-	}
-	return p, nil
+	c.mu.Unlock()
+	return c.lossyCloud.DescribeInstances(ctx, q)
 }
 
 func (c *keyPairCloud) DetachKeyPair(_ context.Context, kp KeyPair, ids []string) ([]Outcome, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.calls[APIDetachKeyPair]++
+	c.counts[APIDetachKeyPair]++
 	name := kp.Name
 	if c.byID {
 		name = ""
@@ -103,16 +95,7 @@ func (c *keyPairCloud) DetachKeyPair(_ context.Context, kp KeyPair, ids []string
 	} else if _, ok := c.keyPairs[name]; !ok {
 		return nil, &CloudError{Status: http.StatusNotFound, Code: "InvalidKeyPairName.NotFound", Message: "The specified KeyPairName does not exist."}
 	}
-	var out []Outcome
-	for _, id := range ids {
-		if c.instances[id] == name {
-			c.instances[id] = ""
-			out = append(out, Outcome{InstanceID: id, Code: 200, Success: true})
-		} else {
-			out = append(out, Outcome{InstanceID: id, Code: 400, ErrorCode: CodeNotAttached})
-		}
-	}
-	return out, nil
+	return c.detachNamed(name, ids), nil
 }
 
 // recreate deletes key pair k and creates it again with a new id.
@@ -128,10 +111,10 @@ func (c *keyPairCloud) delete() {
 	delete(c.keyPairs, "k")
 }
 
-func (c *keyPairCloud) bound(id string) string {
+func (c *keyPairCloud) boundTo(id string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.instances[id]
+	return c.bound[id]
 }
 
 func detachWith(t *testing.T, s *Service, c Cloud, req Request) (*Result, *Error) {
@@ -154,7 +137,7 @@ func TestKeyPairCache(t *testing.T) {
 			{KeyPairName: "k", InstanceIds: []string{"i-a2"}},
 		} {
 			res, err := detachWith(t, s, c, req)
-			if err != nil || res.FailCount != 0 || c.bound(req.InstanceIds[0]) != "" {
+			if err != nil || res.FailCount != 0 || c.boundTo(req.InstanceIds[0]) != "" {
 				t.Fatalf("by id %v, request %d: %v %+v", byID, i, err, res)
 			}
 		}
@@ -194,7 +177,7 @@ func TestResolveWhileChecking(t *testing.T) {
 	c := newKeyPairCloud(false, 2)
 	c.overlap = make(chan struct{})
 	res, err := detachWith(t, NewService(Options{}), c, Request{KeyPairName: "k", InstanceIds: []string{"i-a1", "i-a2"}})
-	if err != nil || res.FailCount != 0 || c.bound("i-a1")+c.bound("i-a2") != "" {
+	if err != nil || res.FailCount != 0 || c.boundTo("i-a1")+c.boundTo("i-a2") != "" {
 		t.Fatalf("%v %+v", err, res)
 	}
 	if d, x := c.count(APIDescribeInstances), c.count(APIDetachKeyPair); d != 1 || x != 1 {
@@ -212,7 +195,7 @@ func TestStaleKeyPairDeleted(t *testing.T) {
 	}
 	// ECS deletes only a key pair that no instance is bound to
 	c.mu.Lock()
-	c.instances["i-a2"] = ""
+	c.bound["i-a2"] = ""
 	c.mu.Unlock()
 	c.delete()
 	_, err := detachWith(t, s, c, Request{KeyPairName: "k", InstanceIds: []string{"i-a2"}})
@@ -238,8 +221,8 @@ func TestStaleKeyPairID(t *testing.T) {
 	}
 	c.recreate("ssh-k2")
 	res, err := detachWith(t, s, c, Request{KeyPairName: "k", InstanceIds: []string{"i-a2"}})
-	if err != nil || res.FailCount != 0 || res.KeyPairId != "ssh-k2" || c.bound("i-a2") != "" {
-		t.Fatalf("%+v %+v, i-a2 bound to %q", err, res, c.bound("i-a2"))
+	if err != nil || res.FailCount != 0 || res.KeyPairId != "ssh-k2" || c.boundTo("i-a2") != "" {
+		t.Fatalf("%+v %+v, i-a2 bound to %q", err, res, c.boundTo("i-a2"))
 	}
 	if d, x := c.count(APIDescribeKeyPairs), c.count(APIDetachKeyPair); d != 2 || x != 3 {
 		t.Errorf("%d DescribeKeyPairs, %d DetachKeyPair calls; want 2 and 3 (one refused)", d, x)

@@ -42,6 +42,16 @@ func (c *lossyCloud) DetachKeyPair(_ context.Context, kp KeyPair, ids []string) 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls++
+	out := c.detachNamed(name, ids)
+	if c.calls == 1 {
+		return nil, &CloudError{Status: 0, Message: "read: connection reset by peer"}
+	}
+	return out, nil
+}
+
+// detachNamed detaches key pair name from those of ids bound to it, and says so for each
+// id; the caller holds mu.
+func (c *lossyCloud) detachNamed(name string, ids []string) []Outcome {
 	var out []Outcome
 	for _, id := range ids {
 		if c.bound[id] == name {
@@ -51,10 +61,7 @@ func (c *lossyCloud) DetachKeyPair(_ context.Context, kp KeyPair, ids []string) 
 			out = append(out, Outcome{InstanceID: id, Code: 400, ErrorCode: CodeNotAttached, Message: "not attached"})
 		}
 	}
-	if c.calls == 1 {
-		return nil, &CloudError{Status: 0, Message: "read: connection reset by peer"}
-	}
-	return out, nil
+	return out
 }
 
 // TestAnswerLostAfterDetach: when a call's answer is lost, the check that follows finds

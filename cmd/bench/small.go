@@ -46,6 +46,20 @@ func readSample() []byte {
 	return sample
 }
 
+// ecsFleet is an ECS region of n Stopped instances (i-bp1<kind>0000001, …) bound to
+// the bench's key pair, and their ids.
+func ecsFleet(kind string, n int) (*emulator.Fixture, []string) {
+	fix := &emulator.Fixture{Regions: []string{region}, KeyPairs: []emulator.KeyPair{
+		{RegionId: region, KeyPairId: keyPairID, KeyPairName: keyPairName, FingerPrint: "3f:1c:bench"}}}
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("i-bp1%s%07d", kind, i+1)
+		fix.Instances = append(fix.Instances, emulator.Instance{RegionId: region, InstanceId: ids[i], InstanceName: ids[i],
+			ZoneId: region + "-h", Status: emulator.StatusStopped, KeyPairName: keyPairName})
+	}
+	return fix, ids
+}
+
 // smallCase is one small request, on a fresh or a warm instance.
 type smallCase struct {
 	name string
@@ -106,14 +120,7 @@ func tripsText(trips []int) string {
 func (c smallCase) run(ctx context.Context, bin string, latency time.Duration, qps float64) smallResult {
 	var r smallResult
 	for rep := range *smallReps {
-		ids := make([]string, 2*c.n) // the first half warms the instance up
-		fix := &emulator.Fixture{Regions: []string{region}, KeyPairs: []emulator.KeyPair{
-			{RegionId: region, KeyPairId: keyPairID, KeyPairName: keyPairName, FingerPrint: "3f:1c:bench"}}}
-		for i := range ids {
-			ids[i] = fmt.Sprintf("i-bp1small%07d", i+1)
-			fix.Instances = append(fix.Instances, emulator.Instance{RegionId: region, InstanceId: ids[i], InstanceName: ids[i],
-				ZoneId: region + "-h", Status: emulator.StatusStopped, KeyPairName: keyPairName})
-		}
+		fix, ids := ecsFleet("small", 2*c.n) // the second half warms the instance up
 		env := startRecorded(ctx, bin, fix, ecsFaults(latency, qps), []string{"KEY_PAIR_NAME=" + keyPairName, "ECS_QPS=" + strconv.FormatFloat(qps, 'g', -1, 64),
 			fmt.Sprintf("MAX_FUNCTION_INSTANCES=%d", deploy.MaxFunctionInstances)}, 1, time.Minute)
 		if c.warm {

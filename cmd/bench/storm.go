@@ -80,14 +80,7 @@ func runStorm(ctx context.Context, bin string, latency time.Duration, qps float6
 func runStormMode(ctx context.Context, bin, mode, instancesSetting string, n, m int, latency time.Duration, qps float64) stormResult {
 	fmt.Fprintf(os.Stderr, "bench: storm, %s...\n", mode)
 	sample := readSample()
-	fix := &emulator.Fixture{Regions: []string{region}, KeyPairs: []emulator.KeyPair{
-		{RegionId: region, KeyPairId: keyPairID, KeyPairName: keyPairName, FingerPrint: "3f:1c:bench"}}}
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("i-bp1storm%07d", i+1)
-		fix.Instances = append(fix.Instances, emulator.Instance{RegionId: region, InstanceId: ids[i], InstanceName: ids[i],
-			ZoneId: region + "-h", Status: emulator.StatusStopped, KeyPairName: keyPairName})
-	}
+	fix, ids := ecsFleet("storm", n)
 	// the deployed function's settings and timeout (s.yaml), but the instances' setting
 	env := startRecorded(ctx, bin, fix, ecsFaults(latency, qps), []string{"KEY_PAIR_NAME=" + keyPairName,
 		"ECS_QPS=" + strconv.FormatFloat(qps, 'g', -1, 64), instancesSetting}, m, 300*time.Second)
