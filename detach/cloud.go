@@ -141,11 +141,19 @@ type CloudError struct {
 // own count). A call that changes state may have acted; asking again may answer in full.
 const CodeInvalidResponse = "InvalidResponse"
 
+// Error says what the cloud answered and, when it gave one, its request id, which the
+// cloud's support asks for.
 func (e *CloudError) Error() string {
+	var s string
 	if e.Status == 0 {
-		return "no answer from the cloud: " + e.Message
+		s = "no answer from the cloud: " + e.Message
+	} else {
+		s = fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
 	}
-	return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
+	if e.RequestID != "" {
+		s += " (RequestId " + e.RequestID + ")"
+	}
+	return s
 }
 
 // Throttled reports whether the cloud refused the call for exceeding a quota.
