@@ -1,5 +1,5 @@
 # The function's everyday commands. Everything needs only Go; `make run`, `make serve`
-# and the tests start their own ECS/EventBridge emulator and FC runtime, so no cloud
+# and the tests start their own ECS/ENS/EventBridge emulator and FC runtime, so no cloud
 # account is used. `make help` lists the targets.
 
 GO      ?= go
@@ -48,7 +48,7 @@ FUZZMINTIME ?= 2s
 fuzz:
 	$(GO) test ./handler -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME)
 
-## bench: fleet-scale benchmark (ARGS: -n 30,300,3000,10000 -baseline 30,300 -latency 50ms -qps 20 -by-name)
+## bench: fleet-scale benchmark (ARGS: -n 30,300,3000,10000 -baseline 30,300 -latency 50ms -qps 20 -by-name -product=ens)
 bench:
 	CGO_ENABLED=0 $(GO) run ./cmd/bench $(ARGS)
 
@@ -56,7 +56,7 @@ bench:
 bench-storm:
 	CGO_ENABLED=0 $(GO) run ./cmd/bench -storm $(ARGS)
 
-## emulator: serve the ECS/EventBridge emulator alone on 127.0.0.1:8300 (ARGS: go run ./cmd/emulator -h)
+## emulator: serve the ECS/ENS/EventBridge emulator alone on 127.0.0.1:8300 (ARGS: go run ./cmd/emulator -h)
 emulator:
 	$(GO) run ./cmd/emulator -addr 127.0.0.1:8300 $(ARGS)
 

@@ -230,7 +230,7 @@ func TestUnclearToTheEnd(t *testing.T) {
 // NotAttempted (they were attempted) nor detached or failed for sure.
 func TestUnclearOutOfTime(t *testing.T) {
 	c := newScripted(slowErrorAfter)
-	// the run's deadline is 1s less a reserve of 200ms; the call takes 700ms
+	// the run's deadline is 1s away; the call takes 700ms
 	res := detachScripted(t, c, time.Second, "i-a1", "i-a2")
 	for _, r := range res.Results {
 		if r.Success || r.ErrorCode == CodeNotAttempted || !strings.Contains(r.Message, "may already be detached") {

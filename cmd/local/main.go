@@ -84,7 +84,7 @@ func (c *command) run(ctx context.Context, args []string) int {
 const intro = `usage: local invoke [flags] [EVENT]   hand the function one event, print what happened
        local serve [flags]            serve the function's HTTP trigger for curl
 
-Both build the function, start the ECS/EventBridge emulator with the shipped fleet and
+Both build the function, start the ECS/ENS/EventBridge emulator with the shipped fleets and
 run the function under the FC runtime-API runner, as FC 3.0 runs go1 functions.
 "local invoke -h" and "local serve -h" list the flags. make run and make serve run them.
 `
