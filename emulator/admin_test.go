@@ -3,8 +3,10 @@ package emulator_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	ecs "github.com/alibabacloud-go/ecs-20140526/v7/client"
 	"github.com/alibabacloud-go/eventbridge-sdk/eventbridge"
@@ -148,5 +150,47 @@ func TestDeleteKeyPair(t *testing.T) {
 	}
 	if n := len(srv.KeyPairs()); n != 5 {
 		t.Errorf("%d key pairs left, want 5", n)
+	}
+}
+
+// TestFaultAPINames: a fault keyed by a name the emulator does not serve would never
+// strike, so New, SetFault and the admin route refuse it and change nothing; every name
+// of APIs(), ENS's included, and "*" are taken.
+func TestFaultAPINames(t *testing.T) {
+	for _, api := range []string{"detachkeypair", "DetachKeyPairs", "ens:detachKeyPair", "ListTagResources", "ecs:DetachKeyPair", ""} {
+		if _, err := emulator.New(emulator.Config{Faults: map[string]emulator.Fault{api: {DropRate: 1}}}); err == nil {
+			t.Errorf("New took a fault for %q", api)
+		}
+	}
+	srv := start(t, emulator.Config{})
+	for _, api := range []string{"detachkeypair", "ens:ListTags"} {
+		if err := srv.SetFault(api, emulator.Fault{DropRate: 1}); err == nil || !strings.Contains(err.Error(), "ens:ListTagResources") {
+			t.Errorf("SetFault(%q): %v, want a refusal that lists the APIs", api, err)
+		}
+		body := `{"DescribeKeyPairs": {"ThrottleRate": 1}, "` + api + `": {"DropRate": 1}}`
+		if code := adminCall(t, srv, "POST", "/_emulator/faults", body, nil); code != 400 {
+			t.Errorf("POST /_emulator/faults with %q: HTTP %d, want 400", api, code)
+		}
+	}
+	if err := srv.SetFault("detachkeypair", emulator.Fault{}); err == nil || !strings.Contains(err.Error(), "did you mean DetachKeyPair?") {
+		t.Errorf("SetFault of a name that differs in case: %v, want a hint", err)
+	}
+	if f := srv.Faults(); len(f) != 0 {
+		t.Errorf("refused faults were set: %v", f)
+	}
+	apis := append(emulator.APIs(), "*")
+	if !slices.Contains(apis, emulator.APIENSListTagResources) || !slices.Contains(apis, emulator.APIPutEvents) {
+		t.Fatalf("APIs() = %v", apis)
+	}
+	for _, api := range apis {
+		if err := srv.SetFault(api, emulator.Fault{Latency: time.Millisecond}); err != nil {
+			t.Errorf("SetFault(%q): %v", api, err)
+		}
+	}
+	if f := srv.Faults(); len(f) != len(apis) {
+		t.Errorf("%d faults set, want %d", len(f), len(apis))
+	}
+	if _, err := emulator.New(emulator.Config{Faults: map[string]emulator.Fault{emulator.APIENSDetachKeyPair: {DropRate: 1}, "*": {}}}); err != nil {
+		t.Errorf("New refused ENS's API: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/alibabacloud-go/tea/tea"
 
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 )
 
 // TestFaultsAfterTheAction: each fault that strikes after the API acted
@@ -29,7 +30,7 @@ func TestFaultsAfterTheAction(t *testing.T) {
 		}
 	}
 
-	srv.SetFault("DetachKeyPair", emulator.Fault{DropAfterRate: 1})
+	emulatortest.SetFault(t, srv, "DetachKeyPair", emulator.Fault{DropAfterRate: 1})
 	if _, err := detach(31); outcome(err) != "dropped" {
 		t.Errorf("DropAfterRate: %s", outcome(err))
 	}
@@ -38,20 +39,20 @@ func TestFaultsAfterTheAction(t *testing.T) {
 		t.Errorf("answered %v", srv.Answered("DetachKeyPair", emulator.CodeDroppedAfter))
 	}
 
-	srv.SetFault("DetachKeyPair", emulator.Fault{ErrorAfterRate: 1})
+	emulatortest.SetFault(t, srv, "DetachKeyPair", emulator.Fault{ErrorAfterRate: 1})
 	if _, err := detach(32); outcome(err) != "ServiceUnavailable/503" && outcome(err) != "InternalError/500" {
 		t.Errorf("ErrorAfterRate: %s", outcome(err))
 	}
 	unbound(32)
 
-	srv.SetFault("DetachKeyPair", emulator.Fault{EmptyRate: 1})
+	emulatortest.SetFault(t, srv, "DetachKeyPair", emulator.Fault{EmptyRate: 1})
 	resp, err := detach(33, 34)
 	if err != nil || len(resp.Body.Results.Result) != 0 || tea.StringValue(resp.Body.TotalCount) != "2" || tea.StringValue(resp.Body.FailCount) != "0" {
 		t.Errorf("EmptyRate: %v %v", resp, err)
 	}
 	unbound(33, 34)
 
-	srv.SetFault("DetachKeyPair", emulator.Fault{NullRate: 1})
+	emulatortest.SetFault(t, srv, "DetachKeyPair", emulator.Fault{NullRate: 1})
 	resp, err = detach(35, 36, 37)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +66,7 @@ func TestFaultsAfterTheAction(t *testing.T) {
 	// The list faults hollow only successes, and every API's list.
 	_, err = c.DetachKeyPair(&ecs.DetachKeyPairRequest{RegionId: tea.String(hz), KeyPairName: tea.String("nope"), InstanceIds: ids(38)})
 	wantError(t, err, "InvalidKeyPairName.NotFound", 404)
-	srv.SetFault("*", emulator.Fault{EmptyRate: 1})
+	emulatortest.SetFault(t, srv, "*", emulator.Fault{EmptyRate: 1})
 	if resp, err := c.DescribeInstances(&ecs.DescribeInstancesRequest{RegionId: tea.String(hz), InstanceIds: ids(1)}); err != nil ||
 		len(resp.Body.Instances.Instance) != 0 || tea.Int32Value(resp.Body.TotalCount) != 1 {
 		t.Errorf("DescribeInstances hollowed: %v %v", resp, err)
@@ -145,7 +146,7 @@ func TestSchedule(t *testing.T) {
 	}
 
 	// Call 1 detaches 0001 (Stopped), its answer is lost, and 0001 starts.
-	srv.SetFault("DetachKeyPair", emulator.Fault{DropAfterRate: 1})
+	emulatortest.SetFault(t, srv, "DetachKeyPair", emulator.Fault{DropAfterRate: 1})
 	_, err := c.DetachKeyPair(&ecs.DetachKeyPairRequest{RegionId: tea.String(hz), KeyPairName: tea.String("ops-2026"), InstanceIds: ids(1)})
 	if outcome(err) != "dropped" {
 		t.Fatalf("call 1: %s", outcome(err))
@@ -158,7 +159,7 @@ func TestSchedule(t *testing.T) {
 	}
 
 	// Call 2, the retry: 0001 is Running and unbound; then someone binds it again.
-	srv.SetFault("DetachKeyPair", emulator.Fault{})
+	emulatortest.SetFault(t, srv, "DetachKeyPair", emulator.Fault{})
 	resp, err := c.DetachKeyPair(&ecs.DetachKeyPairRequest{RegionId: tea.String(hz), KeyPairName: tea.String("ops-2026"), InstanceIds: ids(1)})
 	if err != nil || !strings.HasPrefix(results(resp.Body)[0].message, "PublicKeyNotAttachWithInstance") {
 		t.Fatalf("call 2: %v %v", resp, err)

@@ -26,6 +26,7 @@ import (
 
 	"detachkeypair/aliyun"
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 )
 
 // The conformance guard: every answer of the emulator, decoded as JSON, may
@@ -332,11 +333,11 @@ func exercise(t *testing.T, emu *emulator.Server, endpoint string) {
 		_, err = ecsClient(t, emu, st.opt, onRecorder, withKey("LTAI5tNoSuchKey00000000", "x", "")).DescribeKeyPairs(&ecs.DescribeKeyPairsRequest{RegionId: tea.String(hz)})
 		call(err)
 		for _, f := range []emulator.Fault{{ThrottleRate: 1}, {ForbiddenRate: 1}, {ErrorRate: 1}} {
-			emu.SetFault("*", f)
+			emulatortest.SetFault(t, emu, "*", f)
 			_, err = c.DescribeKeyPairs(&ecs.DescribeKeyPairsRequest{RegionId: tea.String(hz)})
 			call(err)
 		}
-		emu.SetFault("*", emulator.Fault{})
+		emulatortest.SetFault(t, emu, "*", emulator.Fault{})
 	}
 	for _, path := range []string{"/?Action=DescribeInstances&Version=2014-05-26", "/?Action=Nope&Version=2014-05-26", "/?Version=2014-05-26", "/?Action=DescribeInstances", "/nowhere"} {
 		resp, err := http.Get("http://" + endpoint + path)
@@ -362,9 +363,9 @@ func exercise(t *testing.T, emu *emulator.Server, endpoint string) {
 	} {
 		eb.PutEvents(batch)
 	}
-	emu.SetFault("PutEvents", emulator.Fault{ThrottleRate: 1})
+	emulatortest.SetFault(t, emu, "PutEvents", emulator.Fault{ThrottleRate: 1})
 	eb.PutEvents([]*eventbridge.CloudEvent{cloudEvent("c-6", testBus, 1)})
-	emu.SetFault("PutEvents", emulator.Fault{})
+	emulatortest.SetFault(t, emu, "PutEvents", emulator.Fault{})
 	ebCfg("WrongSecret").PutEvents([]*eventbridge.CloudEvent{cloudEvent("c-7", testBus, 1)})
 	// An event without an id fails alone (the SDK would not send it).
 	putEventsRaw(t, endpoint, `[{"id":"c-8","source":"s","specversion":"1.0","type":"t","aliyuneventbusname":"`+testBus+`"},`+
@@ -411,10 +412,10 @@ func exerciseENS(t *testing.T, emu *emulator.Server, endpoint string) {
 		call("ListTagResources", map[string]string{"ResourceType": "disk"})
 		call("Nope", nil)
 		for _, f := range []emulator.Fault{{ThrottleRate: 1}, {ForbiddenRate: 1}, {ErrorRate: 1}} {
-			emu.SetFault(emulator.APIENSDetachKeyPair, f)
+			emulatortest.SetFault(t, emu, emulator.APIENSDetachKeyPair, f)
 			call("DetachKeyPair", map[string]string{"KeyPairId": edgeOps, "InstanceIds": ensIDs(3)})
 		}
-		emu.SetFault(emulator.APIENSDetachKeyPair, emulator.Fault{})
+		emulatortest.SetFault(t, emu, emulator.APIENSDetachKeyPair, emulator.Fault{})
 		wrong := ensClientAs(t, endpoint, &aliyun.Credentials{AccessKeyID: emulator.DefaultAccessKeyID, AccessKeySecret: "WrongSecret"}, st.opt)
 		if _, err := wrong.call("DescribeKeyPairs", nil); err == nil || err.Code != "SignatureDoesNotMatch" {
 			t.Errorf("%s: a wrong secret was answered %v", st.name, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/alibabacloud-go/tea/tea"
 
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 )
 
 // outcome classifies an SDK call: "ok", "dropped", or "code/status".
@@ -273,7 +274,7 @@ func TestPutEventsFaults(t *testing.T) {
 		{emulator.Fault{ForbiddenRate: 1}, "AccessDenied"},
 		{emulator.Fault{QPS: 1}, ""}, // the first call of a window passes
 	} {
-		srv.SetFault("PutEvents", tc.fault)
+		emulatortest.SetFault(t, srv, "PutEvents", tc.fault)
 		err := put()
 		if tc.code == "" {
 			if err != nil {
@@ -286,8 +287,8 @@ func TestPutEventsFaults(t *testing.T) {
 			t.Errorf("Answered(%s) = %d", tc.code, srv.Answered("PutEvents", tc.code))
 		}
 	}
-	srv.SetFault("PutEvents", emulator.Fault{})
-	srv.SetFault("*", emulator.Fault{ErrorRate: 1})
+	emulatortest.SetFault(t, srv, "PutEvents", emulator.Fault{})
+	emulatortest.SetFault(t, srv, "*", emulator.Fault{ErrorRate: 1})
 	if code, _, _ := sdkError(put()); code != "ServiceUnavailable" && code != "InternalError" {
 		t.Errorf("5xx fault: %s", code)
 	}

@@ -41,17 +41,14 @@ type schedule struct {
 	changes []Change   // in the order they were scheduled
 }
 
-// apis are the APIs whose calls a Change can follow.
-var apis = append([]string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair, APIAttachKeyPair, APIPutEvents}, ens.APIs...)
-
 // Schedule plans c. It is refused when it could never apply (unknown API,
 // instance, action or key pair) or when the API's call number Call was
 // already made.
 func (s *Server) Schedule(c Change) error {
 	c.Done, c.Error = false, ""
 	switch {
-	case !slices.Contains(apis, c.API):
-		return fmt.Errorf("emulator: schedule: API %q: want one of %v", c.API, apis)
+	case !slices.Contains(APIs(), c.API):
+		return fmt.Errorf("emulator: schedule: API %q: want one of %v", c.API, APIs())
 	case c.Call < 1:
 		return errors.New("emulator: schedule: Call counts from 1")
 	}

@@ -10,6 +10,7 @@ import (
 	"detachkeypair/aliyun"
 	"detachkeypair/detach"
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/handler"
 )
 
@@ -66,7 +67,7 @@ func TestEventsGoToTheFunctionsRegion(t *testing.T) {
 // emit waits for another past it.
 func TestConcurrentEmitsKeepTheDeadline(t *testing.T) {
 	e := newEnv(t, nil, nil)
-	e.emu.SetFault("PutEvents", emulator.Fault{Latency: 5 * time.Second})
+	emulatortest.SetFault(t, e.emu, "PutEvents", emulator.Fault{Latency: 5 * time.Second})
 	h := handler.New(wire(settingsFor(t, e.emu, map[string]string{"EVENT_BUS": "detach-results", "EVENTBRIDGE_ENDPOINT": e.emu.URL()}), nil))
 	var wg sync.WaitGroup
 	for i := range 4 {

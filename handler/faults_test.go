@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 )
 
 // TestFaultMatrix runs a fleet request through 30% throttling, 10% 5xx answers, 5%
@@ -44,9 +45,9 @@ func TestFaultMatrix(t *testing.T) {
 			// by id, so that unbound instances fail alone: the undocumented case
 			emu := newEmulator(t, fix, seed, true)
 			e := newEnvFor(t, emu, map[string]string{"MAX_ATTEMPTS": "6", "CONCURRENCY": "4", "ECS_QPS": "0", "BATCH_SIZE": "20"})
-			emu.SetFault("*", emulator.Fault{ThrottleRate: 0.3, ErrorRate: 0.1, DropRate: 0.05, Latency: time.Millisecond, Jitter: 60 * time.Millisecond})
+			emulatortest.SetFault(t, emu, "*", emulator.Fault{ThrottleRate: 0.3, ErrorRate: 0.1, DropRate: 0.05, Latency: time.Millisecond, Jitter: 60 * time.Millisecond})
 			ids := append(fleetIDs(n), "i-bp1missing0001")
-			before := e.bindings()
+			before := e.emu.Bindings()
 			res, errResp, _ := e.invoke(request(`"KeyPairId":"ssh-bp1fleettest0001"`, ids))
 			if errResp.Code != "" {
 				// a request-level failure is a valid outcome only before anything was detached
@@ -98,9 +99,9 @@ func TestFaultMatrixAfterTheAction(t *testing.T) {
 			detachFault, describeFault := before, before
 			detachFault.DropAfterRate, detachFault.ErrorAfterRate, detachFault.EmptyRate, detachFault.NullRate = 0.1, 0.1, 0.05, 0.05
 			describeFault.EmptyRate, describeFault.NullRate = 0.05, 0.05
-			emu.SetFault("*", before)
-			emu.SetFault("DetachKeyPair", detachFault)
-			emu.SetFault("DescribeInstances", describeFault)
+			emulatortest.SetFault(t, emu, "*", before)
+			emulatortest.SetFault(t, emu, "DetachKeyPair", detachFault)
+			emulatortest.SetFault(t, emu, "DescribeInstances", describeFault)
 			res, errResp, _ := e.invoke(request(`"KeyPairName":"fleet-test"`, fleetIDs(n)))
 			if errResp.Code != "" {
 				t.Skipf("seed %d: the request failed as a whole (%s) before anything was detached", seed, errResp.Code)
@@ -108,7 +109,7 @@ func TestFaultMatrixAfterTheAction(t *testing.T) {
 			if len(res.Results) != n {
 				t.Fatalf("%d results for %d ids", len(res.Results), n)
 			}
-			after := e.bindings()
+			after := e.emu.Bindings()
 			failed, unknown := 0, 0
 			for _, r := range res.Results {
 				detached := after[r.InstanceId] == ""

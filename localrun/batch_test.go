@@ -10,6 +10,7 @@ import (
 
 	"detachkeypair/detach"
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
@@ -28,7 +29,7 @@ func TestLargeEventBatch(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			const timeout = 6 * time.Second
 			env, logs := startLogged(t, localrun.Options{Fixture: fleet(n), Timeout: timeout})
-			before := bindings(env.Emulator)
+			before := env.Emulator.Bindings()
 			res, err := env.Invoke(context.Background(), eventBatch(n))
 			if err != nil {
 				t.Fatal(err)
@@ -66,7 +67,7 @@ func TestLargeEventBatch(t *testing.T) {
 				}
 				all = append(all, r)
 			}
-			assertState(t, before, bindings(env.Emulator), all, false)
+			emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), all)
 			if done == 0 || notAttempted == 0 {
 				t.Errorf("%d detached, %d not attempted: the test proves little", done, notAttempted)
 			}

@@ -8,6 +8,7 @@ import (
 
 	"detachkeypair/detach"
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/localrun"
 )
 
@@ -47,7 +48,7 @@ func TestKeyPairCacheEndToEnd(t *testing.T) {
 		}
 		return got[0]
 	}
-	before := bindings(env.Emulator)
+	before := env.Emulator.Bindings()
 	var results []detach.InstanceResult
 	for i, n := range []int{1, 2, 3} {
 		a := invoke(stopEvent(t, n))
@@ -63,7 +64,7 @@ func TestKeyPairCacheEndToEnd(t *testing.T) {
 			t.Errorf("event %d: DescribeKeyPairs, DescribeInstances, DetachKeyPair calls %v, want %v", i, got, want)
 		}
 	}
-	assertState(t, before, bindings(env.Emulator), results, false)
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), results)
 
 	// ops-2026-backup, bound to 26 to 30, resolved and cached by a request for 26; then
 	// the others lose it and it is deleted (ECS deletes no bound key pair)
@@ -81,7 +82,7 @@ func TestKeyPairCacheEndToEnd(t *testing.T) {
 	if err := env.Emulator.DeleteKeyPair("cn-hangzhou", "ops-2026-backup"); err != nil {
 		t.Fatal(err)
 	}
-	before = bindings(env.Emulator)
+	before = env.Emulator.Bindings()
 	a := invoke(byName(27))
 	if a.Code != detach.CodeKeyPairNotFound {
 		t.Fatalf("deleted while cached: %+v, want %s as without the cache", a, detach.CodeKeyPairNotFound)
@@ -95,7 +96,7 @@ func TestKeyPairCacheEndToEnd(t *testing.T) {
 	in, _ := env.Emulator.Instance(instance(28))
 	in.KeyPairName = "ops-2026-backup"
 	env.Emulator.SetInstance(in)
-	before = bindings(env.Emulator)
+	before = env.Emulator.Bindings()
 	a = invoke(byName(28))
 	if a.Code != "" || a.FailCount != 0 {
 		t.Fatalf("created again: %+v", a)
@@ -103,5 +104,5 @@ func TestKeyPairCacheEndToEnd(t *testing.T) {
 	if got := calls(env.Emulator); got != [3]int{1, 1, 1} {
 		t.Errorf("created again: calls %v, want [1 1 1]: resolved afresh", got)
 	}
-	assertState(t, before, bindings(env.Emulator), a.Results, false)
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), a.Results)
 }

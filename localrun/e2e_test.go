@@ -14,6 +14,7 @@ import (
 
 	"detachkeypair/detach"
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
@@ -93,34 +94,6 @@ func answers(t *testing.T, payload []byte) (status int, out []answer) {
 	return status, []answer{one}
 }
 
-func bindings(emu *emulator.Server) map[string]string {
-	m := map[string]string{}
-	for _, in := range emu.Instances() {
-		m[in.InstanceId] = in.KeyPairName
-	}
-	return m
-}
-
-// assertState checks that exactly the instances reported detached lost their key pair.
-func assertState(t *testing.T, before, after map[string]string, results []detach.InstanceResult, dryRun bool) {
-	t.Helper()
-	detached := map[string]bool{}
-	for _, r := range results {
-		if r.Success && !dryRun {
-			detached[r.InstanceId] = true
-		}
-	}
-	for id, was := range before {
-		now := after[id]
-		switch {
-		case detached[id] && (now != "" || was == ""):
-			t.Errorf("%s reported detached; key pair was %q, is %q", id, was, now)
-		case !detached[id] && now != was:
-			t.Errorf("%s changed from %q to %q without a successful result", id, was, now)
-		}
-	}
-}
-
 func instance(n int) string { return fmt.Sprintf("i-bp1d6tsvznfghy7y%04d", n) }
 
 // TestSamples runs every sample in events/ through the built binary under the runner
@@ -170,11 +143,11 @@ func TestSamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			env := start(t, localrun.Options{Env: c.env})
-			bindings, instance := bindings, instance
+			instance := instance
 			if c.ens {
-				bindings, instance = ensBindings, ensInstance
+				instance = ensInstance
 			}
-			before := bindings(env.Emulator)
+			before := env.Emulator.Bindings()
 			res, err := env.Invoke(context.Background(), payload)
 			if err != nil {
 				t.Fatal(err)
@@ -209,8 +182,8 @@ func TestSamples(t *testing.T) {
 				}
 				all = append(all, a.Results...)
 			}
-			after := bindings(env.Emulator)
-			assertState(t, before, after, all, false)
+			after := env.Emulator.Bindings()
+			emulatortest.AssertChanges(t, before, after, all)
 			for _, n := range c.want.detached {
 				if after[instance(n)] != "" {
 					t.Errorf("%s still has %q", instance(n), after[instance(n)])
@@ -225,7 +198,7 @@ func TestSamples(t *testing.T) {
 func TestECSEventWithoutSetting(t *testing.T) {
 	payload, _ := os.ReadFile("../events/ecs-instance-stopped.json")
 	env := start(t, localrun.Options{})
-	before := bindings(env.Emulator)
+	before := env.Emulator.Bindings()
 	res, err := env.Invoke(context.Background(), payload)
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +210,7 @@ func TestECSEventWithoutSetting(t *testing.T) {
 	if len(got) != 1 || got[0].Code != "InvalidParameter.Event" || !strings.Contains(got[0].Message, "KEY_PAIR_NAME") {
 		t.Fatalf("answer %s", res.Payload)
 	}
-	assertState(t, before, bindings(env.Emulator), nil, false)
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), nil)
 }
 
 // TestDeadlineUnderRunner: a function timeout shorter than the work ends with
@@ -257,7 +230,7 @@ func TestDeadlineUnderRunner(t *testing.T) {
 		}
 	}
 	req, _ := json.Marshal(map[string]any{"RegionId": "cn-hangzhou", "KeyPairName": "fleet-2026", "InstanceIds": ids})
-	before := bindings(env.Emulator)
+	before := env.Emulator.Bindings()
 	res, err := env.Invoke(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -283,5 +256,5 @@ func TestDeadlineUnderRunner(t *testing.T) {
 	if done == 0 || notAttempted == 0 || done+notAttempted != len(ids) || got[0].FailCount != notAttempted {
 		t.Fatalf("done %d, not attempted %d, of %d (FailCount %d)", done, notAttempted, len(ids), got[0].FailCount)
 	}
-	assertState(t, before, bindings(env.Emulator), got[0].Results, false)
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), got[0].Results)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
@@ -35,7 +36,7 @@ func invokeOne(t *testing.T, env *localrun.Env, payload []byte) answer {
 // instances and reports the running ones.
 func TestTargetsByTag(t *testing.T) {
 	env := start(t, localrun.Options{})
-	before := bindings(env.Emulator)
+	before := env.Emulator.Bindings()
 	a := invokeOne(t, env, timerEvent(map[string]any{"KeyPairName": "ops-2026", "Targets": map[string]any{"Tags": []map[string]string{{"Key": "env", "Value": "staging"}}}}))
 	if a.MatchedCount == nil || *a.MatchedCount != 15 || a.Truncated == nil || *a.Truncated || a.TotalCount != 15 || a.FailCount != 5 {
 		t.Fatalf("answer: matched %v truncated %v total %d failed %d", a.MatchedCount, a.Truncated, a.TotalCount, a.FailCount)
@@ -49,8 +50,8 @@ func TestTargetsByTag(t *testing.T) {
 			t.Errorf("%s: %+v", r.InstanceId, r)
 		}
 	}
-	assertState(t, before, bindings(env.Emulator), a.Results, false)
-	// other instances of ops-2026 (none here) and other key pairs are untouched: assertState
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), a.Results)
+	// other instances of ops-2026 (none here) and other key pairs are untouched: AssertChanges
 	// checked every instance of the fleet.
 }
 
@@ -63,7 +64,7 @@ func TestTargetsCapAndContinue(t *testing.T) {
 		t.Fatal(err)
 	}
 	for run, want := range [][]int{{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}} {
-		before := bindings(env.Emulator)
+		before := env.Emulator.Bindings()
 		a := invokeOne(t, env, payload)
 		matched := 15 - 4*run
 		if a.MatchedCount == nil || *a.MatchedCount != matched || a.Truncated == nil || !*a.Truncated || a.TotalCount != 4 {
@@ -78,7 +79,7 @@ func TestTargetsCapAndContinue(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("run %d took %v, want %v", run+1, got, want)
 		}
-		assertState(t, before, bindings(env.Emulator), a.Results, false)
+		emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), a.Results)
 	}
 }
 

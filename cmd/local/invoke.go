@@ -36,7 +36,7 @@ func (c *command) invoke(ctx context.Context, args []string) int {
 
 	var before map[string]string // the emulator's bindings, when it is ours (a running one is shared)
 	if env.Emulator != nil {
-		before = bindings(env.Emulator)
+		before = env.Emulator.Bindings()
 	}
 	earlier, err := c.events(ctx, env) // a running emulator keeps earlier runs' events
 	if err != nil {
@@ -137,7 +137,7 @@ func (c *command) report(w io.Writer, v verdict, res fcruntime.Result, env *loca
 	fmt.Fprintf(w, "== %s · request %s\n", v.header, res.RequestID)
 	fmt.Fprintln(w, summaryLine(v, res.Duration))
 	if before != nil {
-		if line := stateLine(before, bindings(env.Emulator), v); line != "" {
+		if line := stateLine(before, env.Emulator.Bindings(), v); line != "" {
 			fmt.Fprintln(w, line)
 		}
 	}
@@ -216,19 +216,6 @@ func counterTable(w io.Writer, s counters) {
 		dropped := s.Answered(api, emulator.CodeDropped) + s.Answered(api, emulator.CodeDroppedAfter)
 		fmt.Fprintf(w, row, api, calls, ok, throttled, fivexx, dropped, calls-ok-throttled-fivexx-dropped)
 	}
-}
-
-// bindings maps each instance of the emulator, ECS's and ENS's, to its key pair (""
-// when none).
-func bindings(emu *emulator.Server) map[string]string {
-	m := map[string]string{}
-	for _, in := range emu.Instances() {
-		m[in.InstanceId] = in.KeyPairName
-	}
-	for _, in := range emu.ENSInstances() {
-		m[in.InstanceId] = in.KeyPairName
-	}
-	return m
 }
 
 // stateLine says which instances really lost their key pair during the run,

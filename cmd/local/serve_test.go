@@ -31,7 +31,7 @@ func TestServe(t *testing.T) {
 	var stats fcruntime.Stats
 	var events int
 	c := &command{stdin: strings.NewReader(""), stdout: io.Discard, stderr: stderr, inspect: func(env *localrun.Env) {
-		after, stats, events = bindings(env.Emulator), env.Runner.Stats(), len(env.Emulator.Events(env.EventBus))
+		after, stats, events = env.Emulator.Bindings(), env.Runner.Stats(), len(env.Emulator.Events(env.EventBus))
 	}}
 	done := make(chan int, 1)
 	go func() {

@@ -39,8 +39,10 @@ const (
 	APIListTagResources  = "ens:ListTagResources"
 )
 
-// APIs are the service's API names.
-var APIs = []string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair, APIAttachKeyPair, APIListTagResources}
+// APIs returns the service's API names; the slice is the caller's.
+func APIs() []string {
+	return []string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair, APIAttachKeyPair, APIListTagResources}
+}
 
 // Limits of the ENS API.
 const (
