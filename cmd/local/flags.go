@@ -118,7 +118,7 @@ func parse(cmd string, args []string, stderr io.Writer) (o options, code int, ok
 	if o.memory <= 0 {
 		return fail("--memory %d: want a size in MB", o.memory)
 	}
-	if o.maxInstances < 0 {
+	if cmd == "serve" && o.maxInstances < 1 {
 		return fail("--max-instances %d: want 1 or more", o.maxInstances)
 	}
 	// The API is checked with or without faults: a mistyped name is a fault that never strikes.

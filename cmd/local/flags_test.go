@@ -60,6 +60,8 @@ func TestParse(t *testing.T) {
 			stopped: true, code: exitUsage, stderr: `emulator: fault API "ens:DescribeTags"`},
 		{name: "fault API of ENS", cmd: "invoke", args: []string{"--fault-api", "ens:ListTagResources", "--empty-rate", "1"},
 			want: options{}},
+		{name: "serve without instances", cmd: "serve", args: []string{"--max-instances", "0"},
+			stopped: true, code: exitUsage, stderr: "--max-instances 0: want 1 or more"},
 		{name: "help", cmd: "invoke", args: []string{"-h"},
 			stopped: true, code: exitOK, stderr: "exit codes: 0 succeeded"},
 		{name: "serve address", cmd: "serve", args: []string{"--addr", "127.0.0.1:0"},
