@@ -19,12 +19,15 @@ const BinaryName = "main"
 // s.yaml deploys it from there; for ROS it is uploaded to OSS first.
 const ZipPath = "dist/detach-keypair.zip"
 
-// LocalOnlySettings are settings the code reads that point the function at a local
-// emulator instead of the cloud. The deployment files leave them out, so that in the
-// cloud the SDKs use the region's own endpoints (ENS: ens.aliyuncs.com). (Add one to a
-// deployment file only to reach ECS, ENS or EventBridge through a VPC endpoint, or ENS
-// on the international site: ENS_ENDPOINT=ens.ap-southeast-1.aliyuncs.com.)
-var LocalOnlySettings = []string{"ECS_ENDPOINT", "ENS_ENDPOINT", "EVENTBRIDGE_ENDPOINT"}
+// LocalOnlySettings returns the settings the code reads that point the function at a
+// local emulator instead of the cloud; the slice is the caller's. The deployment files
+// leave them out, so that in the cloud the SDKs use the region's own endpoints (ENS:
+// ens.aliyuncs.com). (Add one to a deployment file only to reach ECS, ENS or EventBridge
+// through a VPC endpoint, or ENS on the international site:
+// ENS_ENDPOINT=ens.ap-southeast-1.aliyuncs.com.)
+func LocalOnlySettings() []string {
+	return []string{"ECS_ENDPOINT", "ENS_ENDPOINT", "EVENTBRIDGE_ENDPOINT"}
+}
 
 // MaxFunctionInstances is the function's most instances at once in both deployment
 // files (s.yaml's fc3 concurrencyConfig.reservedConcurrency, template.yaml's
