@@ -35,8 +35,26 @@ import (
 // as DetachKeyPair's counts and codes). A field kept on purpose beyond the
 // model must be listed in emulator.BeyondModel, the one allow-list.
 
-// models are the SDK response models, by the answer they describe.
-var models = map[string]reflect.Type{
+// models are the response models, by the answer they describe: the SDKs' (sdkModels)
+// and ENS's (ensModels, declared from the reference in ens_models_test.go).
+var models = joinModels(sdkModels, ensModels)
+
+// joinModels is one map of the models of every set; a name in two sets is a mistake.
+func joinModels(sets ...map[string]reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for _, set := range sets {
+		for name, typ := range set {
+			if _, dup := out[name]; dup {
+				panic("conformance: two models for " + name)
+			}
+			out[name] = typ
+		}
+	}
+	return out
+}
+
+// sdkModels are the ECS and EventBridge SDKs' response models.
+var sdkModels = map[string]reflect.Type{
 	"DescribeKeyPairs":  reflect.TypeFor[ecs.DescribeKeyPairsResponseBody](),
 	"DescribeInstances": reflect.TypeFor[ecs.DescribeInstancesResponseBody](),
 	"DetachKeyPair":     reflect.TypeFor[ecs.DetachKeyPairResponseBody](),
