@@ -103,6 +103,7 @@ func (c *command) start(ctx context.Context, o options) (env *localrun.Env, out 
 	env, err = localrun.Start(ctx, localrun.Options{
 		Emulator:         o.emulatorURL,
 		Binary:           bin,
+		BaseEnv:          c.baseEnv,
 		Fixture:          fixture,
 		Faults:           o.faults(),
 		Seed:             seed,

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
 
@@ -38,7 +39,8 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	c := &command{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, terminal: isTerminal(os.Stderr)}
+	c := &command{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, terminal: isTerminal(os.Stderr),
+		baseEnv: fcruntime.BaseEnvOf(os.Environ())}
 	code := c.run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
@@ -48,7 +50,8 @@ func main() {
 type command struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	terminal       bool // stderr is a terminal: the function's logs are shown pretty
+	terminal       bool     // stderr is a terminal: the function's logs are shown pretty
+	baseEnv        []string // what the function's processes get of this one's environment (PATH, HOME, TZ)
 
 	// inspect, when set, is called with the emulator and the runner once the
 	// work is done and before they stop (tests check the emulator's state).
