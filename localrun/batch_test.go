@@ -16,10 +16,11 @@ import (
 )
 
 // TestLargeEventBatch: an EventBridge batch of one-instance requests far larger than
-// the function's timeout allows is answered before the deadline, with a margin: every
-// request has its answer, those not started are NotAttempted (504, nothing called),
-// the emulator's state matches the answers, and result events go out in few PutEvents
-// calls. Timings measured: make bench -batch (cmd/bench).
+// the function's timeout allows is answered before the deadline (the runner says
+// Succeeded, not TimedOut): every request has its answer, those not started are
+// NotAttempted (504, nothing called), the emulator's state matches the answers, and
+// result events go out in few PutEvents calls. Timings, the margin before the deadline
+// included, are measured by make bench -batch (cmd/bench), not here.
 func TestLargeEventBatch(t *testing.T) {
 	sizes := []int{1500, 10000}
 	if testing.Short() {
@@ -36,9 +37,6 @@ func TestLargeEventBatch(t *testing.T) {
 			}
 			if res.Outcome != fcruntime.Succeeded {
 				t.Fatalf("invocation %s after %s: %.300s", res.Outcome, res.Duration, res.Error)
-			}
-			if margin := timeout - res.Duration; margin < 100*time.Millisecond {
-				t.Errorf("answered %s before the deadline; want at least 100ms", margin)
 			}
 			_, got := answers(t, res.Payload)
 			if len(got) != n {

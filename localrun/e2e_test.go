@@ -214,12 +214,16 @@ func TestECSEventWithoutSetting(t *testing.T) {
 }
 
 // TestDeadlineUnderRunner: a function timeout shorter than the work ends with
-// NotAttempted results for what was not started, answered before the deadline.
+// NotAttempted results for what was not started, answered before the deadline: the
+// runner, which kills a function at its timeout as FC does, says Succeeded, not
+// TimedOut. The work (36 batches one after the other, each at least 200 ms) cannot fit
+// in 4 s however fast the machine, and the first batch has seconds to fit however
+// loaded it is.
 func TestDeadlineUnderRunner(t *testing.T) {
 	fix := emulator.DefaultFixture()
 	env := start(t, localrun.Options{
 		Fixture: fix,
-		Timeout: 2 * time.Second,
+		Timeout: 4 * time.Second,
 		Env:     []string{"CONCURRENCY=1", "BATCH_SIZE=10", "ECS_QPS=0"},
 		Faults:  map[string]emulator.Fault{"DetachKeyPair": {Latency: 200 * time.Millisecond}},
 	})
@@ -236,10 +240,7 @@ func TestDeadlineUnderRunner(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res.Outcome != fcruntime.Succeeded {
-		t.Fatalf("invocation %s: %v", res.Outcome, res.Error)
-	}
-	if res.Duration >= 2*time.Second {
-		t.Fatalf("answered after %s, past the 2s timeout", res.Duration)
+		t.Fatalf("invocation %s (after %s): %v", res.Outcome, res.Duration, res.Error)
 	}
 	_, got := answers(t, res.Payload)
 	done, notAttempted := 0, 0
