@@ -1,5 +1,5 @@
 # The function's everyday commands. Everything needs only Go; `make run`, `make serve`
-# and the tests start their own ECS/EventBridge emulator and FC runtime, so no cloud
+# and the tests start their own ECS/ENS/EventBridge emulator and FC runtime, so no cloud
 # account is used. `make help` lists the targets.
 
 GO      ?= go
@@ -10,6 +10,7 @@ DIST    ?= dist
 HOST    := $(DIST)/host
 
 .PHONY: help run serve build test vet fuzz bench emulator clean
+.PHONY: bench-storm
 
 ## help: this list
 help:
@@ -47,11 +48,15 @@ FUZZMINTIME ?= 2s
 fuzz:
 	$(GO) test ./handler -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME)
 
-## bench: fleet-scale benchmark (ARGS: -n 30,300,3000,10000 -baseline 30,300 -latency 50ms -qps 20 -by-name)
+## bench: fleet-scale benchmark (ARGS: -n 30,300,3000,10000 -baseline 30,300 -latency 50ms -qps 20 -by-name -product=ens)
 bench:
 	CGO_ENABLED=0 $(GO) run ./cmd/bench $(ARGS)
 
-## emulator: serve the ECS/EventBridge emulator alone on 127.0.0.1:8300 (ARGS: go run ./cmd/emulator -h)
+## bench-storm: the event storm: 1000 ECS stop events as asynchronous invocations, the quota shared by the instances, then each at the whole quota (ARGS: -storm-events 1000 -storm-instances 10)
+bench-storm:
+	CGO_ENABLED=0 $(GO) run ./cmd/bench -storm $(ARGS)
+
+## emulator: serve the ECS/ENS/EventBridge emulator alone on 127.0.0.1:8300 (ARGS: go run ./cmd/emulator -h)
 emulator:
 	$(GO) run ./cmd/emulator -addr 127.0.0.1:8300 $(ARGS)
 

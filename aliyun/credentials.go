@@ -2,6 +2,7 @@ package aliyun
 
 import (
 	"fmt"
+	"sync"
 
 	credential "github.com/aliyun/credentials-go/credentials"
 )
@@ -28,5 +29,53 @@ func Credential(creds *Credentials) (credential.Credential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no credentials: %s", Redact(err.Error()))
 	}
+	if creds == nil {
+		// The chain's provider (credentials-go v1.4.5 DefaultCredentialsProvider)
+		// records the provider it used last without a lock, and the SDK clients of
+		// concurrent calls share it: serialise it (go test -race shows the race).
+		return &lockedCredential{c: cred}, nil
+	}
 	return cred, nil
+}
+
+// lockedCredential makes a Credential that is not safe for concurrent use safe.
+type lockedCredential struct {
+	mu sync.Mutex
+	c  credential.Credential
+}
+
+func (l *lockedCredential) GetAccessKeyId() (*string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.c.GetAccessKeyId()
+}
+
+func (l *lockedCredential) GetAccessKeySecret() (*string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.c.GetAccessKeySecret()
+}
+
+func (l *lockedCredential) GetSecurityToken() (*string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.c.GetSecurityToken()
+}
+
+func (l *lockedCredential) GetBearerToken() *string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.c.GetBearerToken()
+}
+
+func (l *lockedCredential) GetType() *string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.c.GetType()
+}
+
+func (l *lockedCredential) GetCredential() (*credential.CredentialModel, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.c.GetCredential()
 }

@@ -33,7 +33,7 @@ func ToCloudError(ctx context.Context, api string, err error) error {
 	switch {
 	case errors.As(err, &respErr):
 		status, code, msg = tea.IntValue(respErr.GetStatusCode()), tea.StringValue(respErr.GetCode()), respErr.Error()
-		requestID = fmt.Sprint(respErr.GetData()["RequestId"])
+		requestID, _ = respErr.GetData()["RequestId"].(string) // "" when the answer has none
 	case errors.As(err, &sdkErr):
 		status, code, msg = tea.IntValue(sdkErr.StatusCode), tea.StringValue(sdkErr.Code), tea.StringValue(sdkErr.Message)
 		requestID = requestIDIn(tea.StringValue(sdkErr.Data))

@@ -19,10 +19,20 @@ const BinaryName = "main"
 // s.yaml deploys it from there; for ROS it is uploaded to OSS first.
 const ZipPath = "dist/detach-keypair.zip"
 
-// LocalOnlySettings are settings the code reads that point the function at a local
-// emulator instead of the cloud. The deployment files leave them out, so that in the
-// cloud the SDKs use the region's own endpoints (ENS: ens.aliyuncs.com; FC:
-// <account>.<region>.fc.aliyuncs.com). (Add one to a deployment file only to reach ECS,
-// ENS, EventBridge or FC through a VPC endpoint, FC's <account>.<region>-internal.fc.aliyuncs.com
-// say, or ENS on the international site: ENS_ENDPOINT=ens.ap-southeast-1.aliyuncs.com.)
-var LocalOnlySettings = []string{"ECS_ENDPOINT", "ENS_ENDPOINT", "EVENTBRIDGE_ENDPOINT", "FC_ENDPOINT"}
+// LocalOnlySettings returns the settings the code reads that point the function at a
+// local emulator instead of the cloud; the slice is the caller's. The deployment files
+// leave them out, so that in the cloud the SDKs use the region's own endpoints (ENS:
+// ens.aliyuncs.com; FC: <account>.<region>.fc.aliyuncs.com). (Add one to a deployment
+// file only to reach ECS, ENS, EventBridge or FC through a VPC endpoint, FC's
+// <account>.<region>-internal.fc.aliyuncs.com say, or ENS on the international site:
+// ENS_ENDPOINT=ens.ap-southeast-1.aliyuncs.com.)
+func LocalOnlySettings() []string {
+	return []string{"ECS_ENDPOINT", "ENS_ENDPOINT", "EVENTBRIDGE_ENDPOINT", "FC_ENDPOINT"}
+}
+
+// MaxFunctionInstances is the function's most instances at once in both deployment
+// files (s.yaml's fc3 concurrencyConfig.reservedConcurrency, template.yaml's
+// ALIYUN::FC3::ConcurrencyConfig), and the MAX_FUNCTION_INSTANCES setting of both
+// environments, among which the function divides the account's quotas; the tests hold
+// the four to this number, and the storm benchmark (cmd/bench -storm) scales out to it.
+const MaxFunctionInstances = 10

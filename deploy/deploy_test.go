@@ -114,14 +114,14 @@ func TestPackageCommand(t *testing.T) {
 // except the local-only ones.
 func deployedSettings(t *testing.T) []string {
 	t.Helper()
-	for _, name := range LocalOnlySettings {
+	for _, name := range LocalOnlySettings() {
 		if !slices.Contains(settings.Names, name) {
 			t.Errorf("LocalOnlySettings names %s, which the code does not read (settings.Names)", name)
 		}
 	}
 	var names []string
 	for _, name := range settings.Names {
-		if !slices.Contains(LocalOnlySettings, name) {
+		if !slices.Contains(LocalOnlySettings(), name) {
 			names = append(names, name)
 		}
 	}
@@ -138,7 +138,7 @@ func checkEnvironment(t *testing.T, file string, env map[string]string, raw map[
 		for _, name := range got {
 			if !slices.Contains(settings.Names, name) {
 				t.Errorf("%s: environment variable %s is not a setting the code reads (settings.Names)", file, name)
-			} else if slices.Contains(LocalOnlySettings, name) {
+			} else if slices.Contains(LocalOnlySettings(), name) {
 				t.Logf("%s: sets the local-only setting %s (fine for a VPC endpoint)", file, name)
 			}
 		}

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -153,24 +154,9 @@ func TestJWTOption(t *testing.T) {
 	if got := strAt(fn, "environmentVariables", "JWT_CLAIM_PASS_BY"); got != claimsVar {
 		t.Errorf("s.yaml: JWT_CLAIM_PASS_BY is %q, want %s, so that the trigger and the function read the same claims", got, claimsVar)
 	}
-	if s.vars["jwtClaimPassBy"] != "" {
-		t.Errorf("s.yaml: vars.jwtClaimPassBy is %q with authType function: no header is a verified identity then", s.vars["jwtClaimPassBy"])
-	}
 
 	// The option in place, with a value a deployer would give the var.
-	const sample = "header:sub:x-jwt-sub,header:iss:x-jwt-iss"
-	withJWT := loadYAML(t, "s.yaml")
-	mapAt(withJWT, "vars")["jwtClaimPassBy"] = sample
-	replaced := false
-	for _, tr := range listAt(withJWT, "resources", "detach-keypair", "props", "triggers") {
-		if strAt(tr, "triggerType") == "http" {
-			mapAt(tr)["triggerConfig"] = cfg
-			replaced = true
-		}
-	}
-	if !replaced {
-		t.Fatal("s.yaml: no http trigger to put the JWT option in")
-	}
+	withJWT := sWithJWT(t, cfg, sampleClaims)
 	for _, p := range validateS(t, withJWT, loadROS(t).doc) {
 		t.Error("s.yaml with the JWT option: " + p)
 	}
@@ -178,9 +164,134 @@ func TestJWTOption(t *testing.T) {
 	for name, v := range mapAt(fn, "environmentVariables") {
 		env[name] = s.expand(t, fmt.Sprint(v))
 	}
-	env["JWT_CLAIM_PASS_BY"] = sample
+	env["JWT_CLAIM_PASS_BY"] = sampleClaims
 	cfgLoaded, err := settings.Load(func(name string) string { return env[name] })
 	if err != nil || len(cfgLoaded.JWTClaims) != 2 {
-		t.Errorf("with JWT_CLAIM_PASS_BY=%s the function reads claims %v: %v", sample, cfgLoaded.JWTClaims, err)
+		t.Errorf("with JWT_CLAIM_PASS_BY=%s the function reads claims %v: %v", sampleClaims, cfgLoaded.JWTClaims, err)
+	}
+}
+
+// sampleClaims is a JWT_CLAIM_PASS_BY a deployer would give.
+const sampleClaims = "header:sub:x-jwt-sub,header:iss:x-jwt-iss"
+
+// sWithJWT is s.yaml with vars.jwtClaimPassBy set to claims and the JWT option cfg in
+// place of the http trigger's triggerConfig, as a deployer turns it on.
+func sWithJWT(t *testing.T, cfg map[string]any, claims string) map[string]any {
+	t.Helper()
+	doc := loadYAML(t, "s.yaml")
+	mapAt(doc, "vars")["jwtClaimPassBy"] = claims
+	replaced := false
+	for _, tr := range listAt(doc, "resources", "detach-keypair", "props", "triggers") {
+		if strAt(tr, "triggerType") == "http" {
+			mapAt(tr)["triggerConfig"] = deepCopy(cfg)
+			replaced = true
+		}
+	}
+	if !replaced {
+		t.Fatal("s.yaml: no http trigger to put the JWT option in")
+	}
+	return doc
+}
+
+// jwtClaimProblems reports a function that takes JWT claims from request headers
+// (JWT_CLAIM_PASS_BY non-empty) behind an HTTP trigger that verifies no JWT: FC then
+// passes the headers as the caller sent them, and any invoker could forge the
+// Caller.Identity of the audit record. authTypes are the authType of each http trigger.
+func jwtClaimProblems(file, claims string, authTypes []string) []string {
+	if strings.TrimSpace(claims) == "" {
+		return nil
+	}
+	var problems []string
+	for _, at := range authTypes {
+		if at != "jwt" {
+			problems = append(problems, fmt.Sprintf("%s: JWT_CLAIM_PASS_BY is %q but the http trigger's authType is %q: FC verifies no token, so "+
+				"any invoker can send those headers and pass for anyone; use the JWT option (authType jwt) or leave it empty", file, claims, at))
+		}
+	}
+	return problems
+}
+
+// sJWTProblems applies jwtClaimProblems to a parsed s.yaml: its fc3 function's
+// JWT_CLAIM_PASS_BY, vars expanded, and its http triggers.
+func sJWTProblems(doc map[string]any) []string {
+	vars := func(name string) (string, bool) {
+		v, ok := get(doc, "vars", name).(string)
+		return v, ok
+	}
+	var problems []string
+	for name, res := range mapAt(doc, "resources") {
+		if strAt(res, "component") != "fc3" {
+			continue
+		}
+		claims, _ := get(res, "props", "environmentVariables", "JWT_CLAIM_PASS_BY").(string)
+		claims = expandS(claims, vars)
+		var authTypes []string
+		for _, tr := range listAt(res, "props", "triggers") {
+			if strAt(tr, "triggerType") == "http" {
+				authTypes = append(authTypes, strAt(tr, "triggerConfig", "authType"))
+			}
+		}
+		problems = append(problems, jwtClaimProblems("s.yaml: resources."+name, claims, authTypes)...)
+	}
+	return problems
+}
+
+// rosJWTProblems applies jwtClaimProblems to a parsed template.yaml: the Function's
+// JWT_CLAIM_PASS_BY (parameters at their defaults) and the http triggers.
+func rosJWTProblems(doc map[string]any) []string {
+	r := rosFile{doc: doc}
+	raw := get(doc, "Resources", "Function", "Properties", "EnvironmentVariables", "JWT_CLAIM_PASS_BY")
+	claims := ""
+	if raw != nil {
+		v, ok := r.resolve(raw)
+		if !ok {
+			return []string{"template.yaml: JWT_CLAIM_PASS_BY cannot be resolved from the parameters' defaults"}
+		}
+		claims = fmt.Sprint(v)
+	}
+	var authTypes []string
+	for _, tr := range r.ofType("ALIYUN::FC3::Trigger") {
+		if strAt(tr, "Properties", "TriggerType") == "http" {
+			authTypes = append(authTypes, strAt(tr, "Properties", "TriggerConfig", "authType"))
+		}
+	}
+	return jwtClaimProblems("template.yaml", claims, authTypes)
+}
+
+// TestJWTClaimsNeedJWTAuth: the function takes JWT claims from headers only behind an
+// http trigger with authType jwt, in s.yaml and in template.yaml: the files as they are
+// pass, and so does s.yaml with the JWT option turned on; a copy that sets the claims
+// while the trigger keeps authType function is reported.
+func TestJWTClaimsNeedJWTAuth(t *testing.T) {
+	runBreakCases(t, loadS(t).doc, []breakCase{
+		{name: "claims in vars, authType function", want: []string{"s.yaml: resources.detach-keypair: JWT_CLAIM_PASS_BY is \"" + sampleClaims + "\" but the http trigger's authType is \"function\""},
+			mutate: func(t *testing.T, d map[string]any) { set(t, d, sampleClaims, "vars", "jwtClaimPassBy") }},
+		{name: "claims in the function, authType function", want: []string{"authType is \"function\""},
+			mutate: func(t *testing.T, d map[string]any) {
+				set(t, d, "header:sub:x-jwt-sub", "resources", "detach-keypair", "props", "environmentVariables", "JWT_CLAIM_PASS_BY")
+			}},
+		{name: "the JWT option with another authType", want: []string{"authType is \"anonymous\""},
+			mutate: func(t *testing.T, d map[string]any) {
+				jwt := sWithJWT(t, jwtBlock(t), sampleClaims)
+				set(t, jwt, "anonymous", "resources", "detach-keypair", "props", "triggers", 0, "triggerConfig", "authType")
+				clear(d)
+				maps.Copy(d, jwt)
+			}},
+	}, sJWTProblems)
+	if p := sJWTProblems(sWithJWT(t, jwtBlock(t), sampleClaims)); len(p) != 0 {
+		t.Errorf("s.yaml with the JWT option turned on: %v", p)
+	}
+
+	runBreakCases(t, loadROS(t).doc, []breakCase{
+		{name: "claims, authType function", want: []string{"template.yaml: JWT_CLAIM_PASS_BY is \"" + sampleClaims + "\" but the http trigger's authType is \"function\""},
+			mutate: func(t *testing.T, d map[string]any) {
+				set(t, d, sampleClaims, "Resources", "Function", "Properties", "EnvironmentVariables", "JWT_CLAIM_PASS_BY")
+			}},
+	}, rosJWTProblems)
+	withJWT := deepCopy(loadROS(t).doc).(map[string]any)
+	set(t, withJWT, sampleClaims, "Resources", "Function", "Properties", "EnvironmentVariables", "JWT_CLAIM_PASS_BY")
+	set(t, withJWT, "jwt", "Resources", "HttpTrigger", "Properties", "TriggerConfig", "authType")
+	if p := rosJWTProblems(withJWT); len(p) != 0 {
+		t.Errorf("template.yaml with claims behind authType jwt: %v", p)
 	}
 }

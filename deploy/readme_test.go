@@ -345,7 +345,7 @@ func TestREADMESnippetsParse(t *testing.T) {
 				t.Errorf("deploy/README.md:%d: %q is not a RAM action", b.line, a)
 			}
 		}
-		for _, want := range []string{"fc:PutAsyncInvokeConfig", "eventbridge:PutTargets", "ram:PassRole", "ram:CreateServiceLinkedRole", "eventbridge:CreateEventBus"} {
+		for _, want := range []string{"fc:PutAsyncInvokeConfig", "fc:PutConcurrencyConfig", "eventbridge:PutTargets", "ram:PassRole", "ram:CreateServiceLinkedRole", "eventbridge:CreateEventBus"} {
 			if !slices.Contains(actions, want) {
 				t.Errorf("deploy/README.md:%d: the deployer's policy lacks %s", b.line, want)
 			}

@@ -73,6 +73,7 @@ func (b *batch) attempt(n int) bool {
 	case errors.Is(err, errNotStarted):
 		b.settle(b.pending, b.notRetried)
 	case !errors.As(err, &ce) && b.r.ctx.Err() != nil:
+		b.r.mayHaveActed()
 		b.settle(b.pending, func(id string) InstanceResult {
 			return failed(id, http.StatusGatewayTimeout, CodeDeadlineExceeded,
 				"the detach call did not finish before the function's deadline; the key pair may or may not be detached: check the instance and run the request again")
@@ -81,6 +82,7 @@ func (b *batch) attempt(n int) bool {
 		b.last = err
 		return true
 	case ce != nil && ce.Unavailable():
+		b.r.mayHaveActed()
 		b.r.log.Warn("detach answer unclear; the instances will be checked", "instances", len(b.pending), "attempt", n, "error", err.Error())
 		b.last, b.unclear = err, true
 		return true
@@ -105,6 +107,7 @@ func (b *batch) record(out []Outcome) {
 		case !ok:
 			left = append(left, id)
 		case o.Success:
+			b.r.mayHaveActed()
 			b.r.set(succeeded(id, MessageSuccessful))
 		case b.unclear:
 			if b.verify == nil {
@@ -116,6 +119,7 @@ func (b *batch) record(out []Outcome) {
 		}
 	}
 	if len(left) > 0 {
+		b.r.mayHaveActed()
 		b.r.log.Warn("detach answer without results for some instances; they will be checked", "instances", len(left))
 		b.last = &CloudError{Status: http.StatusOK, Code: CodeInvalidResponse,
 			Message: fmt.Sprintf("%s answered without a result for this instance", b.r.lim.Product)}

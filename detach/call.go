@@ -133,24 +133,21 @@ func newBackoff(initial, max time.Duration) *backoff.ExponentialBackOff {
 	return b
 }
 
-// pacer keeps the calls of one API under its quota, evenly spaced (no bursts).
-// Throttling answers halve its rate (down to a tenth of the quota); each success wins
-// back a twentieth of the quota.
+// pacer keeps the calls of one API of one instance under the instance's share of the
+// API's quota (InstancePace), evenly spaced (no bursts). Throttling answers halve its
+// rate (down to a tenth of its pace); each success wins back a twentieth of the pace.
 type pacer struct {
 	lim   *rate.Limiter // nil when the API is not paced
-	quota rate.Limit
+	quota rate.Limit    // the pace
 	mu    sync.Mutex
 }
 
-// paceMargin keeps the pace a little under the quota, so that calls delayed on their
-// way (and so bunched up at the cloud) still fit in the cloud's one-second windows.
-const paceMargin = 0.95
-
-func newPacer(qps float64) *pacer {
-	if qps <= 0 {
+// newPacer returns a pacer of calls a second (InstancePace; 0: unpaced).
+func newPacer(calls float64) *pacer {
+	if calls <= 0 {
 		return &pacer{}
 	}
-	q := rate.Limit(qps * paceMargin)
+	q := rate.Limit(calls)
 	return &pacer{lim: rate.NewLimiter(q, 1), quota: q}
 }
 

@@ -44,6 +44,11 @@ type Limits struct {
 	// refuses every request while a tag rule (PROTECTED_TAG, REQUIRED_TAG) is set,
 	// rather than treat an instance whose tags it cannot see as untagged.
 	InstanceTags bool
+	// DetachByID says that DetachKeyPair names the key pair by its id when it has one
+	// (ENS), so that the cloud itself refuses an id that no longer exists; false: by name
+	// (ECS). A request by id is served from the cache of resolved key pairs only then
+	// (keypairs.go).
+	DetachByID bool
 }
 
 // ECS's limits, for the ecs adapter and for the settings that may not exceed them.
@@ -136,11 +141,19 @@ type CloudError struct {
 // own count). A call that changes state may have acted; asking again may answer in full.
 const CodeInvalidResponse = "InvalidResponse"
 
+// Error says what the cloud answered and, when it gave one, its request id, which the
+// cloud's support asks for.
 func (e *CloudError) Error() string {
+	var s string
 	if e.Status == 0 {
-		return "no answer from the cloud: " + e.Message
+		s = "no answer from the cloud: " + e.Message
+	} else {
+		s = fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
 	}
-	return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
+	if e.RequestID != "" {
+		s += " (RequestId " + e.RequestID + ")"
+	}
+	return s
 }
 
 // Throttled reports whether the cloud refused the call for exceeding a quota.
@@ -162,6 +175,16 @@ func (e *CloudError) Retryable() bool { return e.Throttled() || e.Unavailable() 
 // (ECS: InvalidRegionId.NotFound, or a region without an endpoint): the caller's mistake.
 func (e *CloudError) RegionUnknown() bool { return strings.HasPrefix(e.Code, "InvalidRegionId") }
 
+// KeyPairNotFound reports whether the cloud refused the call because the key pair it
+// names does not exist: ECS's InvalidKeyPairName.NotFound (DetachKeyPair's error table)
+// and any other InvalidKeyPair….NotFound; ENS documents no code for it, and its
+// InvalidParameter.KeyPairId, the answer to an id it does not know (the emulator's
+// assumption), counts too: the function sends only ids the cloud answered.
+func (e *CloudError) KeyPairNotFound() bool {
+	return strings.HasPrefix(e.Code, "InvalidKeyPair") && strings.HasSuffix(e.Code, ".NotFound") ||
+		e.Code == "InvalidParameter.KeyPairId"
+}
+
 // Forbidden reports whether the cloud refused the call for lack of permission.
 func (e *CloudError) Forbidden() bool {
 	return strings.HasPrefix(e.Code, "Forbidden") || e.Code == "NoPermission" ||
@@ -179,6 +202,9 @@ func toRequestError(err error, what string) *Error {
 	case errors.As(err, &ce) && ce.Unavailable():
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable,
 			Message: fmt.Sprintf("%s: the cloud stayed unavailable past the retries (%s); try again later", what, ce.Error())}
+	case errors.As(err, &ce) && ce.KeyPairNotFound():
+		return &Error{Status: http.StatusNotFound, Code: CodeKeyPairNotFound,
+			Message: fmt.Sprintf("%s: the cloud says the key pair does not exist (%s: %s); nothing was detached: it may have been deleted meanwhile", what, ce.Code, ce.Message)}
 	case errors.As(err, &ce) && ce.RegionUnknown():
 		return invalidParameter("RegionId", fmt.Sprintf("%s: the cloud does not know the region (%s: %s); give the region the instances are in, such as cn-hangzhou",
 			what, ce.Code, ce.Message))

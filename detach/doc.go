@@ -4,16 +4,19 @@
 // A request names a key pair (by id or by name) and instances (by id, or by a Targets
 // selector). Service.Detach carries it out in steps:
 //
-//  1. resolve the key pair (DescribeKeyPairs, matched exactly);
+//  1. resolve the key pair (DescribeKeyPairs, matched exactly), unless the process
+//     resolved it lately (its cache, keypairs.go);
 //  2. check every instance (DescribeInstances): it must exist, be Stopped and be bound
 //     to the key pair; named by name, one unbound instance fails the whole request
-//     before anything is detached, named by id it fails alone;
-
+//     before anything is detached, named by id it fails alone. Named by name, the
+//     check needs only the name, so the instances are described while the key pair is
+//     resolved;
 //  3. detach from the eligible instances in batches (DetachKeyPair), several calls in
-//     flight, paced under the cloud's quota, retried with backoff, and never started
-//     when too little time is left before the deadline; after an answer that does not
-//     say what the cloud did (none, a 5xx, results missing), and before any retry, the
-//     batch's instances are checked again (batch.go);
+//     flight, paced at this instance's share of the cloud's quota (quota.go), retried
+//     with backoff, and never started when too little time is left before the
+//     deadline; after an answer that does not say what the cloud did (none, a 5xx,
+//     results missing), and before any retry, the batch's instances are checked again
+//     (batch.go);
 //  4. answer with one result per instance: nothing is lost, nothing is reported done
 //     that the cloud did not do.
 //

@@ -2,11 +2,12 @@ package detach
 
 import "slices"
 
-// Products are the products the function serves, for messages and settings.
-var Products = []string{ProductECS, ProductENS}
+// Products returns the products the function serves, for messages and settings; the
+// slice is the caller's.
+func Products() []string { return []string{ProductECS, ProductENS} }
 
 // ValidProduct reports whether p is a product the function serves.
-func ValidProduct(p string) bool { return slices.Contains(Products, p) }
+func ValidProduct(p string) bool { return slices.Contains(Products(), p) }
 
 // ForProduct settles the product of a parsed request and refuses the fields that do
 // not apply to it, each with InvalidParameter.<Field>: a request without Product is for

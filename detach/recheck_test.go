@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -227,19 +228,24 @@ func TestUnclearToTheEnd(t *testing.T) {
 
 // TestUnclearOutOfTime: an unclear answer that comes too close to the deadline to
 // check the instances (twice the slowest call) reports their state unknown, never
-// NotAttempted (they were attempted) nor detached or failed for sure.
+// NotAttempted (they were attempted) nor detached or failed for sure. It runs on
+// synctest's fake clock: the call takes exactly 700ms of the 1s, however loaded the
+// machine.
 func TestUnclearOutOfTime(t *testing.T) {
-	c := newScripted(slowErrorAfter)
-	// the run's deadline is 1s less a reserve of 200ms; the call takes 700ms
-	res := detachScripted(t, c, time.Second, "i-a1", "i-a2")
-	for _, r := range res.Results {
-		if r.Success || r.ErrorCode == CodeNotAttempted || !strings.Contains(r.Message, "may already be detached") {
-			t.Errorf("%+v: want a failure whose state is unknown", r)
+	synctest.Test(t, func(t *testing.T) {
+		c := newScripted(slowErrorAfter)
+		// the run's deadline is 1s away; the call takes 700ms, leaving 300ms for a
+		// check that needs 1.42s
+		res := detachScripted(t, c, time.Second, "i-a1", "i-a2")
+		for _, r := range res.Results {
+			if r.Success || r.ErrorCode == CodeNotAttempted || !strings.Contains(r.Message, "may already be detached") {
+				t.Errorf("%+v: want a failure whose state is unknown", r)
+			}
 		}
-	}
-	if len(c.calls) != 1 || c.describes != 1 {
-		t.Errorf("%d DetachKeyPair and %d DescribeInstances calls, want 1 and 1", len(c.calls), c.describes)
-	}
+		if len(c.calls) != 1 || c.describes != 1 {
+			t.Errorf("%d DetachKeyPair and %d DescribeInstances calls, want 1 and 1", len(c.calls), c.describes)
+		}
+	})
 }
 
 // TestProtectedBeforeRetry: an instance that gets the protected tag between an unclear

@@ -16,11 +16,22 @@ import (
 
 // Options are the service's settings; zero values take the defaults of the contract.
 type Options struct {
-	BatchSize   int     // ids per DetachKeyPair call (default and cap: the cloud's Limits().Batch)
-	Concurrency int     // calls in flight at once per API (default 4)
-	QPS         float64 // calls a second per API, shared by all requests (0 = unpaced)
+	BatchSize   int // ids per DetachKeyPair call (default and cap: the cloud's Limits().Batch)
+	Concurrency int // calls in flight at once per API (default 4)
+	// QPS is the account's quota of each API, in calls a second (0 = unpaced), shared by
+	// every request and every instance of the function: each instance paces at its share,
+	// InstancePace(quota, Instances).
+	QPS float64
 	// ProductQPS overrides QPS for the APIs of a product (ENS_QPS for ProductENS).
-	ProductQPS   map[string]float64
+	ProductQPS map[string]float64
+	// APIQPS overrides ProductQPS and QPS for one API of a product (API_QPS).
+	APIQPS map[QuotaKey]float64
+	// Instances is the most instances of the function that run at once
+	// (MAX_FUNCTION_INSTANCES, FC's reserved concurrency; default 1: this one alone).
+	Instances int
+	// KeyPairTTL is how long a resolved key pair is reused by later requests of the
+	// process (keypairs.go; default DefaultKeyPairTTL, negative: never).
+	KeyPairTTL   time.Duration
 	MaxAttempts  int           // tries per cloud call, retries included (default 5)
 	MaxInstances int           // most instances a request may name or select (default 1000)
 	Backoff      time.Duration // first wait before a retry (default 200ms); it grows, with jitter
@@ -56,6 +67,12 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Instances <= 0 {
+		o.Instances = 1
+	}
+	if o.KeyPairTTL == 0 {
+		o.KeyPairTTL = DefaultKeyPairTTL
+	}
 	return o
 }
 
@@ -63,7 +80,8 @@ func (o Options) withDefaults() Options {
 // its pacing of the cloud's APIs holds across concurrent requests. It is safe for
 // concurrent use.
 type Service struct {
-	opts Options
+	opts     Options
+	keyPairs *keyPairs // the key pairs resolved lately, for later requests
 
 	mu     sync.Mutex
 	pacers map[pacerKey]*pacer // one per product, region and API, made on first use
@@ -83,7 +101,7 @@ const (
 // NewService returns a service with the given options.
 func NewService(opts Options) *Service {
 	opts = opts.withDefaults()
-	return &Service{opts: opts, pacers: map[pacerKey]*pacer{}}
+	return &Service{opts: opts, keyPairs: newKeyPairs(opts.KeyPairTTL), pacers: map[pacerKey]*pacer{}}
 }
 
 // pacer returns the pacer of an API of the cloud described by lim.
@@ -93,11 +111,7 @@ func (s *Service) pacer(lim Limits, api string) *pacer {
 	defer s.mu.Unlock()
 	p, ok := s.pacers[k]
 	if !ok {
-		qps, own := s.opts.ProductQPS[lim.Product]
-		if !own {
-			qps = s.opts.QPS
-		}
-		p = newPacer(qps)
+		p = newPacer(InstancePace(s.opts.quota(lim.Product, api), s.opts.Instances))
 		s.pacers[k] = p
 	}
 	return p
@@ -110,49 +124,128 @@ func (s *Service) MaxInstances() int { return s.opts.MaxInstances }
 // ECS, that of the request's region): it resolves the key pair, checks the instances,
 // and detaches the key pair from the eligible ones in batches. ctx's deadline is when
 // every call must have finished: no call starts that could not (timing), so the
-// caller keeps its own time to answer before the deadline it gives. A request-level failure (nothing detached) is returned as *Error; everything
-// else, including failures of single instances, is in the Result.
+// caller keeps its own time to answer before the deadline it gives. A request-level
+// failure (nothing detached) is returned as *Error; everything else, including failures
+// of single instances, is in the Result.
+//
+// A key pair the process resolved a moment ago is taken from its cache (keypairs.go).
+// If that run meets an answer a stale entry could explain (an instance not bound to the
+// key pair, a key pair that does not exist) before anything was detached, the entry is
+// dropped and the request runs again with the key pair resolved afresh.
 func (s *Service) Detach(ctx context.Context, cloud Cloud, req Request) (*Result, *Error) {
 	r := s.newRun(ctx, cloud, req)
-	defer r.cancel()
+	res, err := r.detach(true)
+	r.cancel()
+	if r.cached && r.stale(res, err) {
+		r.log.Info("the key pair taken from the cache may be stale; running the request again with the key pair resolved afresh")
+		s.keyPairs.forget(r.lim, r.kp)
+		r = s.newRun(ctx, cloud, req)
+		res, err = r.detach(false)
+		r.cancel()
+	}
+	if r.keyPairNotFound(res, err) {
+		s.keyPairs.forget(r.lim, KeyPair{ID: req.KeyPairId, Name: req.KeyPairName})
+		s.keyPairs.forget(r.lim, r.kp)
+	}
+	return res, err
+}
+
+// detach runs the request once; useCache lets it take the key pair from the cache.
+func (r *run) detach(useCache bool) (*Result, *Error) {
 	start := time.Now()
 	if err := r.guardRequest(); err != nil {
 		return nil, err
 	}
-	kp, err := r.resolveKeyPair()
-	switch {
-	case err == timeUp && req.Targets != nil:
-		return nil, outOfTimeSelecting
-	case err == timeUp:
-		return r.allNotAttempted(req), nil
-	case err != nil:
-		return nil, err
+	kp, ok := KeyPair{}, false
+	if useCache {
+		kp, ok = r.keyPairs.get(r.lim, r.req)
 	}
+	if r.req.Targets == nil {
+		r.setInstances(r.req.InstanceIds)
+	}
+	var pre *precheck
+	if !ok {
+		if allowed, _ := r.opts.Policy.keyPairVerdict(KeyPair{Name: r.req.KeyPairName}); allowed && r.req.Targets == nil && r.req.KeyPairId == "" {
+			// named by name, the check needs only the name: describe the instances while
+			// the key pair is resolved (nothing is detached before both are done). Not
+			// when only the key pair's id can tell whether ALLOWED_KEY_PAIRS allows it: a
+			// refused key pair costs no other call.
+			pre = r.startPrecheck()
+		}
+		var err *Error
+		kp, err = r.resolveKeyPair()
+		if err != nil {
+			pre.abandon(r)
+		}
+		switch {
+		case err == timeUp && r.req.Targets != nil:
+			return nil, outOfTimeSelecting
+		case err == timeUp:
+			return r.allNotAttempted(r.req), nil
+		case err != nil:
+			return nil, err
+		}
+		r.keyPairs.put(r.lim, kp)
+	}
+	r.kp, r.cached = kp, ok
 	if err := r.guardKeyPair(kp); err != nil {
+		pre.abandon(r)
 		return nil, err
 	}
+	pre.wait() // its calls log with r.log, which changes below
 	r.result.KeyPairId, r.result.KeyPairName = kp.ID, kp.Name
 	r.log = r.log.With("key_pair", kp.Name)
 
-	if req.Targets != nil {
+	if r.req.Targets != nil {
 		if err := r.selectTargets(kp); err != nil {
 			if err == timeUp {
 				return nil, outOfTimeSelecting
 			}
 			return nil, err
 		}
-	} else {
-		r.setInstances(req.InstanceIds)
 	}
-	r.log.Info("detach started", "instances", len(r.ids), "dry_run", req.DryRun, "by", r.namedBy())
-	if err := r.checkAndDetach(kp); err != nil {
+	r.log.Info("detach started", "instances", len(r.ids), "dry_run", r.req.DryRun, "by", r.namedBy(), "key_pair_cached", ok)
+	if err := r.checkAndDetach(kp, pre); err != nil {
 		return nil, err
+	}
+	if r.nothingStarted() {
+		// as when the key pair could not be resolved in time: the invocation's later
+		// requests will not start either (Unstarted)
+		res, _ := NotStarted(r.req, r.result.RequestId)
+		r.log.Warn("out of time before any instance could be checked or detached", "instances", len(r.ids))
+		return res, nil
 	}
 	r.logRefusals()
 	r.result.count()
 	r.log.Info("detach finished", "total", r.result.TotalCount, "failed", r.result.FailCount,
 		"elapsed_ms", time.Since(start).Milliseconds())
 	return &r.result, nil
+}
+
+// stale reports whether the outcome of a run could come from a stale cache entry: an
+// instance not bound to the key pair, or a cloud that says the key pair does not exist,
+// while no call may have detached anything.
+func (r *run) stale(res *Result, err *Error) bool {
+	r.mu.Lock()
+	acted := r.acted
+	r.mu.Unlock()
+	if acted {
+		return false
+	}
+	if err != nil {
+		return err.Code == CodeNotAttached || err.Code == CodeKeyPairNotFound
+	}
+	return res != nil && slices.ContainsFunc(res.Results, func(x InstanceResult) bool {
+		return x.ErrorCode == CodeNotAttached || x.ErrorCode == CodeKeyPairNotFound
+	})
+}
+
+// keyPairNotFound reports whether the outcome says that the key pair does not exist.
+func (r *run) keyPairNotFound(res *Result, err *Error) bool {
+	if err != nil {
+		return err.Code == CodeKeyPairNotFound
+	}
+	return res != nil && slices.ContainsFunc(res.Results, func(x InstanceResult) bool { return x.ErrorCode == CodeKeyPairNotFound })
 }
 
 // run is the state of one request.
@@ -178,8 +271,12 @@ type run struct {
 
 	clock timing // how long the run's calls take
 
+	kp     KeyPair // the key pair, once resolved
+	cached bool    // kp came from the cache of resolved key pairs
+
 	mu       sync.Mutex
 	started  bool // a DetachKeyPair call has been made
+	acted    bool // a DetachKeyPair call may have detached something (it said so, or its outcome is unclear)
 	aborted  bool // a request-level error stopped the run before any detach
 	batches  int
 	finished int
@@ -230,6 +327,16 @@ func (r *run) allNotAttempted(req Request) *Result {
 	res, _ := NotStarted(req, r.result.RequestId)
 	r.log.Warn("out of time before any instance was checked", "instances", len(req.InstanceIds))
 	return res
+}
+
+// nothingStarted reports whether a request for named instances ran out of time before
+// any of them could be checked or detached: every one NotAttempted, no detach made.
+func (r *run) nothingStarted() bool {
+	r.mu.Lock()
+	started := r.started
+	r.mu.Unlock()
+	return r.known == nil && !started && len(r.result.Results) > 0 &&
+		!slices.ContainsFunc(r.result.Results, func(x InstanceResult) bool { return x.ErrorCode != CodeNotAttempted })
 }
 
 // Unstarted reports whether the answer of a request says that it was not started for
@@ -383,7 +490,8 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 // checkAndDetach checks every instance and detaches the key pair from the eligible
 // ones. Named by id, batches start while later instances are still being checked; named
 // by name, every instance is checked first, since one unbound instance fails the request.
-func (r *run) checkAndDetach(kp KeyPair) *Error {
+// pre, if not nil, has described the instances already (named by name).
+func (r *run) checkAndDetach(kp KeyPair, pre *precheck) *Error {
 	eligible := make(chan string, len(r.ids))
 	detached := make(chan struct{})
 	go func() {
@@ -395,15 +503,21 @@ func (r *run) checkAndDetach(kp KeyPair) *Error {
 	func() {
 		defer close(eligible) // even on a panic, so that the batcher ends
 		var errs []*Error
-		if r.known != nil { // selected by Targets: DescribeInstances already told the status
+		switch {
+		case r.known != nil: // selected by Targets: DescribeInstances already told the status
 			for _, id := range r.ids {
 				r.judge(kp, id, r.known[id], true, eligible)
 			}
-		} else {
+		case pre != nil:
+			errs = pre.judge(r, kp)
+		default:
 			errs = r.check(kp, eligible)
 		}
 		err = r.requestFailure(kp, errs)
-		if err == nil && r.known == nil && r.req.KeyPairId == "" && !r.selected {
+		// The check streamed eligible instances on unless it had to hold them: named by
+		// name (not selected by a fleet run), or judged from a precheck.
+		held := r.known == nil && (pre != nil || r.req.KeyPairId == "" && !r.selected)
+		if err == nil && held {
 			r.releaseChecked(eligible)
 		}
 	}()
@@ -421,7 +535,7 @@ func (r *run) checkAndDetach(kp KeyPair) *Error {
 func (r *run) releaseChecked(eligible chan<- string) {
 	complete := true
 	for _, res := range r.result.Results {
-		if res.ErrorCode == CodeNotAttempted {
+		if res.ErrorCode == CodeNotAttempted && !r.selected { // selected: an unbound one fails alone
 			complete = false
 		}
 	}
@@ -492,37 +606,115 @@ func (r *run) requestFailure(kp KeyPair, errs []*Error) *Error {
 	if len(unbound) > len(shown) {
 		more = fmt.Sprintf(" and %d more", len(unbound)-len(shown))
 	}
+	hint := "leave them out of InstanceIds, or select the bound instances with Targets"
+	if kp.ID != "" {
+		hint = "name the key pair by KeyPairId to detach it from the others"
+	}
 	return &Error{Status: http.StatusBadRequest, Code: CodeNotAttached, Message: fmt.Sprintf(
-		"key pair %s is not bound to %d of the instances: %s%s; nothing was detached (name the key pair by KeyPairId to detach it from the others)",
-		kp.Name, len(unbound), strings.Join(shown, ", "), more)}
+		"key pair %s is not bound to %d of the instances: %s%s; nothing was detached (%s)",
+		kp.Name, len(unbound), strings.Join(shown, ", "), more, hint)}
 }
 
-// check describes the instances, up to Limits().DescribeIDs ids a call and several calls at
-// once, and judges each. It returns the request-level errors of calls that failed.
+// check describes the instances and judges each as soon as its call answers. It
+// returns the request-level errors of calls that failed.
 func (r *run) check(kp KeyPair, eligible chan<- string) []*Error {
-	var g errgroup.Group
-	g.SetLimit(r.opts.Concurrency)
 	var mu sync.Mutex
 	var errs []*Error
 	byName := r.req.KeyPairId == "" && !r.selected
+	r.describeAll(func(c described) {
+		// named by name, nothing is detached until every instance is checked
+		r.judgeChunk(kp, c, eligibleUnless(byName, eligible), &mu, &errs)
+	})
+	return errs
+}
+
+// described is what one DescribeInstances call told of a chunk of the instances: those
+// found, by id, or the call's error.
+type described struct {
+	ids   []string
+	found map[string]Instance
+	err   error
+}
+
+// describeAll describes the instances, Limits().DescribeIDs ids a call and Concurrency
+// calls at once, and hands each chunk's answer to each (called concurrently).
+func (r *run) describeAll(each func(described)) {
+	var g errgroup.Group
+	g.SetLimit(r.opts.Concurrency)
 	for chunk := range slices.Chunk(r.ids, r.lim.DescribeIDs) {
 		g.Go(func() error {
 			defer r.recoverIDs(chunk)
 			found, err := r.describe(chunk)
-			if err != nil {
-				r.checkFailed(chunk, err, &mu, &errs)
-				return nil
-			}
-			for _, id := range chunk {
-				in, ok := found[id]
-				// named by name, nothing is detached until every instance is checked
-				r.judge(kp, id, in, ok, eligibleUnless(byName, eligible))
-			}
+			each(described{ids: chunk, found: found, err: err})
 			return nil
 		})
 	}
 	g.Wait()
+}
+
+// judgeChunk judges the instances of one described chunk, or records its failed call.
+func (r *run) judgeChunk(kp KeyPair, c described, eligible chan<- string, mu *sync.Mutex, errs *[]*Error) {
+	if c.err != nil {
+		r.checkFailed(c.ids, c.err, mu, errs)
+		return
+	}
+	for _, id := range c.ids {
+		in, ok := c.found[id]
+		r.judge(kp, id, in, ok, eligible)
+	}
+}
+
+// precheck describes the instances of a request by name while its key pair is being
+// resolved: the check needs only the name, and nothing is judged, nor detached, before
+// the key pair is known (judge). A nil *precheck does nothing.
+type precheck struct {
+	done   chan struct{}
+	mu     sync.Mutex
+	chunks []described
+}
+
+// startPrecheck starts describing the request's instances (setInstances).
+func (r *run) startPrecheck() *precheck {
+	p := &precheck{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		r.describeAll(func(c described) {
+			p.mu.Lock()
+			p.chunks = append(p.chunks, c)
+			p.mu.Unlock()
+		})
+	}()
+	return p
+}
+
+// judge waits for the descriptions and judges every instance (none is handed on: named
+// by name, releaseChecked does that once all are checked). It returns the request-level
+// errors of calls that failed.
+func (p *precheck) judge(r *run, kp KeyPair) []*Error {
+	p.wait()
+	var mu sync.Mutex
+	var errs []*Error
+	for _, c := range p.chunks {
+		r.judgeChunk(kp, c, nil, &mu, &errs)
+	}
 	return errs
+}
+
+// wait waits for the descriptions.
+func (p *precheck) wait() {
+	if p != nil {
+		<-p.done
+	}
+}
+
+// abandon stops the descriptions of a request that ends before its check (the key pair
+// could not be resolved, or is refused) and waits for them, so that none outlives it.
+func (p *precheck) abandon(r *run) {
+	if p == nil {
+		return
+	}
+	r.cancel()
+	p.wait()
 }
 
 // describe finds the instances of ids (DescribeInstances, Limits().DescribeIDs ids a
@@ -676,6 +868,13 @@ func (r *run) hasTime() bool { return r.clock.enoughTime(r.ctx, 0) }
 
 // set sets the result of an instance.
 func (r *run) set(res InstanceResult) { r.result.Results[r.pos[res.InstanceId]] = res }
+
+// mayHaveActed records that a DetachKeyPair call may have detached something.
+func (r *run) mayHaveActed() {
+	r.mu.Lock()
+	r.acted = true
+	r.mu.Unlock()
+}
 
 // batchDone counts a finished batch and logs progress.
 func (r *run) batchDone() {

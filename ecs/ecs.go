@@ -99,10 +99,9 @@ func (c *Client) DescribeKeyPairs(ctx context.Context, q detach.KeyPairQuery) (d
 	}
 	total, _ := body.TotalCount.Int64()
 	list := body.KeyPairs.KeyPair
-	// TotalCount counts every key pair of the query (this API pages by number), so a
-	// page holds min(PageSize, what is left) of them.
-	if want := min(int(total)-(max(q.Page, 1)-1)*detach.ECSKeyPairPage, detach.ECSKeyPairPage); len(list) < want {
-		return detach.KeyPairPage{}, aliyun.InvalidResponse("DescribeKeyPairs", fmt.Sprintf("%d key pairs on a page that should hold %d (TotalCount %d)", len(list), want, total))
+	// TotalCount counts every key pair of the query (this API pages by number).
+	if err := aliyun.FullPage("DescribeKeyPairs", len(list), int(total), max(q.Page, 1), detach.ECSKeyPairPage); err != nil {
+		return detach.KeyPairPage{}, err
 	}
 	p := detach.KeyPairPage{TotalCount: int(total)}
 	for _, kp := range list {

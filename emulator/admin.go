@@ -51,6 +51,9 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		set := map[string]Fault{}
 		for api, j := range in {
 			f, err := j.Fault()
+			if err == nil {
+				err = checkFaultAPI(api)
+			}
 			if err != nil {
 				rpc.WriteJSON(w, http.StatusBadRequest, "", map[string]string{"Message": "faults: " + api + ": " + err.Error()})
 				return
@@ -58,7 +61,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			set[api] = f
 		}
 		for api, f := range set {
-			s.SetFault(api, f)
+			s.SetFault(api, f) // every name was checked: nothing is refused
 		}
 		rpc.WriteJSON(w, http.StatusOK, "", s.faultsJSON())
 	case "POST /_emulator/reset":

@@ -3,8 +3,10 @@ package emulator_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	ecs "github.com/alibabacloud-go/ecs-20140526/v7/client"
 	"github.com/alibabacloud-go/eventbridge-sdk/eventbridge"
@@ -119,5 +121,76 @@ func TestConfigErrors(t *testing.T) {
 	f, err := emulator.LoadFixture("testdata/fleet.json")
 	if err != nil || len(f.Instances) != 1239 {
 		t.Errorf("LoadFixture: %v", err)
+	}
+}
+
+// TestDeleteKeyPair: a key pair is deleted only when no instance is bound to it, as ECS
+// documents; DescribeKeyPairs then no longer finds it, and DetachKeyPair by its name is
+// InvalidKeyPairName.NotFound.
+func TestDeleteKeyPair(t *testing.T) {
+	srv := start(t, emulator.Config{})
+	if err := srv.DeleteKeyPair("cn-hangzhou", "ops-2026"); err == nil || !strings.Contains(err.Error(), "is bound to") {
+		t.Fatalf("deleting a bound key pair: %v, want a refusal", err)
+	}
+	if err := srv.DeleteKeyPair("cn-hangzhou", "no-such-key"); err == nil {
+		t.Error("deleting an unknown key pair: no error")
+	}
+	if err := srv.DeleteKeyPair("cn-hangzhou", "legacy-admin"); err != nil { // no instance is bound to it
+		t.Fatal(err)
+	}
+	c := ecsClient(t, srv)
+	kps, err := c.DescribeKeyPairs(&ecs.DescribeKeyPairsRequest{RegionId: tea.String("cn-hangzhou"), KeyPairName: tea.String("legacy-admin")})
+	if err != nil || len(kps.Body.KeyPairs.KeyPair) != 0 {
+		t.Errorf("DescribeKeyPairs after the delete: %v %v", err, kps)
+	}
+	_, err = c.DetachKeyPair(&ecs.DetachKeyPairRequest{RegionId: tea.String("cn-hangzhou"), KeyPairName: tea.String("legacy-admin"),
+		InstanceIds: tea.String(`["i-bp1d6tsvznfghy7y0021"]`)})
+	if err == nil || !strings.Contains(err.Error(), "InvalidKeyPairName.NotFound") {
+		t.Errorf("DetachKeyPair after the delete: %v", err)
+	}
+	if n := len(srv.KeyPairs()); n != 5 {
+		t.Errorf("%d key pairs left, want 5", n)
+	}
+}
+
+// TestFaultAPINames: a fault keyed by a name the emulator does not serve would never
+// strike, so New, SetFault and the admin route refuse it and change nothing; every name
+// of APIs(), ENS's included, and "*" are taken.
+func TestFaultAPINames(t *testing.T) {
+	for _, api := range []string{"detachkeypair", "DetachKeyPairs", "ens:detachKeyPair", "ListTagResources", "ecs:DetachKeyPair", ""} {
+		if _, err := emulator.New(emulator.Config{Faults: map[string]emulator.Fault{api: {DropRate: 1}}}); err == nil {
+			t.Errorf("New took a fault for %q", api)
+		}
+	}
+	srv := start(t, emulator.Config{})
+	for _, api := range []string{"detachkeypair", "ens:ListTags"} {
+		if err := srv.SetFault(api, emulator.Fault{DropRate: 1}); err == nil || !strings.Contains(err.Error(), "ens:ListTagResources") {
+			t.Errorf("SetFault(%q): %v, want a refusal that lists the APIs", api, err)
+		}
+		body := `{"DescribeKeyPairs": {"ThrottleRate": 1}, "` + api + `": {"DropRate": 1}}`
+		if code := adminCall(t, srv, "POST", "/_emulator/faults", body, nil); code != 400 {
+			t.Errorf("POST /_emulator/faults with %q: HTTP %d, want 400", api, code)
+		}
+	}
+	if err := srv.SetFault("detachkeypair", emulator.Fault{}); err == nil || !strings.Contains(err.Error(), "did you mean DetachKeyPair?") {
+		t.Errorf("SetFault of a name that differs in case: %v, want a hint", err)
+	}
+	if f := srv.Faults(); len(f) != 0 {
+		t.Errorf("refused faults were set: %v", f)
+	}
+	apis := append(emulator.APIs(), "*")
+	if !slices.Contains(apis, emulator.APIENSListTagResources) || !slices.Contains(apis, emulator.APIPutEvents) {
+		t.Fatalf("APIs() = %v", apis)
+	}
+	for _, api := range apis {
+		if err := srv.SetFault(api, emulator.Fault{Latency: time.Millisecond}); err != nil {
+			t.Errorf("SetFault(%q): %v", api, err)
+		}
+	}
+	if f := srv.Faults(); len(f) != len(apis) {
+		t.Errorf("%d faults set, want %d", len(f), len(apis))
+	}
+	if _, err := emulator.New(emulator.Config{Faults: map[string]emulator.Fault{emulator.APIENSDetachKeyPair: {DropRate: 1}, "*": {}}}); err != nil {
+		t.Errorf("New refused ENS's API: %v", err)
 	}
 }

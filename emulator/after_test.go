@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/alibabacloud-go/tea/tea"
 
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 )
 
 // TestFaultsAfterTheAction: each fault that strikes after the API acted
@@ -29,7 +31,7 @@ func TestFaultsAfterTheAction(t *testing.T) {
 		}
 	}
 
-	srv.SetFault("DetachKeyPair", emulator.Fault{DropAfterRate: 1})
+	emulatortest.SetFault(t, srv, "DetachKeyPair", emulator.Fault{DropAfterRate: 1})
 	if _, err := detach(31); outcome(err) != "dropped" {
 		t.Errorf("DropAfterRate: %s", outcome(err))
 	}
@@ -38,20 +40,20 @@ func TestFaultsAfterTheAction(t *testing.T) {
 		t.Errorf("answered %v", srv.Answered("DetachKeyPair", emulator.CodeDroppedAfter))
 	}
 
-	srv.SetFault("DetachKeyPair", emulator.Fault{ErrorAfterRate: 1})
+	emulatortest.SetFault(t, srv, "DetachKeyPair", emulator.Fault{ErrorAfterRate: 1})
 	if _, err := detach(32); outcome(err) != "ServiceUnavailable/503" && outcome(err) != "InternalError/500" {
 		t.Errorf("ErrorAfterRate: %s", outcome(err))
 	}
 	unbound(32)
 
-	srv.SetFault("DetachKeyPair", emulator.Fault{EmptyRate: 1})
+	emulatortest.SetFault(t, srv, "DetachKeyPair", emulator.Fault{EmptyRate: 1})
 	resp, err := detach(33, 34)
 	if err != nil || len(resp.Body.Results.Result) != 0 || tea.StringValue(resp.Body.TotalCount) != "2" || tea.StringValue(resp.Body.FailCount) != "0" {
 		t.Errorf("EmptyRate: %v %v", resp, err)
 	}
 	unbound(33, 34)
 
-	srv.SetFault("DetachKeyPair", emulator.Fault{NullRate: 1})
+	emulatortest.SetFault(t, srv, "DetachKeyPair", emulator.Fault{NullRate: 1})
 	resp, err = detach(35, 36, 37)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +67,7 @@ func TestFaultsAfterTheAction(t *testing.T) {
 	// The list faults hollow only successes, and every API's list.
 	_, err = c.DetachKeyPair(&ecs.DetachKeyPairRequest{RegionId: tea.String(hz), KeyPairName: tea.String("nope"), InstanceIds: ids(38)})
 	wantError(t, err, "InvalidKeyPairName.NotFound", 404)
-	srv.SetFault("*", emulator.Fault{EmptyRate: 1})
+	emulatortest.SetFault(t, srv, "*", emulator.Fault{EmptyRate: 1})
 	if resp, err := c.DescribeInstances(&ecs.DescribeInstancesRequest{RegionId: tea.String(hz), InstanceIds: ids(1)}); err != nil ||
 		len(resp.Body.Instances.Instance) != 0 || tea.Int32Value(resp.Body.TotalCount) != 1 {
 		t.Errorf("DescribeInstances hollowed: %v %v", resp, err)
@@ -145,7 +147,7 @@ func TestSchedule(t *testing.T) {
 	}
 
 	// Call 1 detaches 0001 (Stopped), its answer is lost, and 0001 starts.
-	srv.SetFault("DetachKeyPair", emulator.Fault{DropAfterRate: 1})
+	emulatortest.SetFault(t, srv, "DetachKeyPair", emulator.Fault{DropAfterRate: 1})
 	_, err := c.DetachKeyPair(&ecs.DetachKeyPairRequest{RegionId: tea.String(hz), KeyPairName: tea.String("ops-2026"), InstanceIds: ids(1)})
 	if outcome(err) != "dropped" {
 		t.Fatalf("call 1: %s", outcome(err))
@@ -158,7 +160,7 @@ func TestSchedule(t *testing.T) {
 	}
 
 	// Call 2, the retry: 0001 is Running and unbound; then someone binds it again.
-	srv.SetFault("DetachKeyPair", emulator.Fault{})
+	emulatortest.SetFault(t, srv, "DetachKeyPair", emulator.Fault{})
 	resp, err := c.DetachKeyPair(&ecs.DetachKeyPairRequest{RegionId: tea.String(hz), KeyPairName: tea.String("ops-2026"), InstanceIds: ids(1)})
 	if err != nil || !strings.HasPrefix(results(resp.Body)[0].message, "PublicKeyNotAttachWithInstance") {
 		t.Fatalf("call 2: %v %v", resp, err)
@@ -189,5 +191,68 @@ func TestSchedule(t *testing.T) {
 	}
 	if code := adminCall(t, srv, "POST", "/_emulator/schedule", `{"API":"AttachKeyPair","Call":1,"InstanceId":"i-nosuch","Action":"Stop"}`, nil); code != 400 {
 		t.Errorf("POST of a bad change: %d", code)
+	}
+}
+
+// TestScheduleRefusals: a change that could never apply is refused with what is wrong,
+// by the rules of the service whose instance it names; one that fails when due says why
+// in its Error.
+func TestScheduleRefusals(t *testing.T) {
+	srv := start(t, emulator.Config{})
+	windows := ""
+	for _, in := range srv.Instances() {
+		if in.OSType == "windows" {
+			windows = in.InstanceId
+			break
+		}
+	}
+	for _, c := range []struct {
+		ch   emulator.Change
+		want string
+	}{
+		{emulator.Change{InstanceId: "i-nosuch", Action: emulator.ActionStart}, `no instance "i-nosuch"`},
+		{emulator.Change{InstanceId: fmt.Sprintf(idFmt, 1), Action: "Reboot"}, `action "Reboot": want Start, Stop or Bind`},
+		{emulator.Change{InstanceId: fmt.Sprintf(idFmt, 1), Action: emulator.ActionStop, KeyPairName: "ops-2026"}, "Stop takes no KeyPairName"},
+		{emulator.Change{InstanceId: fmt.Sprintf(idFmt, 1), Action: emulator.ActionBind, KeyPairName: "nope"}, `no key pair "nope" in cn-hangzhou`},
+		{emulator.Change{InstanceId: windows, Action: emulator.ActionBind, KeyPairName: "ops-2026"}, "is a Windows instance: it can have no SSH key pair"},
+		{emulator.Change{InstanceId: ensID(3), Action: emulator.ActionBind, KeyPairName: "ops-2026"}, `no ENS key pair "ops-2026"`},
+		{emulator.Change{InstanceId: ensID(3), Action: "Reboot"}, `action "Reboot"`},
+	} {
+		c.ch.API, c.ch.Call = emulator.APIDetachKeyPair, 1
+		if err := srv.Schedule(c.ch); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Schedule(%+v) = %v, want %q", c.ch, err, c.want)
+		}
+	}
+
+	// Due after the first DescribeInstances: a Start of a Running ECS instance and a
+	// Stop of a Stopped ENS instance fail; an ENS Bind and an ECS Stop are made.
+	for _, ch := range []emulator.Change{
+		{InstanceId: "i-bp1d6tsvznfghy7y0011", Action: emulator.ActionStart},
+		{InstanceId: ensID(3), Action: emulator.ActionStop},
+		{InstanceId: ensID(14), Action: emulator.ActionBind, KeyPairName: "edge-deploy"},
+		{InstanceId: "i-bp1d6tsvznfghy7y0011", Action: emulator.ActionStop},
+	} {
+		ch.API, ch.Call = emulator.APIDescribeInstances, 1
+		if err := srv.Schedule(ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := ecsClient(t, srv)
+	if _, err := c.DescribeInstances(&ecs.DescribeInstancesRequest{RegionId: tea.String(hz), InstanceIds: ids(1)}); err != nil {
+		t.Fatal(err)
+	}
+	var errs []string
+	for _, ch := range srv.Scheduled() {
+		errs = append(errs, ch.Error)
+	}
+	want := []string{"Start: instance i-bp1d6tsvznfghy7y0011 is Running, not Stopped", "Stop: instance " + ensID(3) + " is Stopped, not Running", "", ""}
+	if !slices.Equal(errs, want) {
+		t.Errorf("errors of the changes made %q, want %q", errs, want)
+	}
+	if in, _ := srv.ENSInstance(ensID(14)); in.KeyPairName != "edge-deploy" {
+		t.Errorf("ENS instance 14 has %q after the Bind", in.KeyPairName)
+	}
+	if in, _ := srv.Instance("i-bp1d6tsvznfghy7y0011"); in.Status != emulator.StatusStopped {
+		t.Errorf("ECS instance 11 is %s after the Stop", in.Status)
 	}
 }

@@ -26,6 +26,7 @@ import (
 
 	"detachkeypair/aliyun"
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 )
 
 // The conformance guard: every answer of the emulator, decoded as JSON, may
@@ -34,8 +35,26 @@ import (
 // as DetachKeyPair's counts and codes). A field kept on purpose beyond the
 // model must be listed in emulator.BeyondModel, the one allow-list.
 
-// models are the SDK response models, by the answer they describe.
-var models = map[string]reflect.Type{
+// models are the response models, by the answer they describe: the SDKs' (sdkModels)
+// and ENS's (ensModels, declared from the reference in ens_models_test.go).
+var models = joinModels(sdkModels, ensModels)
+
+// joinModels is one map of the models of every set; a name in two sets is a mistake.
+func joinModels(sets ...map[string]reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for _, set := range sets {
+		for name, typ := range set {
+			if _, dup := out[name]; dup {
+				panic("conformance: two models for " + name)
+			}
+			out[name] = typ
+		}
+	}
+	return out
+}
+
+// sdkModels are the ECS and EventBridge SDKs' response models.
+var sdkModels = map[string]reflect.Type{
 	"DescribeKeyPairs":  reflect.TypeFor[ecs.DescribeKeyPairsResponseBody](),
 	"DescribeInstances": reflect.TypeFor[ecs.DescribeInstancesResponseBody](),
 	"DetachKeyPair":     reflect.TypeFor[ecs.DetachKeyPairResponseBody](),
@@ -337,11 +356,11 @@ func exercise(t *testing.T, emu *emulator.Server, endpoint string) {
 		_, err = ecsClient(t, emu, st.opt, onRecorder, withKey("LTAI5tNoSuchKey00000000", "x", "")).DescribeKeyPairs(&ecs.DescribeKeyPairsRequest{RegionId: tea.String(hz)})
 		call(err)
 		for _, f := range []emulator.Fault{{ThrottleRate: 1}, {ForbiddenRate: 1}, {ErrorRate: 1}} {
-			emu.SetFault("*", f)
+			emulatortest.SetFault(t, emu, "*", f)
 			_, err = c.DescribeKeyPairs(&ecs.DescribeKeyPairsRequest{RegionId: tea.String(hz)})
 			call(err)
 		}
-		emu.SetFault("*", emulator.Fault{})
+		emulatortest.SetFault(t, emu, "*", emulator.Fault{})
 	}
 	for _, path := range []string{"/?Action=DescribeInstances&Version=2014-05-26", "/?Action=Nope&Version=2014-05-26", "/?Version=2014-05-26", "/?Action=DescribeInstances", "/nowhere"} {
 		resp, err := http.Get("http://" + endpoint + path)
@@ -367,9 +386,9 @@ func exercise(t *testing.T, emu *emulator.Server, endpoint string) {
 	} {
 		eb.PutEvents(batch)
 	}
-	emu.SetFault("PutEvents", emulator.Fault{ThrottleRate: 1})
+	emulatortest.SetFault(t, emu, "PutEvents", emulator.Fault{ThrottleRate: 1})
 	eb.PutEvents([]*eventbridge.CloudEvent{cloudEvent("c-6", testBus, 1)})
-	emu.SetFault("PutEvents", emulator.Fault{})
+	emulatortest.SetFault(t, emu, "PutEvents", emulator.Fault{})
 	ebCfg("WrongSecret").PutEvents([]*eventbridge.CloudEvent{cloudEvent("c-7", testBus, 1)})
 	// An event without an id fails alone (the SDK would not send it).
 	putEventsRaw(t, endpoint, `[{"id":"c-8","source":"s","specversion":"1.0","type":"t","aliyuneventbusname":"`+testBus+`"},`+
@@ -416,10 +435,10 @@ func exerciseENS(t *testing.T, emu *emulator.Server, endpoint string) {
 		call("ListTagResources", map[string]string{"ResourceType": "disk"})
 		call("Nope", nil)
 		for _, f := range []emulator.Fault{{ThrottleRate: 1}, {ForbiddenRate: 1}, {ErrorRate: 1}} {
-			emu.SetFault(emulator.APIENSDetachKeyPair, f)
+			emulatortest.SetFault(t, emu, emulator.APIENSDetachKeyPair, f)
 			call("DetachKeyPair", map[string]string{"KeyPairId": edgeOps, "InstanceIds": ensIDs(3)})
 		}
-		emu.SetFault(emulator.APIENSDetachKeyPair, emulator.Fault{})
+		emulatortest.SetFault(t, emu, emulator.APIENSDetachKeyPair, emulator.Fault{})
 		wrong := ensClientAs(t, endpoint, &aliyun.Credentials{AccessKeyID: emulator.DefaultAccessKeyID, AccessKeySecret: "WrongSecret"}, st.opt)
 		if _, err := wrong.call("DescribeKeyPairs", nil); err == nil || err.Code != "SignatureDoesNotMatch" {
 			t.Errorf("%s: a wrong secret was answered %v", st.name, err)

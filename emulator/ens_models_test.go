@@ -101,9 +101,3 @@ type ensListTagResourcesBody struct {
 		TagValue     *string `json:"TagValue"`
 	} `json:"TagResources"`
 }
-
-func init() {
-	for name, typ := range ensModels {
-		models[name] = typ
-	}
-}

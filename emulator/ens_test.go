@@ -105,19 +105,10 @@ func (e ensAPI) fails(action string, query map[string]string, code string, statu
 	return err
 }
 
-// ensBindings is the key pair of every ENS instance.
-func ensBindings(srv *emulator.Server) map[string]string {
-	m := map[string]string{}
-	for _, in := range srv.ENSInstances() {
-		m[in.InstanceId] = in.KeyPairName
-	}
-	return m
-}
-
 // changedSince lists the instances whose key pair differs from before.
 func changedSince(srv *emulator.Server, before map[string]string) []string {
 	var out []string
-	for id, kp := range ensBindings(srv) {
+	for id, kp := range srv.Bindings() {
 		if before[id] != kp {
 			out = append(out, id)
 		}
@@ -141,7 +132,7 @@ func TestENSDetachKeyPair(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			srv := start(t, emulator.Config{})
 			c := ensClient(t, srv, "", st.opt)
-			before := ensBindings(srv)
+			before := srv.Bindings()
 
 			// By id: each instance its own result; only the stopped bound ones change.
 			body := c.ok("DetachKeyPair", map[string]string{"KeyPairId": edgeOps,
@@ -169,7 +160,7 @@ func TestENSDetachKeyPair(t *testing.T) {
 			}
 
 			// By name, one listed instance not bound to it: the whole call fails, nothing changes.
-			before = ensBindings(srv)
+			before = srv.Bindings()
 			c.fails("DetachKeyPair", map[string]string{"KeyPairName": "edge-ops-2026", "InstanceIds": ensIDs(3, 4, 14)}, "PublicKeyNotAttachWithInstance", 400)
 			c.fails("DetachKeyPair", map[string]string{"KeyPairName": "edge-ops-2026", "InstanceIds": `["` + ensID(3) + `","i-0000000000000000000000000"]`}, "PublicKeyNotAttachWithInstance", 400)
 			// By name, all bound: per instance again.
@@ -184,7 +175,7 @@ func TestENSDetachKeyPair(t *testing.T) {
 			}
 
 			// Refused as a whole.
-			before = ensBindings(srv)
+			before = srv.Bindings()
 			thirtyOne := make([]int, 31)
 			for i := range thirtyOne {
 				thirtyOne[i] = 16 + i

@@ -11,6 +11,7 @@ import (
 	"github.com/alibabacloud-go/tea/tea"
 
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 )
 
 // outcome classifies an SDK call: "ok", "dropped", or "code/status".
@@ -196,19 +197,26 @@ func TestQuotaWindows(t *testing.T) {
 }
 
 // TestQuotaRealClock hammers an API with a 20 QPS quota on the real clock:
-// no one-second window admits more than 20.
+// no one-second window admits more than 20. It calls for 1.2 s, and on (up to 30 s)
+// until some calls were admitted and some throttled, so that a slow machine, which
+// makes fewer calls a second, still shows both.
 func TestQuotaRealClock(t *testing.T) {
 	const qps = 20
 	srv := start(t, emulator.Config{Faults: map[string]emulator.Fault{"DescribeInstances": {QPS: qps}}})
 	var mu sync.Mutex
 	ok, throttled := 0, 0
 	begin := time.Now()
-	deadline := begin.Add(1200 * time.Millisecond)
+	deadline, giveUp := begin.Add(1200*time.Millisecond), begin.Add(30*time.Second)
+	enough := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return ok >= qps && throttled > 0
+	}
 	var wg sync.WaitGroup
 	for range 4 {
 		c := ecsClient(t, srv, concurrent) // SDK clients are not safe for concurrent use (see README.md)
 		wg.Go(func() {
-			for time.Now().Before(deadline) {
+			for now := time.Now(); now.Before(deadline) || !enough() && now.Before(giveUp); now = time.Now() {
 				_, err := c.DescribeInstances(&ecs.DescribeInstancesRequest{RegionId: tea.String(hz), InstanceIds: ids(1)})
 				o := outcome(err)
 				mu.Lock()
@@ -232,8 +240,12 @@ func TestQuotaRealClock(t *testing.T) {
 	}
 }
 
+// TestLatencyAndConcurrency: every call waits the latency at least, and calls made at
+// once are served at once. The latency is long enough that 8 calls started together
+// overlap however loaded the machine.
 func TestLatencyAndConcurrency(t *testing.T) {
-	srv := start(t, emulator.Config{Faults: map[string]emulator.Fault{"*": {Latency: 40 * time.Millisecond, Jitter: 20 * time.Millisecond}}})
+	const latency = 300 * time.Millisecond
+	srv := start(t, emulator.Config{Faults: map[string]emulator.Fault{"*": {Latency: latency, Jitter: 20 * time.Millisecond}}})
 	var wg sync.WaitGroup
 	for range 8 {
 		c := ecsClient(t, srv, concurrent) // SDK clients are not safe for concurrent use (see README.md)
@@ -242,7 +254,7 @@ func TestLatencyAndConcurrency(t *testing.T) {
 			if _, err := c.DescribeKeyPairs(&ecs.DescribeKeyPairsRequest{RegionId: tea.String(hz)}); err != nil {
 				t.Error(err)
 			}
-			if d := time.Since(begin); d < 40*time.Millisecond {
+			if d := time.Since(begin); d < latency {
 				t.Errorf("call took %v, want at least the latency", d)
 			}
 		})
@@ -273,7 +285,7 @@ func TestPutEventsFaults(t *testing.T) {
 		{emulator.Fault{ForbiddenRate: 1}, "AccessDenied"},
 		{emulator.Fault{QPS: 1}, ""}, // the first call of a window passes
 	} {
-		srv.SetFault("PutEvents", tc.fault)
+		emulatortest.SetFault(t, srv, "PutEvents", tc.fault)
 		err := put()
 		if tc.code == "" {
 			if err != nil {
@@ -286,8 +298,8 @@ func TestPutEventsFaults(t *testing.T) {
 			t.Errorf("Answered(%s) = %d", tc.code, srv.Answered("PutEvents", tc.code))
 		}
 	}
-	srv.SetFault("PutEvents", emulator.Fault{})
-	srv.SetFault("*", emulator.Fault{ErrorRate: 1})
+	emulatortest.SetFault(t, srv, "PutEvents", emulator.Fault{})
+	emulatortest.SetFault(t, srv, "*", emulator.Fault{ErrorRate: 1})
 	if code, _, _ := sdkError(put()); code != "ServiceUnavailable" && code != "InternalError" {
 		t.Errorf("5xx fault: %s", code)
 	}

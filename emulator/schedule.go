@@ -6,15 +6,14 @@ import (
 	"slices"
 	"sync"
 
-	"detachkeypair/emulator/ecs"
-	"detachkeypair/emulator/ens"
+	"detachkeypair/emulator/internal/change"
 )
 
 // Actions of a scheduled Change.
 const (
-	ActionStart = ecs.ActionStart // a Stopped instance starts (as StartInstance would)
-	ActionStop  = ecs.ActionStop  // a Running instance stops (as StopInstance would)
-	ActionBind  = ecs.ActionBind  // a key pair is bound to the instance ("" unbinds)
+	ActionStart = change.Start // a Stopped instance starts (as StartInstance would)
+	ActionStop  = change.Stop  // a Running instance stops (as StopInstance would)
+	ActionBind  = change.Bind  // a key pair is bound to the instance ("" unbinds)
 )
 
 // Change is a state change that someone else makes in the cloud right after
@@ -42,17 +41,14 @@ type schedule struct {
 	hooks   map[string][]func(n int)
 }
 
-// apis are the APIs whose calls a Change can follow.
-var apis = append([]string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair, APIAttachKeyPair, APIDescribeRegions, APIPutEvents}, ens.APIs...)
-
 // Schedule plans c. It is refused when it could never apply (unknown API,
 // instance, action or key pair) or when the API's call number Call was
 // already made.
 func (s *Server) Schedule(c Change) error {
 	c.Done, c.Error = false, ""
 	switch {
-	case !slices.Contains(apis, c.API):
-		return fmt.Errorf("emulator: schedule: API %q: want one of %v", c.API, apis)
+	case !slices.Contains(APIs(), c.API):
+		return fmt.Errorf("emulator: schedule: API %q: want one of %v", c.API, APIs())
 	case c.Call < 1:
 		return errors.New("emulator: schedule: Call counts from 1")
 	}
@@ -111,19 +107,30 @@ func (s *Server) afterCall(api string, n int) {
 	}
 }
 
-// checkChange reports why c could never apply, by the service whose instance it
-// changes: an ENS instance's (ENS ids differ from ECS's), else ECS's.
-func (s *Server) checkChange(c Change) error {
+// changer is what a service's rules for a change (change.Rules) do.
+type changer interface {
+	Check(change.Change) error // why the change could never apply
+	Apply(change.Change) error // make it
+}
+
+// changer returns the rules of the service whose instance c changes, and c as they
+// take it: ENS's for an ENS instance (ENS ids differ from ECS's), else ECS's.
+func (s *Server) changer(c Change) (changer, change.Change) {
+	ch := change.Change{InstanceId: c.InstanceId, Action: c.Action, KeyPairName: c.KeyPairName}
 	if s.ens.Has(c.InstanceId) {
-		return s.ens.Check(ens.Change{InstanceId: c.InstanceId, Action: c.Action, KeyPairName: c.KeyPairName})
+		return s.ens.Changes(), ch
 	}
-	return s.ecs.Check(ecs.Change{InstanceId: c.InstanceId, Action: c.Action, KeyPairName: c.KeyPairName})
+	return s.ecs.Changes(), ch
+}
+
+// checkChange reports why c could never apply.
+func (s *Server) checkChange(c Change) error {
+	rules, ch := s.changer(c)
+	return rules.Check(ch)
 }
 
 // applyChange makes c in the service whose instance it changes.
 func (s *Server) applyChange(c Change) error {
-	if s.ens.Has(c.InstanceId) {
-		return s.ens.Apply(ens.Change{InstanceId: c.InstanceId, Action: c.Action, KeyPairName: c.KeyPairName})
-	}
-	return s.ecs.Apply(ecs.Change{InstanceId: c.InstanceId, Action: c.Action, KeyPairName: c.KeyPairName})
+	rules, ch := s.changer(c)
+	return rules.Apply(ch)
 }

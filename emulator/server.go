@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,10 +31,10 @@ type Config struct {
 	Fixture *Fixture
 	// ENSFixture is the initial state of ENS; nil means DefaultENSFixture().
 	ENSFixture *ENSFixture
-	// Faults are injected per API: the key is an API name
-	// ("DescribeKeyPairs", "DescribeInstances", "DetachKeyPair",
+	// Faults are injected per API: the key is an API name (one of APIs():
+	// "DescribeKeyPairs", "DescribeInstances", "DetachKeyPair",
 	// "AttachKeyPair", "PutEvents"; ENS's are prefixed: "ens:DetachKeyPair")
-	// or "*" for every API without its own.
+	// or "*" for every API without its own. New refuses any other key.
 	Faults map[string]Fault
 	// Seed seeds the random source of the faults, so that a run of requests
 	// meets the same faults again.
@@ -91,6 +93,44 @@ const (
 	APIENSListTagResources  = ens.APIListTagResources
 )
 
+// APIs returns the name of every API the emulator serves, as Calls, Answered,
+// SetFault, Config.Faults and Change.API take them: ECS's, EventBridge's, FC's, then
+// ENS's. The slice is the caller's.
+func APIs() []string {
+	return append([]string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair, APIAttachKeyPair, APIDescribeRegions, APIPutEvents, APIInvokeFunction}, ens.APIs()...)
+}
+
+// CheckFaults reports the first reason New would refuse faults: a key that is
+// neither an API name (APIs) nor "*", or a Fault whose settings are out of
+// range. Commands check their flags with it before starting anything.
+func CheckFaults(faults map[string]Fault) error {
+	for _, api := range slices.Sorted(maps.Keys(faults)) {
+		if err := checkFaultAPI(api); err != nil {
+			return err
+		}
+		if err := faults[api].Validate(); err != nil {
+			return fmt.Errorf("emulator: fault for %s: %w", api, err)
+		}
+	}
+	return nil
+}
+
+// checkFaultAPI refuses a fault key that no request would ever meet, so that a
+// mistyped name is not silently a fault that never strikes.
+func checkFaultAPI(api string) error {
+	if api == "*" || slices.Contains(APIs(), api) {
+		return nil
+	}
+	hint := ""
+	for _, a := range APIs() {
+		if strings.EqualFold(a, api) || strings.EqualFold(strings.TrimPrefix(a, "ens:"), api) {
+			hint = "did you mean " + a + "? "
+			break
+		}
+	}
+	return fmt.Errorf("emulator: fault API %q: %sthe emulator serves %s (or \"*\" for all of them)", api, hint, strings.Join(APIs(), ", "))
+}
+
 // Pseudo error codes under which Answered counts the requests whose
 // connection was dropped by fault injection (no answer was sent): before the
 // API acted (DropRate), or after (DropAfterRate).
@@ -129,10 +169,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ENSFixture == nil {
 		cfg.ENSFixture = DefaultENSFixture()
 	}
-	for api, f := range cfg.Faults {
-		if err := f.Validate(); err != nil {
-			return nil, fmt.Errorf("emulator: fault for %s: %w", api, err)
-		}
+	if err := CheckFaults(cfg.Faults); err != nil {
+		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -246,9 +284,16 @@ func (s *Server) PeakConcurrency(api string) int { return s.counters.PeakConcurr
 // state and the recorded events stay.
 func (s *Server) ResetCounters() { s.counters.Reset() }
 
-// SetFault sets the fault of an API ("*" for every API without its own); the
-// zero Fault removes it. Rates are clamped to [0, 1].
-func (s *Server) SetFault(api string, f Fault) { s.faults.Put(api, f.Clamped()) }
+// SetFault sets the fault of an API (one of APIs(), or "*" for every API
+// without its own); the zero Fault removes it. Rates are clamped to [0, 1]. It
+// refuses, and changes nothing, for any other API name.
+func (s *Server) SetFault(api string, f Fault) error {
+	if err := checkFaultAPI(api); err != nil {
+		return err
+	}
+	s.faults.Put(api, f.Clamped())
+	return nil
+}
 
 // Faults returns the fault settings in force.
 func (s *Server) Faults() map[string]Fault { return s.faults.Snapshot() }
@@ -258,6 +303,20 @@ func (s *Server) Instance(id string) (Instance, bool) { return s.ecs.Instance(id
 
 // Instances returns the current state of every instance, by instance id.
 func (s *Server) Instances() []Instance { return s.State().Instances }
+
+// Bindings returns which key pair every instance has ("" for none), ECS's and
+// ENS's (their ids differ), by instance id: a snapshot to compare with a later
+// one, to see what a run changed.
+func (s *Server) Bindings() map[string]string {
+	m := map[string]string{}
+	for _, in := range s.Instances() {
+		m[in.InstanceId] = in.KeyPairName
+	}
+	for _, in := range s.ENSInstances() {
+		m[in.InstanceId] = in.KeyPairName
+	}
+	return m
+}
 
 // KeyPairs returns the key pairs of every region, in creation order.
 func (s *Server) KeyPairs() []KeyPair { return s.State().KeyPairs }
@@ -279,6 +338,10 @@ func (s *Server) AddKeyPair(kp KeyPair) { s.ecs.AddKeyPair(kp) }
 // in a region ("" for every region) expire (refused with 400 InvalidParameter), as if
 // its lifetime had passed.
 func (s *Server) ExpireNextTokens(region string) { s.ecs.ExpireNextTokens(region) }
+
+// DeleteKeyPair deletes an ECS key pair of a region, as someone else's DeleteKeyPairs
+// call would; refused while an instance is bound to it, as ECS refuses it.
+func (s *Server) DeleteKeyPair(region, name string) error { return s.ecs.DeleteKeyPair(region, name) }
 
 // Events returns the CloudEvents recorded on a bus, in arrival order.
 func (s *Server) Events(bus string) []Event { return s.eb.Events(bus) }

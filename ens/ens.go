@@ -79,7 +79,7 @@ var (
 func (c *Client) Limits() detach.Limits {
 	return detach.Limits{Product: detach.ProductENS,
 		KeyPairPage: detach.ENSKeyPairPage, DescribeIDs: detach.ENSDescribeIDs, Batch: detach.ENSBatch,
-		InstanceTags: true}
+		InstanceTags: true, DetachByID: true}
 }
 
 // jsonList is a list as the SDK sends it in one query parameter: compact JSON, HTML not
@@ -112,7 +112,7 @@ func (c *Client) DescribeKeyPairs(ctx context.Context, q detach.KeyPairQuery) (d
 		return detach.KeyPairPage{}, err
 	}
 	list := body.KeyPairs.KeyPair
-	if err := fullPage("DescribeKeyPairs", len(list), body.TotalCount, max(q.Page, 1), detach.ENSKeyPairPage); err != nil {
+	if err := aliyun.FullPage("DescribeKeyPairs", len(list), body.TotalCount, max(q.Page, 1), detach.ENSKeyPairPage); err != nil {
 		return detach.KeyPairPage{}, err
 	}
 	p := detach.KeyPairPage{TotalCount: body.TotalCount}
@@ -179,7 +179,7 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 		return detach.InstancePage{}, err
 	}
 	list := body.Instances.Instance
-	if err := fullPage("DescribeInstances", len(list), body.TotalCount, page, size); err != nil {
+	if err := aliyun.FullPage("DescribeInstances", len(list), body.TotalCount, page, size); err != nil {
 		return detach.InstancePage{}, err
 	}
 	var p detach.InstancePage
@@ -202,15 +202,6 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 		p.NextToken = strconv.Itoa(page + 1)
 	}
 	return p, nil
-}
-
-// fullPage reports a hollow page of a paged answer: fewer entries than its TotalCount
-// leaves for page number page of size entries.
-func fullPage(api string, got, total, page, size int) error {
-	if want := min(total-(page-1)*size, size); got < want {
-		return aliyun.InvalidResponse(api, fmt.Sprintf("%d entries on page %d that should hold %d (TotalCount %d)", got, page, want, total))
-	}
-	return nil
 }
 
 // tags reads the tags of up to 50 instances with ListTagResources (ResourceId.1 to

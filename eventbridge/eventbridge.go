@@ -68,7 +68,7 @@ type Publisher struct {
 var _ detach.Publisher = (*Publisher)(nil)
 
 // client sends every publisher's requests, over the process's shared transport.
-var client = &http.Client{Transport: aliyun.Transport}
+var client = &http.Client{Transport: aliyun.Transport()}
 
 // New returns a publisher for cfg.
 func New(cfg Config) (*Publisher, error) {

@@ -4,30 +4,23 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 )
 
 // ensID is instance n of the emulator's ENS fleet.
 func ensID(n int) string { return fmt.Sprintf("i-5iqczfxps7csjrxeca07%05d", n) }
-
-// ensBindings snapshots which key pair each ENS instance has.
-func (e *env) ensBindings() map[string]string {
-	m := map[string]string{}
-	for _, in := range e.emu.ENSInstances() {
-		m[in.InstanceId] = in.KeyPairName
-	}
-	return m
-}
 
 // TestENSTargetsAllPages: an ENS selector pages through every instance (ENS cannot
 // select by key pair), 50 a page with each page's tags (ListTagResources), keeps the
 // bound ones, and detaches the Stopped ones 30 a call, whatever BATCH_SIZE says.
 func TestENSTargetsAllPages(t *testing.T) {
 	e := newEnv(t, nil, map[string]string{"BATCH_SIZE": "50", "ALLOW_UNSCOPED_TARGETS": "true"})
-	before := e.ensBindings()
+	before := e.emu.Bindings()
 	res, errResp, _ := e.invoke(`{"Product":"ENS","KeyPairName":"edge-fleet","Targets":{}}`)
 	if errResp.Code != "" {
 		t.Fatalf("%s: %s", errResp.Code, errResp.Message)
@@ -42,7 +35,7 @@ func TestENSTargetsAllPages(t *testing.T) {
 			t.Errorf("result %d: %+v", i, r)
 		}
 	}
-	e.assertChanges(before, e.ensBindings(), res)
+	e.assertState(before, res)
 	pages := e.emu.Calls(emulator.APIENSDescribeInstances)
 	detaches := e.emu.Calls(emulator.APIENSDetachKeyPair)
 	if want := int(math.Ceil(266.0 / 50)); pages != want || e.emu.Calls(emulator.APIENSListTagResources) != want {
@@ -59,7 +52,7 @@ func TestENSTargetsAllPages(t *testing.T) {
 // TestENSTargetsByTagAndRegion: Tags and EnsRegionIds select on ENS's side.
 func TestENSTargetsByTagAndRegion(t *testing.T) {
 	e := newEnv(t, nil, nil)
-	before := e.ensBindings()
+	before := e.emu.Bindings()
 	res, errResp, _ := e.invoke(`{"Product":"ENS","KeyPairId":"ssh-5lywanlkih1zo9yl8eg0003","Targets":{"Tags":[{"Key":"team","Value":"cdn"}],"EnsRegionIds":["cn-chengdu-telecom-4"]}}`)
 	if errResp.Code != "" {
 		t.Fatalf("%s: %s", errResp.Code, errResp.Message)
@@ -68,63 +61,68 @@ func TestENSTargetsByTagAndRegion(t *testing.T) {
 	if res.MatchedCount == nil || *res.MatchedCount != 125 || res.FailCount != 25 {
 		t.Fatalf("matched %v, failed %d", res.MatchedCount, res.FailCount)
 	}
-	e.assertChanges(before, e.ensBindings(), res)
+	e.assertState(before, res)
 }
 
 // TestENSFaults: through throttling, 5xx answers, dropped connections and answers lost
 // after ENS acted, every id has exactly one result and every instance's final state
 // matches its result (but those the contract reports 503 "may already be detached");
 // an instance whose detach answer was lost and that a retry finds unbound is reported
-// detached.
+// detached. Which calls meet which fault depends on the order the calls arrive in, so
+// the lost answers the test is about are required of the seeds together, not of each.
 func TestENSFaults(t *testing.T) {
-	for _, seed := range []int64{1, 2, 3} {
-		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			t.Parallel()
-			emu := newEmulator(t, nil, seed, false)
-			e := newEnvFor(t, emu, map[string]string{"MAX_ATTEMPTS": "8", "ENS_QPS": "0"})
-			for _, api := range []string{emulator.APIENSDescribeKeyPairs, emulator.APIENSDescribeInstances, emulator.APIENSListTagResources} {
-				emu.SetFault(api, emulator.Fault{ThrottleRate: 0.2, ErrorRate: 0.1, DropRate: 0.05, Jitter: 20 * time.Millisecond})
-			}
-			emu.SetFault(emulator.APIENSDetachKeyPair, emulator.Fault{ThrottleRate: 0.2, ErrorRate: 0.1, DropRate: 0.05, DropAfterRate: 0.15, ErrorAfterRate: 0.1})
-			var ids []string
-			for n := 16; n <= 215; n++ {
-				ids = append(ids, ensID(n))
-			}
-			ids = append(ids, ensID(14), "i-5iqczfxps7csjrxeca0799999")
-			before := e.ensBindings()
-			b := fmt.Sprintf(`{"Product":"ENS","KeyPairId":"ssh-5lywanlkih1zo9yl8eg0003","InstanceIds":["%s"]}`, strings.Join(ids, `","`))
-			res, errResp, _ := e.invoke(b)
-			if errResp.Code != "" {
-				e.assertChanges(before, e.ensBindings(), res)
-				t.Skipf("the request failed as a whole (%s) before any detach", errResp.Code)
-			}
-			if len(res.Results) != len(ids) {
-				t.Fatalf("%d results for %d ids", len(res.Results), len(ids))
-			}
-			earlier, unclear := 0, 0
-			for i, r := range res.Results {
-				if r.InstanceId != ids[i] {
-					t.Fatalf("result %d is for %s, want %s", i, r.InstanceId, ids[i])
+	var lostAll atomic.Int64
+	t.Run("seeds", func(t *testing.T) {
+		for _, seed := range []int64{1, 2, 3} {
+			t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+				t.Parallel()
+				emu := newEmulator(t, nil, seed, false)
+				e := newEnvFor(t, emu, map[string]string{"MAX_ATTEMPTS": "8", "ENS_QPS": "0"})
+				for _, api := range []string{emulator.APIENSDescribeKeyPairs, emulator.APIENSDescribeInstances, emulator.APIENSListTagResources} {
+					emulatortest.SetFault(t, emu, api, emulator.Fault{ThrottleRate: 0.2, ErrorRate: 0.1, DropRate: 0.05, Jitter: 20 * time.Millisecond})
 				}
-				if r.Success && strings.Contains(r.Message, "earlier") {
-					earlier++
+				emulatortest.SetFault(t, emu, emulator.APIENSDetachKeyPair, emulator.Fault{ThrottleRate: 0.2, ErrorRate: 0.1, DropRate: 0.05, DropAfterRate: 0.15, ErrorAfterRate: 0.1})
+				var ids []string
+				for n := 16; n <= 215; n++ {
+					ids = append(ids, ensID(n))
 				}
-				// The contract's answer to a batch whose last attempt got no clear answer:
-				// 503, "may already be detached". Its state is either; every other must match.
-				if r.Code == 503 && strings.Contains(r.Message, "may already be detached") {
-					delete(before, r.InstanceId)
-					unclear++
+				ids = append(ids, ensID(14), "i-5iqczfxps7csjrxeca0799999")
+				before := e.emu.Bindings()
+				b := fmt.Sprintf(`{"Product":"ENS","KeyPairId":"ssh-5lywanlkih1zo9yl8eg0003","InstanceIds":["%s"]}`, strings.Join(ids, `","`))
+				res, errResp, _ := e.invoke(b)
+				if errResp.Code != "" {
+					e.assertState(before, res)
+					t.Skipf("the request failed as a whole (%s) before any detach", errResp.Code)
 				}
-			}
-			e.assertChanges(before, e.ensBindings(), res)
-			lost := emu.Answered(emulator.APIENSDetachKeyPair, emulator.CodeDroppedAfter) + emu.Answered(emulator.APIENSDetachKeyPair, "ServiceUnavailable") +
-				emu.Answered(emulator.APIENSDetachKeyPair, "InternalError")
-			if lost == 0 {
-				t.Fatal("no DetachKeyPair answer was lost or failed: the test shows nothing")
-			}
-			t.Logf("seed %d: %d failed of %d; %d DetachKeyPair answers lost or 5xx, %d instances found detached by an earlier attempt, %d left unclear",
-				seed, res.FailCount, len(ids), lost, earlier, unclear)
-		})
+				if len(res.Results) != len(ids) {
+					t.Fatalf("%d results for %d ids", len(res.Results), len(ids))
+				}
+				earlier, unclear := 0, 0
+				for i, r := range res.Results {
+					if r.InstanceId != ids[i] {
+						t.Fatalf("result %d is for %s, want %s", i, r.InstanceId, ids[i])
+					}
+					if r.Success && strings.Contains(r.Message, "earlier") {
+						earlier++
+					}
+					// The contract's answer to a batch whose last attempt got no clear answer:
+					// 503, "may already be detached". Its state is either; every other must match.
+					if r.Code == 503 && strings.Contains(r.Message, "may already be detached") {
+						delete(before, r.InstanceId)
+						unclear++
+					}
+				}
+				e.assertState(before, res)
+				lost := emu.Answered(emulator.APIENSDetachKeyPair, emulator.CodeDroppedAfter) + emu.Answered(emulator.APIENSDetachKeyPair, "ServiceUnavailable") +
+					emu.Answered(emulator.APIENSDetachKeyPair, "InternalError")
+				lostAll.Add(int64(lost))
+				t.Logf("seed %d: %d failed of %d; %d DetachKeyPair answers lost or 5xx, %d instances found detached by an earlier attempt, %d left unclear",
+					seed, res.FailCount, len(ids), lost, earlier, unclear)
+			})
+		}
+	})
+	if lostAll.Load() == 0 && !t.Failed() {
+		t.Fatal("no DetachKeyPair answer was lost or failed under any seed: the test shows nothing")
 	}
 }
 
@@ -132,7 +130,7 @@ func TestENSFaults(t *testing.T) {
 // carrying PROTECTED_TAG is refused alone and keeps its key pair; the others go on.
 func TestENSProtectedTag(t *testing.T) {
 	e := newEnv(t, nil, nil)
-	before := e.ensBindings()
+	before := e.emu.Bindings()
 	res, errResp, _ := e.invoke(fmt.Sprintf(`{"Product":"ENS","KeyPairId":"ssh-5lywanlkih1zo9yl8eg0001","InstanceIds":["%s","%s"]}`, ensID(266), ensID(6)))
 	if errResp.Code != "" {
 		t.Fatalf("%s: %s", errResp.Code, errResp.Message)
@@ -140,5 +138,5 @@ func TestENSProtectedTag(t *testing.T) {
 	if len(res.Results) != 2 || res.Results[0].ErrorCode != "Forbidden.Protected" || res.Results[0].Code != 403 || !res.Results[1].Success {
 		t.Fatalf("results %+v", res.Results)
 	}
-	e.assertChanges(before, e.ensBindings(), res)
+	e.assertState(before, res)
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,11 +17,13 @@ import (
 
 	"detachkeypair/detach"
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 )
 
 // TestSeeds runs the seed corpus of FuzzDecode (testdata/fuzz/FuzzDecode and the
-// samples in events/) through the whole handler, against the emulator over HTTP: every
-// seed must be answered in one of the contract's forms.
+// samples in events/) through the whole handler, against the emulator over HTTP, one
+// after the other in name order: every seed must be answered in one of the contract's
+// forms, and change in the emulator exactly what its answer says it detached.
 func TestSeeds(t *testing.T) {
 	seeds := map[string][]byte{}
 	files, _ := filepath.Glob("../events/*.json")
@@ -38,13 +42,24 @@ func TestSeeds(t *testing.T) {
 		t.Fatalf("%d corpus files and %d samples: the test would prove little", len(corpus), len(seeds)-len(corpus))
 	}
 	e := newEnv(t, emulator.DefaultFixture(), map[string]string{"MAX_ATTEMPTS": "1", "MAX_BODY_BYTES": "65536", "KEY_PAIR_NAME": "ops-2026"})
-	for name, payload := range seeds {
+	detached := 0
+	for _, name := range slices.Sorted(maps.Keys(seeds)) {
 		t.Run(name, func(t *testing.T) {
+			before := e.emu.Bindings()
 			ctx, cancel := fcContext(5 * time.Second)
 			defer cancel()
-			out, err := e.h.Invoke(ctx, payload)
-			checkAnswer(t, out, err)
+			out, err := e.h.Invoke(ctx, seeds[name])
+			results := checkAnswer(t, out, err)
+			emulatortest.AssertChanges(t, before, e.emu.Bindings(), results)
+			for _, r := range results {
+				if r.Success {
+					detached++
+				}
+			}
 		})
+	}
+	if detached == 0 {
+		t.Error("no seed detached anything: the state checks prove little")
 	}
 }
 
@@ -69,8 +84,10 @@ func corpusValue(t *testing.T, file string) []byte {
 
 // checkAnswer fails unless out/err is a contract answer: a result, a request-level
 // error, an HTTP trigger response holding one, or an array of them; or a failed
-// invocation whose message is a request-level error.
-func checkAnswer(t *testing.T, out []byte, err error) {
+// invocation whose message is a request-level error. It returns the per-instance
+// results of the answers that may have changed the cloud (not dry runs), for
+// emulatortest.AssertChanges.
+func checkAnswer(t *testing.T, out []byte, err error) []detach.InstanceResult {
 	t.Helper()
 	if err != nil {
 		var ie messages.InvokeResponse_Error
@@ -94,15 +111,17 @@ func checkAnswer(t *testing.T, out []byte, err error) {
 		if err := json.Unmarshal(out, &items); err != nil || len(items) == 0 {
 			t.Fatalf("bad array answer %s", out)
 		}
+		var results []detach.InstanceResult
 		for _, it := range items {
-			checkOne(t, it)
+			results = append(results, checkOne(t, it)...)
 		}
-		return
+		return results
 	}
-	checkOne(t, out)
+	return checkOne(t, out)
 }
 
-func checkOne(t *testing.T, out []byte) {
+// checkOne checks one answer and returns its results, none for a dry run.
+func checkOne(t *testing.T, out []byte) []detach.InstanceResult {
 	t.Helper()
 	var a struct {
 		detach.Result
@@ -116,7 +135,7 @@ func checkOne(t *testing.T, out []byte) {
 		if a.Message == "" || a.Results != nil {
 			t.Fatalf("bad error answer %s", out)
 		}
-		return
+		return nil
 	}
 	if a.KeyPairName == "" || a.TotalCount != len(a.Results) || a.TotalCount == 0 && a.MatchedCount == nil {
 		t.Fatalf("bad result answer %s", out)
@@ -133,4 +152,8 @@ func checkOne(t *testing.T, out []byte) {
 	if failed != a.FailCount {
 		t.Fatalf("FailCount %d, counted %d: %s", a.FailCount, failed, out)
 	}
+	if a.DryRun {
+		return nil
+	}
+	return a.Results
 }

@@ -97,6 +97,8 @@ func New(c Config) *Handler {
 		Concurrency:  cfg.Concurrency,
 		QPS:          cfg.ECSQPS,
 		ProductQPS:   map[string]float64{detach.ProductENS: cfg.ENSQPS},
+		APIQPS:       cfg.APIQPS,
+		Instances:    cfg.MaxFunctionInstances,
 		MaxAttempts:  cfg.MaxAttempts,
 		MaxInstances: cfg.MaxInstances,
 		Logger:       log,

@@ -18,6 +18,7 @@ import (
 	"detachkeypair/detach"
 	"detachkeypair/ecs"
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/ens"
 	"detachkeypair/eventbridge"
 	"detachkeypair/handler"
@@ -148,43 +149,16 @@ func (e *env) invoke(payload string) (res detach.Result, errResp detach.ErrorRes
 	return res, errResp, failedInvocation
 }
 
-// boundBefore snapshots which key pair each instance has.
-func (e *env) bindings() map[string]string {
-	m := map[string]string{}
-	for _, in := range e.emu.Instances() {
-		m[in.InstanceId] = in.KeyPairName
-	}
-	return m
-}
-
-// assertState checks the emulator's final state against the answer: an instance lost
-// its key pair exactly when its result says it was detached, nothing else changed.
+// assertState checks the emulator's final state against the answer
+// (emulatortest.AssertChanges): an instance lost its key pair exactly when its result
+// says it was detached, nothing else changed; a dry run changed nothing.
 func (e *env) assertState(before map[string]string, res detach.Result) {
 	e.t.Helper()
-	e.assertChanges(before, e.bindings(), res)
-}
-
-// assertChanges checks the bindings after a request against those before it and the
-// answer: an instance lost its key pair exactly when its result says it was detached.
-func (e *env) assertChanges(before, after map[string]string, res detach.Result) {
-	e.t.Helper()
-	detached := map[string]bool{}
-	for _, r := range res.Results {
-		if r.Success && !res.DryRun {
-			detached[r.InstanceId] = true
-		}
+	results := res.Results
+	if res.DryRun {
+		results = nil
 	}
-	for id, was := range before {
-		now := after[id]
-		switch {
-		case detached[id] && now != "":
-			e.t.Errorf("%s reported detached but still has %q", id, now)
-		case detached[id] && was == "":
-			e.t.Errorf("%s reported detached but had no key pair", id)
-		case !detached[id] && now != was:
-			e.t.Errorf("%s changed from %q to %q without a successful result", id, was, now)
-		}
-	}
+	emulatortest.AssertChanges(e.t, before, e.emu.Bindings(), results)
 }
 
 func ids(from, to int) []string {
@@ -256,9 +230,9 @@ func TestRequestErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnvFor(t, newEmulator(t, nil, 7, c.keyPairIDs), c.set)
 			for api, f := range c.faults {
-				e.emu.SetFault(api, f)
+				emulatortest.SetFault(t, e.emu, api, f)
 			}
-			before := e.bindings()
+			before := e.emu.Bindings()
 			ctx, cancel := fcContext(30 * time.Second)
 			defer cancel()
 			if c.creds {
@@ -354,9 +328,9 @@ func TestInstanceCodes(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnvFor(t, newEmulator(t, nil, 7, c.keyPairIDs), c.set)
 			for api, f := range c.faults {
-				e.emu.SetFault(api, f)
+				emulatortest.SetFault(t, e.emu, api, f)
 			}
-			before := e.bindings()
+			before := e.emu.Bindings()
 			res, errResp, _ := e.invoke(request(c.fields, c.ids))
 			if errResp.Code != "" {
 				t.Fatalf("request failed: %+v", errResp)
@@ -379,11 +353,14 @@ func TestInstanceCodes(t *testing.T) {
 }
 
 // TestDeadline shows the deadline rule: with too little time left, work not started
-// ends NotAttempted, never reported done, and the answer comes before the deadline.
+// ends NotAttempted, never reported done, and the answer comes by the deadline. Whether
+// it comes before the deadline exactly is the FC runner's to judge (localrun's
+// TestDeadlineUnderRunner); here a bound of 2 s past it only catches a handler that
+// keeps working (the 30 batches take 4.5 s), so that a loaded machine cannot fail it.
 func TestDeadline(t *testing.T) {
 	e := newEnv(t, bigFleet(300), map[string]string{"CONCURRENCY": "1", "ECS_QPS": "0", "BATCH_SIZE": "10"})
-	e.emu.SetFault("DetachKeyPair", emulator.Fault{Latency: 150 * time.Millisecond})
-	before := e.bindings()
+	emulatortest.SetFault(t, e.emu, "DetachKeyPair", emulator.Fault{Latency: 150 * time.Millisecond})
+	before := e.emu.Bindings()
 	ctx, cancel := fcContext(2 * time.Second)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
@@ -391,8 +368,8 @@ func TestDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if time.Now().After(deadline) {
-		t.Fatal("answered after the deadline")
+	if late := time.Since(deadline); late > 2*time.Second {
+		t.Fatalf("answered %s after the deadline", late.Round(time.Millisecond))
 	}
 	var res detach.Result
 	if err := json.Unmarshal(out, &res); err != nil {
@@ -443,7 +420,7 @@ func TestThousandInstances(t *testing.T) {
 	for _, batch := range []int{50, 30} {
 		t.Run(fmt.Sprintf("batch %d", batch), func(t *testing.T) {
 			e := newEnv(t, bigFleet(1000), map[string]string{"BATCH_SIZE": fmt.Sprint(batch), "ECS_QPS": "0"})
-			before := e.bindings()
+			before := e.emu.Bindings()
 			res, errResp, _ := e.invoke(request(`"KeyPairName":"fleet-test"`, fleetIDs(1000)))
 			if errResp.Code != "" || res.TotalCount != 1000 || res.FailCount != 0 {
 				t.Fatalf("answer %+v %+v", errResp, res.FailCount)
@@ -462,7 +439,7 @@ func TestThousandInstances(t *testing.T) {
 // TestHTTPMethod: only POST carries a request; another method is InvalidParameter.Method.
 func TestHTTPMethod(t *testing.T) {
 	e := newEnv(t, nil, nil)
-	before := e.bindings()
+	before := e.emu.Bindings()
 	ev := strings.Replace(httpEvent(request(`"KeyPairName":"ops-2026"`, ids(1, 2))), `"POST"`, `"GET"`, 1)
 	ctx, cancel := fcContext(10 * time.Second)
 	defer cancel()

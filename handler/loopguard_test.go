@@ -54,7 +54,7 @@ func TestLoopGuard(t *testing.T) {
 			var logs bytes.Buffer
 			h := handler.New(wire(cfg, slog.New(slog.NewJSONHandler(&logs, nil))))
 			e := &env{t: t, emu: emu, h: h}
-			before := e.bindings()
+			before := e.emu.Bindings()
 
 			ctx, cancel := fcContext(30 * time.Second)
 			defer cancel()
@@ -93,7 +93,7 @@ func TestLoopGuard(t *testing.T) {
 			}
 			detached := 0
 			for id, was := range before {
-				if now := e.bindings()[id]; now != was {
+				if now := e.emu.Bindings()[id]; now != was {
 					detached++
 				}
 			}

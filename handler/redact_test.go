@@ -24,6 +24,7 @@ import (
 	"detachkeypair/aliyun"
 	"detachkeypair/aliyun/aliyuntest"
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/handler"
 )
 
@@ -85,11 +86,15 @@ func TestNoSecretThroughTheHandler(t *testing.T) {
 				})
 				var outputs []string
 				for _, payload := range []string{direct, httpEvent(request(`"KeyPairName":"ops-2026"`, ids(4, 5))), string(batch)} {
+					before := emu.Bindings()
 					ctx, cancel := fcContext(10 * time.Second)
 					fctx, _ := fccontext.FromContext(ctx)
 					fctx.Credentials = fccontext.Credentials{AccessKeyId: stsKeyID, AccessKeySecret: stsSecret, SecurityToken: stsToken}
 					out, err := h.Invoke(ctx, []byte(payload))
 					cancel()
+					// the gateway refuses the API's calls before the emulator sees them:
+					// the instances changed are exactly those the answer says
+					emulatortest.AssertChanges(t, before, emu.Bindings(), checkAnswer(t, out, err))
 					var ie messages.InvokeResponse_Error
 					if errors.As(err, &ie) {
 						out = []byte(ie.Message + ie.Type)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"detachkeypair/detach"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
@@ -75,6 +76,7 @@ func TestAuditEveryTrigger(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			env, logs := startLogged(t, localrun.Options{Env: c.env})
 			payload := c.payload(t)
+			before := env.Emulator.Bindings()
 			res, err := env.Invoke(context.Background(), payload)
 			if err != nil || res.Outcome != fcruntime.Succeeded {
 				t.Fatalf("invocation %v: %v %v", res.Outcome, err, res.Error)
@@ -86,6 +88,7 @@ func TestAuditEveryTrigger(t *testing.T) {
 			if got[0].Code != "" || got[0].TotalCount == 0 {
 				t.Errorf("the request did not run: %s %s", got[0].Code, got[0].Message)
 			}
+			emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), got[0].Results)
 
 			evs := env.Emulator.Events(env.EventBus)
 			if len(evs) != 1 {

@@ -10,15 +10,17 @@ import (
 
 	"detachkeypair/detach"
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
 
 // TestLargeEventBatch: an EventBridge batch of one-instance requests far larger than
-// the function's timeout allows is answered before the deadline, with a margin: every
-// request has its answer, those not started are NotAttempted (504, nothing called),
-// the emulator's state matches the answers, and result events go out in few PutEvents
-// calls. Timings measured: make bench -batch (cmd/bench).
+// the function's timeout allows is answered before the deadline (the runner says
+// Succeeded, not TimedOut): every request has its answer, those not started are
+// NotAttempted (504, nothing called), the emulator's state matches the answers, and
+// result events go out in few PutEvents calls. Timings, the margin before the deadline
+// included, are measured by make bench -batch (cmd/bench), not here.
 func TestLargeEventBatch(t *testing.T) {
 	sizes := []int{1500, 10000}
 	if testing.Short() {
@@ -28,16 +30,13 @@ func TestLargeEventBatch(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			const timeout = 6 * time.Second
 			env, logs := startLogged(t, localrun.Options{Fixture: fleet(n), Timeout: timeout})
-			before := bindings(env.Emulator)
+			before := env.Emulator.Bindings()
 			res, err := env.Invoke(context.Background(), eventBatch(n))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if res.Outcome != fcruntime.Succeeded {
 				t.Fatalf("invocation %s after %s: %.300s", res.Outcome, res.Duration, res.Error)
-			}
-			if margin := timeout - res.Duration; margin < 100*time.Millisecond {
-				t.Errorf("answered %s before the deadline; want at least 100ms", margin)
 			}
 			_, got := answers(t, res.Payload)
 			if len(got) != n {
@@ -66,7 +65,7 @@ func TestLargeEventBatch(t *testing.T) {
 				}
 				all = append(all, r)
 			}
-			assertState(t, before, bindings(env.Emulator), all, false)
+			emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), all)
 			if done == 0 || notAttempted == 0 {
 				t.Errorf("%d detached, %d not attempted: the test proves little", done, notAttempted)
 			}

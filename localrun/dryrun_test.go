@@ -26,7 +26,7 @@ func TestDryRunSetting(t *testing.T) {
 				t.Fatal(err)
 			}
 			env, _ := startLogged(t, localrun.Options{Env: []string{"DRY_RUN=true", "KEY_PAIR_NAME=ops-2026"}})
-			before := bindings(env.Emulator)
+			before := env.Emulator.Bindings()
 			res, err := env.Invoke(context.Background(), payload)
 			if err != nil || res.Outcome != fcruntime.Succeeded {
 				t.Fatalf("invocation: %v %v", err, res.Error)
@@ -52,7 +52,7 @@ func TestDryRunSetting(t *testing.T) {
 			if wouldDetach == 0 {
 				t.Error("nothing would be detached: the sample proves little")
 			}
-			after := bindings(env.Emulator)
+			after := env.Emulator.Bindings()
 			for id, kp := range before {
 				if after[id] != kp {
 					t.Errorf("%s changed from %q to %q in a dry run", id, kp, after[id])

@@ -14,6 +14,7 @@ import (
 
 	"detachkeypair/detach"
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
@@ -93,34 +94,6 @@ func answers(t *testing.T, payload []byte) (status int, out []answer) {
 	return status, []answer{one}
 }
 
-func bindings(emu *emulator.Server) map[string]string {
-	m := map[string]string{}
-	for _, in := range emu.Instances() {
-		m[in.InstanceId] = in.KeyPairName
-	}
-	return m
-}
-
-// assertState checks that exactly the instances reported detached lost their key pair.
-func assertState(t *testing.T, before, after map[string]string, results []detach.InstanceResult, dryRun bool) {
-	t.Helper()
-	detached := map[string]bool{}
-	for _, r := range results {
-		if r.Success && !dryRun {
-			detached[r.InstanceId] = true
-		}
-	}
-	for id, was := range before {
-		now := after[id]
-		switch {
-		case detached[id] && (now != "" || was == ""):
-			t.Errorf("%s reported detached; key pair was %q, is %q", id, was, now)
-		case !detached[id] && now != was:
-			t.Errorf("%s changed from %q to %q without a successful result", id, was, now)
-		}
-	}
-}
-
 func instance(n int) string { return fmt.Sprintf("i-bp1d6tsvznfghy7y%04d", n) }
 
 // TestSamples runs every sample in events/ through the built binary under the runner
@@ -174,11 +147,11 @@ func TestSamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			env := start(t, localrun.Options{Env: c.env})
-			bindings, instance := bindings, instance
+			instance := instance
 			if c.ens {
-				bindings, instance = ensBindings, ensInstance
+				instance = ensInstance
 			}
-			before := bindings(env.Emulator)
+			before := env.Emulator.Bindings()
 			res, err := env.Invoke(context.Background(), payload)
 			if err != nil {
 				t.Fatal(err)
@@ -216,8 +189,8 @@ func TestSamples(t *testing.T) {
 			if c.fleet {
 				all = append(all, otherParts(t, env, res.Payload)...)
 			}
-			after := bindings(env.Emulator)
-			assertState(t, before, after, all, false)
+			after := env.Emulator.Bindings()
+			emulatortest.AssertChanges(t, before, after, all)
 			for _, n := range c.want.detached {
 				if after[instance(n)] != "" {
 					t.Errorf("%s still has %q", instance(n), after[instance(n)])
@@ -266,7 +239,7 @@ func otherParts(t *testing.T, env *localrun.Env, first []byte) []detach.Instance
 func TestECSEventWithoutSetting(t *testing.T) {
 	payload, _ := os.ReadFile("../events/ecs-instance-stopped.json")
 	env := start(t, localrun.Options{})
-	before := bindings(env.Emulator)
+	before := env.Emulator.Bindings()
 	res, err := env.Invoke(context.Background(), payload)
 	if err != nil {
 		t.Fatal(err)
@@ -278,16 +251,20 @@ func TestECSEventWithoutSetting(t *testing.T) {
 	if len(got) != 1 || got[0].Code != "InvalidParameter.Event" || !strings.Contains(got[0].Message, "KEY_PAIR_NAME") {
 		t.Fatalf("answer %s", res.Payload)
 	}
-	assertState(t, before, bindings(env.Emulator), nil, false)
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), nil)
 }
 
 // TestDeadlineUnderRunner: a function timeout shorter than the work ends with
-// NotAttempted results for what was not started, answered before the deadline.
+// NotAttempted results for what was not started, answered before the deadline: the
+// runner, which kills a function at its timeout as FC does, says Succeeded, not
+// TimedOut. The work (36 batches one after the other, each at least 200 ms) cannot fit
+// in 4 s however fast the machine, and the first batch has seconds to fit however
+// loaded it is.
 func TestDeadlineUnderRunner(t *testing.T) {
 	fix := emulator.DefaultFixture()
 	env := start(t, localrun.Options{
 		Fixture: fix,
-		Timeout: 2 * time.Second,
+		Timeout: 4 * time.Second,
 		Env:     []string{"CONCURRENCY=1", "BATCH_SIZE=10", "ECS_QPS=0"},
 		Faults:  map[string]emulator.Fault{"DetachKeyPair": {Latency: 200 * time.Millisecond}},
 	})
@@ -298,16 +275,13 @@ func TestDeadlineUnderRunner(t *testing.T) {
 		}
 	}
 	req, _ := json.Marshal(map[string]any{"RegionId": "cn-hangzhou", "KeyPairName": "fleet-2026", "InstanceIds": ids})
-	before := bindings(env.Emulator)
+	before := env.Emulator.Bindings()
 	res, err := env.Invoke(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Outcome != fcruntime.Succeeded {
-		t.Fatalf("invocation %s: %v", res.Outcome, res.Error)
-	}
-	if res.Duration >= 2*time.Second {
-		t.Fatalf("answered after %s, past the 2s timeout", res.Duration)
+		t.Fatalf("invocation %s (after %s): %v", res.Outcome, res.Duration, res.Error)
 	}
 	_, got := answers(t, res.Payload)
 	done, notAttempted := 0, 0
@@ -324,5 +298,5 @@ func TestDeadlineUnderRunner(t *testing.T) {
 	if done == 0 || notAttempted == 0 || done+notAttempted != len(ids) || got[0].FailCount != notAttempted {
 		t.Fatalf("done %d, not attempted %d, of %d (FailCount %d)", done, notAttempted, len(ids), got[0].FailCount)
 	}
-	assertState(t, before, bindings(env.Emulator), got[0].Results, false)
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), got[0].Results)
 }

@@ -8,20 +8,13 @@ import (
 	"testing"
 
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
 
 // ensInstance is instance n of the emulator's ENS fleet.
 func ensInstance(n int) string { return fmt.Sprintf("i-5iqczfxps7csjrxeca07%05d", n) }
-
-func ensBindings(emu *emulator.Server) map[string]string {
-	m := map[string]string{}
-	for _, in := range emu.ENSInstances() {
-		m[in.InstanceId] = in.KeyPairName
-	}
-	return m
-}
 
 // cloudCalls is the number of calls of every ECS and ENS API the emulator counted.
 func cloudCalls(emu *emulator.Server) int {
@@ -48,7 +41,7 @@ func httpEvent(body any) []byte {
 func TestENSEndToEnd(t *testing.T) {
 	t.Run("by id", func(t *testing.T) {
 		env := start(t, localrun.Options{})
-		before := ensBindings(env.Emulator)
+		before := env.Emulator.Bindings()
 		ids := []string{ensInstance(3), ensInstance(4), ensInstance(7), ensInstance(8), ensInstance(9), ensInstance(10),
 			ensInstance(11), ensInstance(15), ensInstance(5)}
 		res, err := env.Invoke(context.Background(), httpEvent(map[string]any{"Product": "ENS", "KeyPairId": "ssh-5lywanlkih1zo9yl8eg0001", "InstanceIds": ids}))
@@ -67,8 +60,7 @@ func TestENSEndToEnd(t *testing.T) {
 				t.Errorf("result %d: %+v, want %s for %s", i, r, want[i], ids[i])
 			}
 		}
-		assertState(t, before, ensBindings(env.Emulator), a.Results, false)
-		assertState(t, bindings(env.Emulator), bindings(env.Emulator), nil, false)
+		emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), a.Results)
 		if n := env.Emulator.Calls(emulator.APIDetachKeyPair) + env.Emulator.Calls(emulator.APIDescribeInstances); n != 0 {
 			t.Errorf("%d ECS calls for an ENS request", n)
 		}
@@ -83,7 +75,7 @@ func TestENSEndToEnd(t *testing.T) {
 
 	t.Run("by name, one unbound", func(t *testing.T) {
 		env := start(t, localrun.Options{})
-		before := ensBindings(env.Emulator)
+		before := env.Emulator.Bindings()
 		res, err := env.Invoke(context.Background(), directRequestENS(map[string]any{"KeyPairName": "edge-ops-2026",
 			"InstanceIds": []string{ensInstance(1), ensInstance(2), ensInstance(14)}}))
 		if err != nil || res.Outcome != fcruntime.Succeeded {
@@ -93,7 +85,7 @@ func TestENSEndToEnd(t *testing.T) {
 		if got[0].Code != "PublicKeyNotAttachWithInstance" || !strings.Contains(got[0].Message, ensInstance(14)) {
 			t.Fatalf("answer %s, want PublicKeyNotAttachWithInstance naming %s", res.Payload, ensInstance(14))
 		}
-		assertState(t, before, ensBindings(env.Emulator), nil, false)
+		emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), nil)
 		if n := env.Emulator.Calls(emulator.APIENSDetachKeyPair); n != 0 {
 			t.Errorf("%d DetachKeyPair calls; the request should be refused before any", n)
 		}
@@ -135,10 +127,10 @@ func TestENSRefusals(t *testing.T) {
 	}
 
 	def := start(t, localrun.Options{Env: []string{"DEFAULT_PRODUCT=ENS"}})
-	before := ensBindings(def.Emulator)
+	before := def.Emulator.Bindings()
 	a := invokeOne(t, def, []byte(`{"KeyPairId":"ssh-5lywanlkih1zo9yl8eg0002","InstanceIds":["`+ensInstance(12)+`"]}`))
 	if len(a.Results) != 1 || !a.Results[0].Success {
 		t.Fatalf("answer %+v", a)
 	}
-	assertState(t, before, ensBindings(def.Emulator), a.Results, false)
+	emulatortest.AssertChanges(t, before, def.Emulator.Bindings(), a.Results)
 }

@@ -10,6 +10,7 @@ import (
 
 	"detachkeypair/detach"
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
@@ -116,7 +117,7 @@ func TestEventBusDown(t *testing.T) {
 		Env:    []string{"MAX_ATTEMPTS=3"},
 		Faults: map[string]emulator.Fault{"PutEvents": {ErrorRate: 1}},
 	})
-	before := bindings(env.Emulator)
+	before := env.Emulator.Bindings()
 	res, err := env.Invoke(context.Background(), httpSample)
 	if err != nil || res.Outcome != fcruntime.Succeeded {
 		t.Fatalf("invocation: %v %v", err, res.Error)
@@ -126,7 +127,7 @@ func TestEventBusDown(t *testing.T) {
 	if status != 200 || a.FailCount != 0 || len(a.Results) != 2 || a.EventEmitted == nil || *a.EventEmitted {
 		t.Fatalf("answer %s", res.Payload)
 	}
-	assertState(t, before, bindings(env.Emulator), a.Results, false)
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), a.Results)
 	if n := env.Emulator.Calls("PutEvents"); n != 3 {
 		t.Errorf("PutEvents tried %d times, want 3 (MAX_ATTEMPTS)", n)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"detachkeypair/detach"
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
@@ -87,13 +88,13 @@ func TestGuardProtectedTag(t *testing.T) {
 
 	t.Run("named by name", func(t *testing.T) {
 		env := start(t, localrun.Options{Fixture: fix})
-		before := bindings(env.Emulator)
+		before := env.Emulator.Bindings()
 		a, _ := invokeAnswer(t, env, req)
 		if got := fmt.Sprint(codes(a.Results)); got != "[200 200 403 Forbidden.Protected]" || !strings.Contains(a.Results[2].Message, "PROTECTED_TAG") || a.FailCount != 1 {
 			t.Fatalf("results %s, FailCount %d: %+v", got, a.FailCount, a.Results)
 		}
-		after := bindings(env.Emulator)
-		assertState(t, before, after, a.Results, false)
+		after := env.Emulator.Bindings()
+		emulatortest.AssertChanges(t, before, after, a.Results)
 		if after[instance(3)] != "ops-2026" {
 			t.Errorf("the protected instance has %q, want ops-2026 still", after[instance(3)])
 		}
@@ -101,18 +102,18 @@ func TestGuardProtectedTag(t *testing.T) {
 	})
 	t.Run("dry run", func(t *testing.T) {
 		env := start(t, localrun.Options{Fixture: fix})
-		before := bindings(env.Emulator)
+		before := env.Emulator.Bindings()
 		dry := directRequest(map[string]any{"KeyPairName": "ops-2026", "InstanceIds": []string{instance(1), instance(3)}, "DryRun": true})
 		a, _ := invokeAnswer(t, env, dry)
 		if got := fmt.Sprint(codes(a.Results)); got != "[200 403 Forbidden.Protected]" {
 			t.Fatalf("dry run results %s", got)
 		}
-		assertState(t, before, bindings(env.Emulator), a.Results, true)
+		emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), nil) // a dry run: nothing changes
 		wantCalls(t, env.Emulator, 1, 1, 0)
 	})
 	t.Run("targets", func(t *testing.T) {
 		env := start(t, localrun.Options{Fixture: fix})
-		before := bindings(env.Emulator)
+		before := env.Emulator.Bindings()
 		a := invokeOne(t, env, timerEvent(map[string]any{"KeyPairName": "ops-2026", "Targets": map[string]any{"Tags": []map[string]string{{"Key": "env", "Value": "staging"}}}}))
 		refused := 0
 		for _, r := range a.Results {
@@ -126,17 +127,17 @@ func TestGuardProtectedTag(t *testing.T) {
 		if refused != 1 || *a.MatchedCount != 15 {
 			t.Errorf("%d refused of %d matched, want instance 3 of 15", refused, *a.MatchedCount)
 		}
-		assertState(t, before, bindings(env.Emulator), a.Results, false)
+		emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), a.Results)
 	})
 	t.Run("key=value", func(t *testing.T) {
 		env := start(t, localrun.Options{Fixture: fix, Env: []string{"PROTECTED_TAG=keep=yes"}})
-		before := bindings(env.Emulator)
+		before := env.Emulator.Bindings()
 		a, _ := invokeAnswer(t, env, directRequest(map[string]any{"KeyPairName": "ops-2026", "InstanceIds": []string{instance(3), instance(4), instance(5)}}))
 		// 3 carries detach-keypair:protected, which this setting does not name.
 		if got := fmt.Sprint(codes(a.Results)); got != "[200 403 Forbidden.Protected 200]" || !strings.Contains(a.Results[1].Message, "keep=yes") {
 			t.Fatalf("results %s: %+v", got, a.Results)
 		}
-		assertState(t, before, bindings(env.Emulator), a.Results, false)
+		emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), a.Results)
 	})
 }
 
@@ -146,13 +147,13 @@ func TestGuardProtectedTag(t *testing.T) {
 func TestGuardRequiredTag(t *testing.T) {
 	fix := fleetWith(map[int][]emulator.Tag{8: {{Key: "env", Value: "staging"}}}) // no team=payments
 	env := start(t, localrun.Options{Fixture: fix, Env: []string{"REQUIRED_TAG=team=payments"}})
-	before := bindings(env.Emulator)
+	before := env.Emulator.Bindings()
 	a, _ := invokeAnswer(t, env, directRequest(map[string]any{"KeyPairName": "ops-2026", "InstanceIds": []string{instance(7), instance(8), instance(9)}}))
 	if got := fmt.Sprint(codes(a.Results)); got != "[200 403 Forbidden.Protected 200]" || !strings.Contains(a.Results[1].Message, "REQUIRED_TAG") {
 		t.Fatalf("results %s: %+v", got, a.Results)
 	}
-	after := bindings(env.Emulator)
-	assertState(t, before, after, a.Results, false)
+	after := env.Emulator.Bindings()
+	emulatortest.AssertChanges(t, before, after, a.Results)
 	if after[instance(8)] != "ops-2026" {
 		t.Errorf("the instance without the required tag has %q, want ops-2026 still", after[instance(8)])
 	}
@@ -161,7 +162,7 @@ func TestGuardRequiredTag(t *testing.T) {
 	// env=staging and bound to ops-2026: 1-15, of which 1-10 carry team=payments; 7 and 9
 	// are detached already and 8 lacks the tag: 1-6 and 10 are left.
 	env.Emulator.ResetCounters()
-	before = bindings(env.Emulator)
+	before = env.Emulator.Bindings()
 	b := invokeOne(t, env, timerEvent(map[string]any{"KeyPairName": "ops-2026", "Targets": map[string]any{"Tags": []map[string]string{{"Key": "env", "Value": "staging"}}}}))
 	var taken []string
 	for _, r := range b.Results {
@@ -173,7 +174,7 @@ func TestGuardRequiredTag(t *testing.T) {
 	if got := strings.Join(taken, ","); got != "0001,0002,0003,0004,0005,0006,0010" {
 		t.Errorf("Targets took %s, want the staging instances with team=payments", got)
 	}
-	assertState(t, before, bindings(env.Emulator), b.Results, false)
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), b.Results)
 }
 
 // TestGuardAllowedKeyPairs: a key pair outside ALLOWED_KEY_PAIRS is refused as a whole
@@ -187,7 +188,7 @@ func TestGuardAllowedKeyPairs(t *testing.T) {
 	opsDry := directRequest(map[string]any{"KeyPairName": "ops-2026", "InstanceIds": []string{instance(1)}, "DryRun": true})
 
 	env := start(t, localrun.Options{Env: []string{"ALLOWED_KEY_PAIRS=deploy-*"}})
-	before := bindings(env.Emulator)
+	before := env.Emulator.Bindings()
 	for _, payload := range [][]byte{ops, opsDry} {
 		a, _ := invokeAnswer(t, env, payload)
 		wantRefusal(t, a, "ALLOWED_KEY_PAIRS")
@@ -197,7 +198,7 @@ func TestGuardAllowedKeyPairs(t *testing.T) {
 	if a.Code != "" || a.FailCount != 0 {
 		t.Fatalf("deploy-ci (allowed by deploy-*): %s %s %+v", a.Code, a.Message, a.Results)
 	}
-	assertState(t, before, bindings(env.Emulator), a.Results, false)
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), a.Results)
 
 	byID := []string{"ALLOWED_KEY_PAIRS=deploy-*, ssh-bp67acfmxazb4p0003"}
 	env = start(t, localrun.Options{Env: byID})
@@ -207,7 +208,7 @@ func TestGuardAllowedKeyPairs(t *testing.T) {
 	wantCalls(t, env.Emulator, 1, 0, 0)
 
 	env = start(t, localrun.Options{Env: byID, ExposeKeyPairIDs: true})
-	before = bindings(env.Emulator)
+	before = env.Emulator.Bindings()
 	r, _ = invokeAnswer(t, env, ops)
 	wantRefusal(t, r, "ALLOWED_KEY_PAIRS")
 	wantCalls(t, env.Emulator, 1, 0, 0) // its id had to be known: an id is listed
@@ -215,8 +216,8 @@ func TestGuardAllowedKeyPairs(t *testing.T) {
 	if a.Code != "" || a.FailCount != 0 {
 		t.Fatalf("ops-2026-backup (allowed by its id): %s %s %+v", a.Code, a.Message, a.Results)
 	}
-	after := bindings(env.Emulator)
-	assertState(t, before, after, a.Results, false)
+	after := env.Emulator.Bindings()
+	emulatortest.AssertChanges(t, before, after, a.Results)
 	if after[instance(1)] != "ops-2026" {
 		t.Errorf("%s lost ops-2026", instance(1))
 	}
@@ -226,7 +227,7 @@ func TestGuardAllowedKeyPairs(t *testing.T) {
 // before any cloud call, over HTTP with status 403; one for an allowed region runs.
 func TestGuardAllowedRegions(t *testing.T) {
 	env := start(t, localrun.Options{Env: []string{"ALLOWED_REGIONS=cn-shanghai"}})
-	before := bindings(env.Emulator)
+	before := env.Emulator.Bindings()
 	body, _ := json.Marshal(map[string]any{"KeyPairName": "ops-2026", "InstanceIds": []string{instance(1)}})
 	httpReq, _ := json.Marshal(map[string]any{
 		"version": "v1", "rawPath": "/", "body": string(body), "isBase64Encoded": false, "headers": map[string]string{},
@@ -244,8 +245,8 @@ func TestGuardAllowedRegions(t *testing.T) {
 	if a.Code != "" || a.FailCount != 0 {
 		t.Fatalf("cn-shanghai: %s %s %+v", a.Code, a.Message, a.Results)
 	}
-	after := bindings(env.Emulator)
-	assertState(t, before, after, a.Results, false)
+	after := env.Emulator.Bindings()
+	emulatortest.AssertChanges(t, before, after, a.Results)
 	if after[shanghai] != "" {
 		t.Errorf("%s still has %q", shanghai, after[shanghai])
 	}
@@ -256,7 +257,7 @@ func TestGuardAllowedRegions(t *testing.T) {
 func TestGuardUnscopedTargets(t *testing.T) {
 	unscoped := timerEvent(map[string]any{"KeyPairName": "deploy-ci", "Targets": map[string]any{}})
 	env := start(t, localrun.Options{})
-	before := bindings(env.Emulator)
+	before := env.Emulator.Bindings()
 	a, _ := invokeAnswer(t, env, unscoped)
 	wantRefusal(t, a, "ALLOW_UNSCOPED_TARGETS")
 	wantCalls(t, env.Emulator, 0, 0, 0)
@@ -264,5 +265,5 @@ func TestGuardUnscopedTargets(t *testing.T) {
 	if *a.MatchedCount != 5 || a.FailCount != 0 {
 		t.Fatalf("deploy-ci in the prod group: matched %d failed %d", *a.MatchedCount, a.FailCount)
 	}
-	assertState(t, before, bindings(env.Emulator), a.Results, false)
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), a.Results)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
@@ -29,7 +30,7 @@ func TestOversizedInput(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			env, logs := startLogged(t, localrun.Options{Env: []string{"MAX_BODY_BYTES=1048576", "KEY_PAIR_NAME=ops-2026"}})
-			before := bindings(env.Emulator)
+			before := env.Emulator.Bindings()
 			res, err := env.Invoke(context.Background(), []byte(c.payload))
 			if err != nil || res.Outcome != fcruntime.Succeeded {
 				t.Fatalf("invocation: %v %v", err, res.Error)
@@ -59,7 +60,7 @@ func TestOversizedInput(t *testing.T) {
 					t.Errorf("a %d-byte log line: %.300s", len(line), line)
 				}
 			}
-			assertState(t, before, bindings(env.Emulator), nil, false)
+			emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), nil)
 		})
 	}
 }
@@ -76,7 +77,7 @@ func TestNullIsRefused(t *testing.T) {
 	} {
 		t.Run(field, func(t *testing.T) {
 			env, _ := startLogged(t, localrun.Options{})
-			before := bindings(env.Emulator)
+			before := env.Emulator.Bindings()
 			res, err := env.Invoke(context.Background(), []byte(payload))
 			if err != nil || res.Outcome != fcruntime.Succeeded {
 				t.Fatalf("invocation: %v %v", err, res.Error)
@@ -85,7 +86,7 @@ func TestNullIsRefused(t *testing.T) {
 			if got[0].Code != "InvalidParameter."+field || !strings.Contains(got[0].Message, "null") {
 				t.Errorf("answer %s, want InvalidParameter.%s", res.Payload, field)
 			}
-			assertState(t, before, bindings(env.Emulator), nil, false)
+			emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), nil)
 		})
 	}
 }

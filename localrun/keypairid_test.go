@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"detachkeypair/detach"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
@@ -19,7 +20,7 @@ func TestKeyPairIDOnECS(t *testing.T) {
 	req := directRequest(map[string]any{"KeyPairId": "ssh-bp67acfmxazb4p0001", "InstanceIds": []string{instance(1), instance(2)}})
 	t.Run("documented", func(t *testing.T) {
 		env := start(t, localrun.Options{})
-		before := bindings(env.Emulator)
+		before := env.Emulator.Bindings()
 		res, err := env.Invoke(context.Background(), req)
 		if err != nil || res.Outcome != fcruntime.Succeeded {
 			t.Fatalf("invocation: %v %v (a 4xx is an answer, not a failed invocation)", err, res.Error)
@@ -28,7 +29,7 @@ func TestKeyPairIDOnECS(t *testing.T) {
 		if a := got[0]; a.Code != "InvalidParameter.KeyPairId" || !strings.Contains(a.Message, "use KeyPairName") || !strings.Contains(a.Message, `"Product": "ENS"`) {
 			t.Fatalf("answer %s", res.Payload)
 		}
-		if !maps.Equal(before, bindings(env.Emulator)) {
+		if !maps.Equal(before, env.Emulator.Bindings()) {
 			t.Error("bindings changed")
 		}
 		if n := env.Emulator.Calls("DescribeInstances") + env.Emulator.Calls("DetachKeyPair"); n != 0 {
@@ -40,11 +41,11 @@ func TestKeyPairIDOnECS(t *testing.T) {
 	})
 	t.Run("undocumented ids", func(t *testing.T) {
 		env := start(t, localrun.Options{ExposeKeyPairIDs: true})
-		before := bindings(env.Emulator)
+		before := env.Emulator.Bindings()
 		a := invokeOne(t, env, req)
 		if a.FailCount != 0 || a.KeyPairId != "ssh-bp67acfmxazb4p0001" || a.KeyPairName != "ops-2026" {
 			t.Fatalf("answer %+v", a)
 		}
-		assertState(t, before, bindings(env.Emulator), a.Results, false)
+		emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), a.Results)
 	})
 }

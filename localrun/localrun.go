@@ -43,6 +43,10 @@ type Options struct {
 	Binary string // a built function; "" = build it from Source
 	Source string // the function's package directory (default ".")
 
+	// BaseEnv is the environment the function's processes start from
+	// (fcruntime.Config.BaseEnv): nil for FC's clean one; a command passes
+	// fcruntime.BaseEnvOf(os.Environ()).
+	BaseEnv      []string
 	Env          []string      // extra settings of the function ("K=V"), after the defaults
 	Timeout      time.Duration // the function's timeout (default 60s)
 	MemoryMB     int           // the function's memory (default 512)
@@ -130,6 +134,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	}
 	e.Runner, err = fcruntime.Start(ctx, fcruntime.Config{
 		Binary:      bin,
+		BaseEnv:     o.BaseEnv,
 		Env:         append(env, o.Env...),
 		Timeout:     o.Timeout,
 		MemoryMB:    o.MemoryMB,

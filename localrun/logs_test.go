@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
@@ -99,7 +100,8 @@ func TestDuplicateKeys(t *testing.T) {
 
 // TestEventBridgeStatusInLogs: when EventBridge refuses a result event, the log line
 // shows the HTTP status the bus really answered (the emulator answers AccessDenied with
-// 403 and TooManyRequests with 429, as EventBridge does).
+// 403 and TooManyRequests with 429, as EventBridge does); the detach itself is done and
+// answered as without the fault.
 func TestEventBridgeStatusInLogs(t *testing.T) {
 	for fault, want := range map[string]string{
 		"forbidden": "AccessDenied (HTTP 403)",
@@ -112,10 +114,16 @@ func TestEventBridgeStatusInLogs(t *testing.T) {
 			}
 			env, logs := startLogged(t, localrun.Options{Env: []string{"MAX_ATTEMPTS=2"}, Faults: map[string]emulator.Fault{"PutEvents": f}})
 			payload, _ := os.ReadFile("../events/http.json")
+			before := env.Emulator.Bindings()
 			res, err := env.Invoke(context.Background(), payload)
 			if err != nil || res.Outcome != fcruntime.Succeeded {
 				t.Fatalf("invocation: %v %v", err, res.Error)
 			}
+			_, got := answers(t, res.Payload)
+			if len(got) != 1 || got[0].Code != "" || got[0].TotalCount == 0 || got[0].EventEmitted == nil || *got[0].EventEmitted {
+				t.Fatalf("answer %s: want a result that says no event was emitted", res.Payload)
+			}
+			emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), got[0].Results)
 			if !logs.WaitEnd(res.RequestID, 5*time.Second) {
 				t.Fatal("no end line")
 			}

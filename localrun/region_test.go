@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"detachkeypair/detach"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
@@ -16,7 +17,7 @@ import (
 // retry, and by HTTP a 400.
 func TestUnknownRegion(t *testing.T) {
 	env, _ := startLogged(t, localrun.Options{})
-	before := bindings(env.Emulator)
+	before := env.Emulator.Bindings()
 	req := directRequest(map[string]any{"RegionId": "cn-nowhere", "KeyPairName": "ops-2026", "InstanceIds": []string{instance(1)}})
 	res, err := env.Invoke(context.Background(), req)
 	if err != nil {
@@ -40,5 +41,5 @@ func TestUnknownRegion(t *testing.T) {
 	if len(evs) != 2 || evs[0].Type != detach.EventFailed || !strings.Contains(evs[0].Subject, ":cn-nowhere:") {
 		t.Fatalf("events %+v", evs)
 	}
-	assertState(t, before, bindings(env.Emulator), nil, false)
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), nil)
 }

@@ -6,6 +6,7 @@ import (
 
 	"detachkeypair/detach"
 	"detachkeypair/emulator"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/localrun"
 )
 
@@ -24,12 +25,12 @@ func TestRunningEmulator(t *testing.T) {
 	if env.Emulator != nil || env.EmulatorURL != emu.URL() {
 		t.Fatalf("env emulator %v %q", env.Emulator, env.EmulatorURL)
 	}
-	before := bindings(emu)
+	before := emu.Bindings()
 	a := invokeOne(t, env, directRequest(map[string]any{"KeyPairName": "ops-2026", "InstanceIds": []string{instance(5), instance(6)}}))
 	if a.FailCount != 0 || len(a.Results) != 2 {
 		t.Fatalf("answer %+v", a)
 	}
-	assertState(t, before, bindings(emu), a.Results, false)
+	emulatortest.AssertChanges(t, before, emu.Bindings(), a.Results)
 	evs, err := env.Events(context.Background(), env.EventBus)
 	if err != nil || len(evs) != 1 || evs[0].Type != detach.EventCompleted {
 		t.Errorf("events %+v %v", evs, err)

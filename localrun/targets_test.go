@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"detachkeypair/detach"
+	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
@@ -37,7 +38,7 @@ func invokeOne(t *testing.T, env *localrun.Env, payload []byte) answer {
 // instances and reports the running ones.
 func TestTargetsByTag(t *testing.T) {
 	env := start(t, localrun.Options{})
-	before := bindings(env.Emulator)
+	before := env.Emulator.Bindings()
 	a := invokeOne(t, env, timerEvent(map[string]any{"KeyPairName": "ops-2026", "Targets": map[string]any{"Tags": []map[string]string{{"Key": "env", "Value": "staging"}}}}))
 	if a.MatchedCount == nil || *a.MatchedCount != 15 || a.Truncated == nil || *a.Truncated || a.TotalCount != 15 || a.FailCount != 5 {
 		t.Fatalf("answer: matched %v truncated %v total %d failed %d", a.MatchedCount, a.Truncated, a.TotalCount, a.FailCount)
@@ -51,8 +52,8 @@ func TestTargetsByTag(t *testing.T) {
 			t.Errorf("%s: %+v", r.InstanceId, r)
 		}
 	}
-	assertState(t, before, bindings(env.Emulator), a.Results, false)
-	// other instances of ops-2026 (none here) and other key pairs are untouched: assertState
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), a.Results)
+	// other instances of ops-2026 (none here) and other key pairs are untouched: AssertChanges
 	// checked every instance of the fleet.
 }
 
@@ -66,7 +67,7 @@ func TestTargetsContinue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := bindings(env.Emulator)
+	before := env.Emulator.Bindings()
 	first, regions := runFleetPayload(t, env, payload)
 	if len(first.Results) != 4 || !first.Continues || first.Final || len(first.Regions) != 1 || !first.Regions[0].Continues || first.MatchedCount != nil {
 		t.Fatalf("first answer: %+v", first)
@@ -92,7 +93,7 @@ func TestTargetsContinue(t *testing.T) {
 	if len(rp.Parts) != 4 || rp.Parts[4].Totals.TotalCount != 15 || rp.Parts[4].Totals.Codes[detach.CodeSuccess] != 10 {
 		t.Errorf("%d parts, the last's totals %+v", len(rp.Parts), rp.Parts[4].Totals)
 	}
-	assertState(t, before, bindings(env.Emulator), all, false)
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), all)
 }
 
 // TestTargetsResourceGroupAndEmpty: the resource group narrows the selection; an empty

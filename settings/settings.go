@@ -16,24 +16,29 @@ import (
 
 // Settings are the function's settings; each field names its environment variable.
 type Settings struct {
-	RegionID            string     // REGION_ID: region when neither the request nor FC gives one
-	DefaultProduct      string     // DEFAULT_PRODUCT: ECS or ENS, for requests without Product
-	ECSEndpoint         string     // ECS_ENDPOINT: overrides the region's ECS endpoint
-	ENSEndpoint         string     // ENS_ENDPOINT: overrides ens.aliyuncs.com
-	BatchSize           int        // BATCH_SIZE: ids per DetachKeyPair call, 1 to 50 (and at most the product's limit: ENS 30)
-	Concurrency         int        // CONCURRENCY: cloud calls in flight per API
-	ECSQPS              float64    // ECS_QPS: calls a second per ECS API (0 = unpaced)
-	ENSQPS              float64    // ENS_QPS: calls a second per ENS API (0 = unpaced)
-	MaxAttempts         int        // MAX_ATTEMPTS: tries per cloud call, retries included
-	MaxInstances        int        // MAX_INSTANCES: most instances one request may name
-	MaxBodyBytes        int        // MAX_BODY_BYTES: largest request body accepted
-	EventBus            string     // EVENT_BUS: EventBridge bus for result events ("" = none)
-	EventSource         string     // EVENT_SOURCE: source attribute of result events
-	EventBridgeEndpoint string     // EVENTBRIDGE_ENDPOINT: overrides the EventBridge endpoint
-	KeyPairID           string     // KEY_PAIR_ID: key pair for ECS instance events
-	KeyPairName         string     // KEY_PAIR_NAME: key pair for ECS instance events
-	DryRun              bool       // DRY_RUN: every request only plans, whatever it says
-	LogLevel            slog.Level // LOG_LEVEL: debug, info, warn or error
+	RegionID       string  // REGION_ID: region when neither the request nor FC gives one
+	DefaultProduct string  // DEFAULT_PRODUCT: ECS or ENS, for requests without Product
+	ECSEndpoint    string  // ECS_ENDPOINT: overrides the region's ECS endpoint
+	ENSEndpoint    string  // ENS_ENDPOINT: overrides ens.aliyuncs.com
+	BatchSize      int     // BATCH_SIZE: ids per DetachKeyPair call, 1 to 50 (and at most the product's limit: ENS 30)
+	Concurrency    int     // CONCURRENCY: cloud calls in flight per API
+	ECSQPS         float64 // ECS_QPS: the account's quota of each ECS API, calls a second (0 = unpaced)
+	ENSQPS         float64 // ENS_QPS: the same for ENS's APIs
+	// APIQPS is API_QPS: the quotas of single APIs, in place of ECS_QPS or ENS_QPS.
+	APIQPS map[detach.QuotaKey]float64
+	// MaxFunctionInstances is MAX_FUNCTION_INSTANCES: the most instances of the function
+	// at once (its reserved concurrency), among which the quotas are divided (quota.go).
+	MaxFunctionInstances int
+	MaxAttempts          int        // MAX_ATTEMPTS: tries per cloud call, retries included
+	MaxInstances         int        // MAX_INSTANCES: most instances one request may name
+	MaxBodyBytes         int        // MAX_BODY_BYTES: largest request body accepted
+	EventBus             string     // EVENT_BUS: EventBridge bus for result events ("" = none)
+	EventSource          string     // EVENT_SOURCE: source attribute of result events
+	EventBridgeEndpoint  string     // EVENTBRIDGE_ENDPOINT: overrides the EventBridge endpoint
+	KeyPairID            string     // KEY_PAIR_ID: key pair for ECS instance events
+	KeyPairName          string     // KEY_PAIR_NAME: key pair for ECS instance events
+	DryRun               bool       // DRY_RUN: every request only plans, whatever it says
+	LogLevel             slog.Level // LOG_LEVEL: debug, info, warn or error
 
 	// Fleet runs (detach/fleet.go).
 	MaxParts   int    // MAX_PARTS: most parts of a region's chain in a fleet run
@@ -50,7 +55,7 @@ type Settings struct {
 // Names lists every environment variable the function reads, in the contract's order.
 var Names = []string{
 	"REGION_ID", "ECS_ENDPOINT", "BATCH_SIZE", "CONCURRENCY", "ECS_QPS", "MAX_ATTEMPTS",
-	"DEFAULT_PRODUCT", "ENS_ENDPOINT", "ENS_QPS",
+	"DEFAULT_PRODUCT", "ENS_ENDPOINT", "ENS_QPS", "API_QPS", "MAX_FUNCTION_INSTANCES",
 	"MAX_INSTANCES", "MAX_BODY_BYTES", "EVENT_BUS", "EVENT_SOURCE", "EVENTBRIDGE_ENDPOINT",
 	"KEY_PAIR_ID", "KEY_PAIR_NAME", "DRY_RUN", "LOG_LEVEL",
 	"ALLOWED_KEY_PAIRS", "ALLOWED_REGIONS", "PROTECTED_TAG", "REQUIRED_TAG", "ALLOW_UNSCOPED_TARGETS", "JWT_CLAIM_PASS_BY",
@@ -124,6 +129,9 @@ func Load(getenv func(string) string) (Settings, error) {
 	}
 	s.ECSQPS = qpsSetting("ECS_QPS", DefaultECSQPS)
 	s.ENSQPS = qpsSetting("ENS_QPS", DefaultENSQPS)
+	s.APIQPS = apiQPS(strings.TrimSpace(getenv("API_QPS")), bad)
+	s.MaxFunctionInstances = intSetting("MAX_FUNCTION_INSTANCES", DefaultMaxFunctionInstances, 1, MaxMaxFunctionInstances)
+	s.checkInstances(bad)
 	switch {
 	case s.DefaultProduct == "":
 		s.DefaultProduct = detach.ProductECS
@@ -170,5 +178,23 @@ func Load(getenv func(string) string) (Settings, error) {
 		bad("LOG_LEVEL", v, "want debug, info, warn or error")
 	}
 	s.Policy, s.JWTClaims = loadGuard(getenv, bad)
+	if flags := sdkDebugFlags(getenv("DEBUG")); flags != "" {
+		errs = append(errs, fmt.Errorf("environment DEBUG=%q turns on the Alibaba Cloud SDKs' own debug output (%s), which prints every request's headers, the security token among them, to the function's logs: remove DEBUG (use LOG_LEVEL=debug)", getenv("DEBUG"), flags))
+	}
 	return s, errors.Join(errs...)
+}
+
+// sdkDebugFlags returns the flags of a DEBUG variable that the SDKs the function is built
+// from obey (github.com/alibabacloud-go/debug: tea, dara, sdk, credential). The SDKs read
+// DEBUG when their packages are initialised, before main, so it cannot be unset in time:
+// the function refuses to start instead.
+func sdkDebugFlags(debug string) string {
+	var on []string
+	for _, f := range strings.Split(debug, ",") {
+		switch f = strings.TrimSpace(f); f {
+		case "tea", "dara", "sdk", "credential":
+			on = append(on, f)
+		}
+	}
+	return strings.Join(on, ", ")
 }

@@ -47,6 +47,7 @@ func TestBadSettings(t *testing.T) {
 		"ALLOW_UNSCOPED_TARGETS": "yes", "JWT_CLAIM_PASS_BY": "query:sub:uid",
 		"DEFAULT_PRODUCT": "ens", "ENS_ENDPOINT": "http://h/path", "ENS_QPS": "fast",
 		"MAX_PARTS": "0", "FC_ENDPOINT": "http://h/path",
+		"API_QPS": "DetachKeyPair=10", "MAX_FUNCTION_INSTANCES": "0",
 	}
 	_, err := load(bad)
 	if err == nil {
@@ -61,5 +62,20 @@ func TestBadSettings(t *testing.T) {
 		if _, ok := bad[name]; !ok && name != "EVENT_SOURCE" {
 			t.Errorf("%s has no bad-value case here", name)
 		}
+	}
+}
+
+// TestSDKDebugRefused: DEBUG=tea (or dara, sdk, credential) makes the SDKs print request
+// headers with the security token; the function refuses to start with it. Other DEBUG
+// values are not the SDKs' and pass.
+func TestSDKDebugRefused(t *testing.T) {
+	for _, v := range []string{"tea", "dara", "myapp, sdk", "credential"} {
+		_, err := load(map[string]string{"DEBUG": v})
+		if err == nil || !strings.Contains(err.Error(), "DEBUG=") || !strings.Contains(err.Error(), "security token") {
+			t.Errorf("DEBUG=%q: %v", v, err)
+		}
+	}
+	if _, err := load(map[string]string{"DEBUG": "myapp"}); err != nil {
+		t.Errorf("DEBUG=myapp: %v", err)
 	}
 }

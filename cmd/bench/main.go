@@ -6,10 +6,17 @@
 // call strategy of orchestration templates, with the ratio between the two.
 //
 //	go run ./cmd/bench [-n 30,300,3000,10000] [-baseline 30,300] [-latency 50ms] [-qps 20] [-product ens] [-by-name]
+//	                   [-function-instances 1] [-binary FILE] [-no-small] [-small-reps 5]
+//	go run ./cmd/bench -storm [-storm-events 1000] [-storm-instances 10] [-storm-only shared|baseline]
 //	go run ./cmd/bench -fleet 100000 [-fleet-regions 3] [-fleet-max-instances 1000] (a fleet run: fleet.go)
 //
 // With -product=ens the fleet is ENS's (edge instances, DetachKeyPair 30 ids a call,
 // paced by ENS_QPS) instead of ECS's (50 ids a call, ECS_QPS).
+//
+// Then the small requests (small.go: an ECS stop event, 30 instances; on a fresh and on
+// a warm instance, with the cloud round trips on their critical path; -no-small skips
+// them). With -storm, the event storm instead (storm.go: -storm-events ECS stop events
+// as asynchronous invocations, with the quota shared by the instances and as before).
 package main
 
 import (
@@ -41,14 +48,15 @@ const (
 type product struct {
 	name   string   // the request's Product
 	batch  int      // most ids a DetachKeyPair call
+	page   int      // most ids a DescribeInstances call
 	qpsEnv string   // the setting that paces its APIs
 	apis   []string // its APIs as the emulator counts them: DescribeKeyPairs, DescribeInstances, DetachKeyPair
 	others []string // its other APIs the function calls (ENS: ListTagResources, the instances' tags)
 }
 
 var products = map[string]product{
-	"ecs": {"ECS", 50, "ECS_QPS", []string{emulator.APIDescribeKeyPairs, emulator.APIDescribeInstances, emulator.APIDetachKeyPair}, nil},
-	"ens": {"ENS", 30, "ENS_QPS", []string{emulator.APIENSDescribeKeyPairs, emulator.APIENSDescribeInstances, emulator.APIENSDetachKeyPair},
+	"ecs": {"ECS", 50, 100, "ECS_QPS", []string{emulator.APIDescribeKeyPairs, emulator.APIDescribeInstances, emulator.APIDetachKeyPair}, nil},
+	"ens": {"ENS", 30, 50, "ENS_QPS", []string{emulator.APIENSDescribeKeyPairs, emulator.APIENSDescribeInstances, emulator.APIENSDetachKeyPair},
 		[]string{emulator.APIENSListTagResources}},
 }
 
@@ -59,6 +67,8 @@ func main() {
 	qps := flag.Float64("qps", 20, "emulator quota per API, calls a second")
 	byName := flag.Bool("by-name", false, "name the key pair by KeyPairName (checks all instances before detaching)")
 	productName := flag.String("product", "ecs", "the product: ecs or ens")
+	instances := flag.Int("function-instances", 1, "the batched rows' MAX_FUNCTION_INSTANCES: the instance paces at its share of the quota")
+	binary := flag.String("binary", "", "measure this built function instead of building the repository's (an older version, say)")
 	flag.Parse()
 	prod, ok := products[strings.ToLower(*productName)]
 	if !ok {
@@ -66,26 +76,36 @@ func main() {
 	}
 
 	ctx := context.Background()
-	fmt.Fprintln(os.Stderr, "bench: building the function...")
-	bin, err := localrun.Build(ctx, ".")
-	if err != nil {
-		fail(err)
+	bin := *binary
+	if bin == "" {
+		fmt.Fprintln(os.Stderr, "bench: building the function...")
+		var err error
+		if bin, err = localrun.Build(ctx, "."); err != nil {
+			fail(err)
+		}
+		defer os.RemoveAll(bin[:strings.LastIndex(bin, "/")])
 	}
-	defer os.RemoveAll(bin[:strings.LastIndex(bin, "/")])
+	if *storm {
+		runStorm(ctx, bin, *latency, *qps)
+		return
+	}
 	if *fleetN > 0 { // fleet.go
 		benchFleet(ctx, bin, *latency, *qps)
 		return
 	}
 
-	fmt.Printf("%s; emulator: %s latency per call, quota %.0f calls/s per API; function: built binary under the FC runtime runner\n", prod.name, *latency, *qps)
-	fmt.Printf("lower bound = calls of the busiest API / quota + one call's latency (the fewest calls: ⌈N/%d⌉ DetachKeyPair)\n", prod.batch)
+	fmt.Printf("%s; emulator: %s latency per call, quota %.0f calls/s per API; function: built binary under the FC runtime runner, MAX_FUNCTION_INSTANCES=%d\n",
+		prod.name, *latency, *qps, *instances)
+	fmt.Printf("lower bound = the calls that must follow one another × latency (by id: DescribeKeyPairs, DescribeInstances, DetachKeyPair; by name: the first two at once)\n" +
+		"  + the paced calls after the first: by id, of the busiest API; by name, of DescribeInstances then of DetachKeyPair (every check before any detach) / the instance's share of the quota\n")
 	w := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "strategy\tN\twall\tlower bound\tratio\tDescribeKeyPairs\tDescribeInstances\tDetachKeyPair\tthrottled\tfailed\tpeak RSS\t")
 	walls := map[int]time.Duration{}
 	var speedups []string
 	for _, n := range parseSizes(*sizes) {
-		s := scenario{product: prod, n: n, latency: *latency, qps: *qps, byName: *byName,
-			env: []string{fmt.Sprintf("MAX_INSTANCES=%d", max(n, 1000)), fmt.Sprintf("%s=%g", prod.qpsEnv, *qps)}}
+		s := scenario{product: prod, n: n, latency: *latency, qps: *qps, byName: *byName, instances: *instances,
+			env: []string{fmt.Sprintf("MAX_INSTANCES=%d", max(n, 1000)), fmt.Sprintf("%s=%g", prod.qpsEnv, *qps),
+				fmt.Sprintf("MAX_FUNCTION_INSTANCES=%d", *instances)}}
 		r := s.run(ctx, bin)
 		walls[n] = r.wall
 		r.print(w, "batched (ours)")
@@ -104,6 +124,9 @@ func main() {
 	for _, line := range speedups {
 		fmt.Println(line)
 	}
+	if !*noSmall && prod.name == "ECS" {
+		runSmall(ctx, bin, *latency, *qps)
+	}
 }
 
 // scenario is one measured run: a fleet of n Stopped instances bound to one key pair.
@@ -112,8 +135,11 @@ type scenario struct {
 	n       int
 	latency time.Duration
 	qps     float64
-	byName  bool
-	env     []string
+	// instances is MAX_FUNCTION_INSTANCES: the instance's share of the quota is
+	// ⌊qps / instances⌋ calls a second (0 counts as 1)
+	instances int
+	byName    bool
+	env       []string
 }
 
 type result struct {
@@ -210,9 +236,30 @@ func (s scenario) run(ctx context.Context, bin string) result {
 	if unbound != s.n-answer.FailCount {
 		fail(fmt.Errorf("N=%d: %d instances unbound, but the answer says %d detached", s.n, unbound, s.n-answer.FailCount))
 	}
-	busiest := math.Ceil(float64(s.n) / float64(s.product.batch))
-	r.lower = time.Duration(busiest/s.qps*float64(time.Second)) + s.latency
+	r.lower = s.lowerBound()
 	return r
+}
+
+// lowerBound is the least time the request can take: the calls that must follow one
+// another, each a latency, and the quota's pace of the calls after the first. Named by
+// id, the key pair is resolved, then the instances described, then detached; the
+// busiest API's calls are paced, the others' alongside. Named by name, resolving and
+// describing overlap, but every instance is described before the first detach, so the
+// two APIs' paced calls add up. ENS describes a page in two calls (ListTagResources
+// after DescribeInstances), one round trip more.
+func (s scenario) lowerBound() time.Duration {
+	detaches := math.Ceil(float64(s.n) / float64(s.product.batch))
+	describes := math.Ceil(float64(s.n) / float64(s.product.page))
+	chain := 3 + len(s.product.others)
+	paced := max(detaches, describes) - 1
+	if s.byName {
+		chain, paced = 2+len(s.product.others), detaches-1+describes-1
+	}
+	share := s.qps
+	if s.instances > 1 {
+		share = math.Floor(math.Floor(s.qps) / float64(s.instances))
+	}
+	return time.Duration(chain)*s.latency + time.Duration(paced/share*float64(time.Second))
 }
 
 // apis name the columns of the calls per API, whatever the product.

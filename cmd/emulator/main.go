@@ -36,7 +36,7 @@ func run() error {
 	fixture := flag.String("fixture", "", "fixture JSON file (default: the embedded fleet)")
 	ensFixture := flag.String("ens-fixture", "", "ENS fixture JSON file (default: the embedded ENS fleet)")
 	seed := flag.Int64("seed", 1, "seed of the fault injection's random source")
-	api := flag.String("api", "*", `API the fault flags apply to ("*" for all, or DescribeKeyPairs, DescribeInstances, DetachKeyPair, AttachKeyPair, PutEvents; ENS's as ens:DetachKeyPair ...)`)
+	api := flag.String("api", "*", "API the fault flags apply to: "+strings.Join(emulator.APIs(), ", ")+`, or "*" for all`)
 	var f emulator.Fault
 	f.RegisterFlags(flag.CommandLine)
 	buses := flag.String("buses", "", "comma-separated EventBridge buses that exist (default: any)")

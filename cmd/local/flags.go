@@ -76,7 +76,7 @@ func flags(cmd string, o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Var(&o.env, "env", "a setting of the function, `NAME=VALUE` (repeatable), e.g. --env BATCH_SIZE=20; see the README's Settings")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not show the function's logs (an error that stops it at start is still shown)")
 	fs.BoolVar(&o.jsonLogs, "json-logs", false, "show the function's logs as it writes them (JSON lines), not pretty; the default when stderr is not a terminal")
-	fs.StringVar(&o.faultAPI, "fault-api", "*", "the `API` the emulator's faults apply to: DescribeKeyPairs, DescribeInstances, DetachKeyPair, PutEvents, ENS's ens:DetachKeyPair ..., or * for all")
+	fs.StringVar(&o.faultAPI, "fault-api", "*", "the `API` the emulator's faults apply to: "+strings.Join(emulator.APIs(), ", ")+", or * for all")
 	o.fault.RegisterFlags(fs)
 	fs.Int64Var(&o.seed, "seed", 1, "emulator: seed of the random faults (the same seed meets the same faults)")
 	fs.BoolVar(&o.exposeIDs, "expose-key-pair-ids", false, "emulator: DescribeKeyPairs answers KeyPairId (undocumented), so that requests by KeyPairId can work")
@@ -118,10 +118,11 @@ func parse(cmd string, args []string, stderr io.Writer) (o options, code int, ok
 	if o.memory <= 0 {
 		return fail("--memory %d: want a size in MB", o.memory)
 	}
-	if o.maxInstances < 0 {
+	if cmd == "serve" && o.maxInstances < 1 {
 		return fail("--max-instances %d: want 1 or more", o.maxInstances)
 	}
-	if _, err := emulator.New(emulator.Config{Faults: o.faults()}); err != nil { // the emulator checks its faults
+	// The API is checked with or without faults: a mistyped name is a fault that never strikes.
+	if err := emulator.CheckFaults(map[string]emulator.Fault{o.faultAPI: o.fault}); err != nil {
 		return fail("%v", err)
 	}
 	o.faultFlags, o.seedSet = faultFlags(fs), flagGiven(fs, "seed")

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"detachkeypair/emulator"
 )
 
 // TestParse: the event comes from -e or the one argument, flags may follow it,
@@ -52,6 +54,14 @@ func TestParse(t *testing.T) {
 			stopped: true, code: exitUsage, stderr: "FC's smallest function timeout is 1s"},
 		{name: "fault out of range", cmd: "invoke", args: []string{"--error-rate", "2"},
 			stopped: true, code: exitUsage, stderr: "local invoke: emulator: fault for *: rate 2 is outside [0, 1]"},
+		{name: "fault API mistyped", cmd: "invoke", args: []string{"--fault-api", "detachkeypair", "--drop-rate", "1"},
+			stopped: true, code: exitUsage, stderr: `emulator: fault API "detachkeypair": did you mean DetachKeyPair?`},
+		{name: "fault API unknown, no fault", cmd: "serve", args: []string{"--fault-api", "ens:DescribeTags"},
+			stopped: true, code: exitUsage, stderr: `emulator: fault API "ens:DescribeTags"`},
+		{name: "fault API of ENS", cmd: "invoke", args: []string{"--fault-api", "ens:ListTagResources", "--empty-rate", "1"},
+			want: options{}},
+		{name: "serve without instances", cmd: "serve", args: []string{"--max-instances", "0"},
+			stopped: true, code: exitUsage, stderr: "--max-instances 0: want 1 or more"},
 		{name: "help", cmd: "invoke", args: []string{"-h"},
 			stopped: true, code: exitOK, stderr: "exit codes: 0 succeeded"},
 		{name: "serve address", cmd: "serve", args: []string{"--addr", "127.0.0.1:0"},
@@ -140,6 +150,29 @@ func TestEnvWarnings(t *testing.T) {
 			t.Errorf("%s: warned %q, want nothing", kv, got)
 		case want != "" && (len(got) != 1 || !strings.Contains(got[0], want)):
 			t.Errorf("%s: warned %q, want %q", kv, got, want)
+		}
+	}
+}
+
+// TestFaultAPIsDocumented: the README's --fault-api row names every API the emulator
+// serves (the flag's help is built from the same list).
+func TestFaultAPIsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row string
+	for line := range strings.Lines(string(readme)) {
+		if strings.HasPrefix(line, "| `--fault-api API`") {
+			row = line
+		}
+	}
+	if row == "" {
+		t.Fatal("README.md has no --fault-api row in its flags table")
+	}
+	for _, api := range emulator.APIs() {
+		if !strings.Contains(row, "`"+api+"`") {
+			t.Errorf("README.md's --fault-api row does not name %s", api)
 		}
 	}
 }

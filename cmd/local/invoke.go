@@ -36,7 +36,7 @@ func (c *command) invoke(ctx context.Context, args []string) int {
 
 	var before map[string]string // the emulator's bindings, when it is ours (a running one is shared)
 	if env.Emulator != nil {
-		before = bindings(env.Emulator)
+		before = env.Emulator.Bindings()
 	}
 	earlier, err := c.events(ctx, env) // a running emulator keeps earlier runs' events
 	if err != nil {
@@ -113,6 +113,7 @@ func (c *command) start(ctx context.Context, o options) (env *localrun.Env, out 
 	env, err = localrun.Start(ctx, localrun.Options{
 		Emulator:         o.emulatorURL,
 		Binary:           bin,
+		BaseEnv:          c.baseEnv,
 		Fixture:          fixture,
 		Faults:           o.faults(),
 		Seed:             seed,
@@ -152,7 +153,7 @@ func (c *command) report(w io.Writer, v verdict, res fcruntime.Result, env *loca
 		if fleet != nil && !tally(v.answers).dryRun {
 			answered = fleetSucceeded(fleet) // the whole run's, every part's
 		}
-		if line := stateLineOf(before, bindings(env.Emulator), v, answered); line != "" {
+		if line := stateLineOf(before, env.Emulator.Bindings(), v, answered); line != "" {
 			fmt.Fprintln(w, line)
 		}
 	}
@@ -234,19 +235,6 @@ func counterTable(w io.Writer, s counters) {
 		dropped := s.Answered(api, emulator.CodeDropped) + s.Answered(api, emulator.CodeDroppedAfter)
 		fmt.Fprintf(w, row, api, calls, ok, throttled, fivexx, dropped, calls-ok-throttled-fivexx-dropped)
 	}
-}
-
-// bindings maps each instance of the emulator, ECS's and ENS's, to its key pair (""
-// when none).
-func bindings(emu *emulator.Server) map[string]string {
-	m := map[string]string{}
-	for _, in := range emu.Instances() {
-		m[in.InstanceId] = in.KeyPairName
-	}
-	for _, in := range emu.ENSInstances() {
-		m[in.InstanceId] = in.KeyPairName
-	}
-	return m
 }
 
 // stateLine says which instances really lost their key pair during the run,

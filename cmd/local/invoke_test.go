@@ -60,7 +60,7 @@ func local(t *testing.T, stdin string, args ...string) run {
 	c := &command{stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr,
 		inspect: func(env *localrun.Env) {
 			if env.Emulator != nil {
-				r.after = bindings(env.Emulator)
+				r.after = env.Emulator.Bindings()
 			}
 		}}
 	if len(args) > 0 && args[0] == "invoke" && !slices.Contains(args, "--binary") {
@@ -228,7 +228,7 @@ func TestInvokeBatchDryRun(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	c := &command{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, terminal: true}
 	var after map[string]string
-	c.inspect = func(env *localrun.Env) { after = bindings(env.Emulator) }
+	c.inspect = func(env *localrun.Env) { after = env.Emulator.Bindings() }
 	code := c.run(context.Background(), []string{"invoke", "--binary", function, "--dry-run", "--events", "../../events/eventbridge-batch.json"})
 	if code != exitOK || !strings.Contains(stdout.String(), "dry run: would detach 3, failed 0 in ") {
 		t.Fatalf("exit %d:\n%s\n%s", code, stdout.String(), stderr.String())

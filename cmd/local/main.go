@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"detachkeypair/emulator/fcruntime"
 	"detachkeypair/localrun"
 )
 
@@ -38,7 +39,8 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	c := &command{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, terminal: isTerminal(os.Stderr)}
+	c := &command{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, terminal: isTerminal(os.Stderr),
+		baseEnv: fcruntime.BaseEnvOf(os.Environ())}
 	code := c.run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
@@ -48,7 +50,8 @@ func main() {
 type command struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	terminal       bool // stderr is a terminal: the function's logs are shown pretty
+	terminal       bool     // stderr is a terminal: the function's logs are shown pretty
+	baseEnv        []string // what the function's processes get of this one's environment (PATH, HOME, TZ)
 
 	// inspect, when set, is called with the emulator and the runner once the
 	// work is done and before they stop (tests check the emulator's state).
@@ -84,7 +87,7 @@ func (c *command) run(ctx context.Context, args []string) int {
 const intro = `usage: local invoke [flags] [EVENT]   hand the function one event, print what happened
        local serve [flags]            serve the function's HTTP trigger for curl
 
-Both build the function, start the ECS/EventBridge emulator with the shipped fleet and
+Both build the function, start the ECS/ENS/EventBridge emulator with the shipped fleets and
 run the function under the FC runtime-API runner, as FC 3.0 runs go1 functions.
 "local invoke -h" and "local serve -h" list the flags. make run and make serve run them.
 `

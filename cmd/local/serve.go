@@ -233,13 +233,14 @@ func writeFCError(w http.ResponseWriter, requestID string, e *fcruntime.ServiceE
 }
 
 // logRequest prints one line per request: time, method, path, status,
-// duration, request id and what happened.
+// duration, request id and what happened. The query string is left out: it
+// may hold a token the caller passed.
 func (t *trigger) logRequest(r *http.Request, status int, d time.Duration, id, what string) {
 	s := strconv.Itoa(status)
 	if status == 0 {
 		s = "---"
 	}
-	line := fmt.Sprintf("%s %s %s %s %s %s  %s\n", time.Now().Format("15:04:05.000"), r.Method, r.URL.RequestURI(), s, took(d), id, what)
+	line := fmt.Sprintf("%s %s %s %s %s %s  %s\n", time.Now().Format("15:04:05.000"), r.Method, r.URL.EscapedPath(), s, took(d), id, what)
 	t.out.mu.Lock()
 	defer t.out.mu.Unlock()
 	io.WriteString(t.log, line)

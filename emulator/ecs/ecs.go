@@ -204,68 +204,53 @@ func (s *Service) AddKeyPair(kp KeyPair) {
 	s.keyPairs = append(s.keyPairs, kp)
 }
 
+// DeleteKeyPair deletes a key pair of a region, as someone else's DeleteKeyPairs call
+// would: refused while an instance is bound to it, as ECS documents ("If an SSH key
+// pair is bound to one or more ECS instances, the SSH key pair cannot be deleted").
+func (s *Service) DeleteKeyPair(region, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.keyPairs, func(kp KeyPair) bool { return kp.RegionId == region && kp.KeyPairName == name })
+	if i < 0 {
+		return fmt.Errorf("emulator: no key pair %s in %s", name, region)
+	}
+	for in := range s.instances.All() {
+		if in.RegionId == region && in.KeyPairName == name {
+			return fmt.Errorf("emulator: key pair %s is bound to %s: ECS does not delete a key pair that is bound", name, in.InstanceId)
+		}
+	}
+	s.keyPairs = slices.Delete(s.keyPairs, i, i+1)
+	return nil
+}
+
 func (s *Service) addRegion(region string) {
 	if region != "" && !slices.Contains(s.regions, region) {
 		s.regions = append(s.regions, region)
 	}
 }
 
-// Actions of a Change.
-const (
-	ActionStart = change.Start // a Stopped instance starts (as StartInstance would)
-	ActionStop  = change.Stop  // a Running instance stops (as StopInstance would)
-	ActionBind  = change.Bind  // a key pair is bound ("" unbinds), as AttachKeyPair or DetachKeyPair would
-)
-
-// Change is a change of the state made by someone else than the API's
-// caller (another automation, the console), to reproduce races.
-type Change = change.Change
-
-// Check reports why c could never apply: an unknown instance, action or
-// key pair, a key pair for a Windows instance.
-func (s *Service) Check(c Change) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, err := s.changed(c)
-	return err
-}
-
-// Apply makes the change. Starting or stopping applies the binding the
-// instance was waiting for (PendingRestart); binding a Running instance
-// waits for its next start.
-func (s *Service) Apply(c Change) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, err := s.changed(c)
-	if err != nil {
-		return err
+// Changes are ECS's rules for a change.Change (a change of the state made by
+// someone else than the API's caller, to reproduce races), to Check and Apply
+// it: a Windows instance takes no key pair, a key pair is one of the
+// instance's region, a binding is made as AttachKeyPair or DetachKeyPair make
+// it (a Running instance takes it at its next start), and starting or
+// stopping applies the binding the instance was waiting for (PendingRestart).
+func (s *Service) Changes() change.Rules[Instance] {
+	return change.Rules[Instance]{
+		Lock: &s.mu,
+		Noun: "instance",
+		Get:  s.instances.Get,
+		Refuse: func(in *Instance, keyPairName string) error {
+			switch {
+			case in.OSType == OSWindows:
+				return fmt.Errorf("instance %s is a Windows instance: it can have no SSH key pair", in.InstanceId)
+			case s.keyPair(in.RegionId, keyPairName) == nil:
+				return fmt.Errorf("no key pair %q in %s", keyPairName, in.RegionId)
+			}
+			return nil
+		},
+		Status:    func(in *Instance) *string { return &in.Status },
+		Bind:      s.bind,
+		Restarted: func(in *Instance) { in.PendingRestart = false },
 	}
-	switch c.Action {
-	case ActionStart, ActionStop:
-		if in.Status, err = c.Status(in.Status); err != nil {
-			return err
-		}
-		in.PendingRestart = false
-	case ActionBind:
-		s.bind(in, c.KeyPairName)
-	}
-	return nil
-}
-
-// changed returns the instance c changes, or why it cannot. The caller
-// holds s.mu.
-func (s *Service) changed(c Change) (*Instance, error) {
-	if err := c.Check(); err != nil {
-		return nil, err
-	}
-	in, ok := s.instances.Get(c.InstanceId)
-	switch {
-	case !ok:
-		return nil, fmt.Errorf("no instance %q", c.InstanceId)
-	case c.KeyPairName != "" && in.OSType == OSWindows:
-		return nil, fmt.Errorf("instance %s is a Windows instance: it can have no SSH key pair", c.InstanceId)
-	case c.KeyPairName != "" && s.keyPair(in.RegionId, c.KeyPairName) == nil:
-		return nil, fmt.Errorf("no key pair %q in %s", c.KeyPairName, in.RegionId)
-	}
-	return in, nil
 }

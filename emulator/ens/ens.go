@@ -39,8 +39,10 @@ const (
 	APIListTagResources  = "ens:ListTagResources"
 )
 
-// APIs are the service's API names.
-var APIs = []string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair, APIAttachKeyPair, APIListTagResources}
+// APIs returns the service's API names; the slice is the caller's.
+func APIs() []string {
+	return []string{APIDescribeKeyPairs, APIDescribeInstances, APIDetachKeyPair, APIAttachKeyPair, APIListTagResources}
+}
 
 // Limits of the ENS API.
 const (
@@ -179,11 +181,6 @@ func (s *Service) SetInstance(in Instance) {
 	s.instances.Put(in.InstanceId, in.clone())
 }
 
-// Change is a change of the state made by someone else than the API's caller, to
-// reproduce races: a start, a stop (instances take no Starting or Stopping status on
-// the way), or a key pair bound or unbound.
-type Change = change.Change
-
 // Has reports whether the instance exists.
 func (s *Service) Has(id string) bool {
 	s.mu.Lock()
@@ -192,41 +189,23 @@ func (s *Service) Has(id string) bool {
 	return ok
 }
 
-// Check reports why c could never apply: an unknown instance, action or key pair.
-func (s *Service) Check(c Change) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, err := s.changed(c)
-	return err
-}
-
-// Apply makes the change.
-func (s *Service) Apply(c Change) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, err := s.changed(c)
-	if err != nil {
-		return err
+// Changes are ENS's rules for a change.Change (a change of the state made by someone
+// else than the API's caller, to reproduce races), to Check and Apply it: a key pair is
+// one of the account's, a binding only sets the instance's key pair (ENS instances have
+// no pending restart), and a start or a stop takes no Starting or Stopping status on
+// the way.
+func (s *Service) Changes() change.Rules[Instance] {
+	return change.Rules[Instance]{
+		Lock: &s.mu,
+		Noun: "ENS instance",
+		Get:  s.instances.Get,
+		Refuse: func(_ *Instance, keyPairName string) error {
+			if s.keyPairNamed(keyPairName) == nil {
+				return fmt.Errorf("no ENS key pair %q", keyPairName)
+			}
+			return nil
+		},
+		Status: func(in *Instance) *string { return &in.Status },
+		Bind:   func(in *Instance, keyPairName string) { in.KeyPairName = keyPairName },
 	}
-	if c.Action == change.Bind {
-		in.KeyPairName = c.KeyPairName
-		return nil
-	}
-	in.Status, err = c.Status(in.Status)
-	return err
-}
-
-// changed returns the instance c changes, or why it cannot. The caller holds s.mu.
-func (s *Service) changed(c Change) (*Instance, error) {
-	if err := c.Check(); err != nil {
-		return nil, err
-	}
-	in, ok := s.instances.Get(c.InstanceId)
-	switch {
-	case !ok:
-		return nil, fmt.Errorf("no ENS instance %q", c.InstanceId)
-	case c.KeyPairName != "" && s.keyPairNamed(c.KeyPairName) == nil:
-		return nil, fmt.Errorf("no ENS key pair %q", c.KeyPairName)
-	}
-	return in, nil
 }

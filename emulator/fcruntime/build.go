@@ -3,7 +3,6 @@ package fcruntime
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 )
@@ -20,7 +19,9 @@ func Build(ctx context.Context, pkgDir, out string) error {
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", absOut, ".")
 	cmd.Dir = pkgDir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	// The go tool runs in the caller's environment, as exec.Cmd runs any command
+	// (its GOCACHE, GOFLAGS, GOPROXY...), with cgo off.
+	cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
 	if output, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("fcruntime: go build %s: %w\n%s", pkgDir, err, output)
 	}

@@ -1,14 +1,28 @@
 package fcruntime
 
 import (
-	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
+// BaseEnvOf picks from environ ("K=V", as os.Environ gives it) the variables a host's
+// process may hand the function as Config.BaseEnv: PATH, HOME and TZ, nothing else
+// (no credentials or settings of the host leak into the function).
+func BaseEnvOf(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "PATH", "HOME", "TZ":
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 // environ is the environment of an instance's process, in the order of
-// precedence (later wins): a minimal base taken from this process, the
-// function's own variables (Config.Env), then what FC sets.
+// precedence (later wins): the base (Config.BaseEnv), the function's own variables
+// (Config.Env), then what FC sets.
 //
 // FC 3.0 documents these system variables: FC_FUNC_CODE_PATH, the role's
 // ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET / ALIBABA_CLOUD_SECURITY_TOKEN,
@@ -19,12 +33,7 @@ import (
 // The version variable (FC_VER_ID or FC_FUNCTION_VERSION, depending on the
 // runtime's Debian release) is left out: which one go1 sets is not documented.
 func (r *Runner) environ(inst *instance) []string {
-	var env []string
-	for _, k := range []string{"PATH", "HOME", "TZ"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
+	env := append([]string(nil), r.cfg.BaseEnv...)
 	env = append(env, r.cfg.Env...)
 	env = append(env,
 		"FC_RUNTIME_API="+inst.addr,

@@ -50,11 +50,17 @@ type Config struct {
 	// Binary is the path of the built function executable.
 	Binary string
 
+	// BaseEnv is the environment ("K=V") an instance's process starts from,
+	// before Env and FC's own variables. FC starts an instance with a clean
+	// environment: nil gives the process nothing but Env and FC's variables.
+	// A command that wants the function to see its PATH, HOME and TZ passes
+	// BaseEnvOf(os.Environ()); the runner reads no environment itself.
+	BaseEnv []string
+
 	// Env is extra environment ("K=V") for the function process: the
-	// function's configured environment variables. FC starts an instance
-	// with a clean environment, so the process gets only PATH, HOME and TZ
-	// from this process, then Env, then FC's own variables (FC_* and
-	// ALIBABA_CLOUD_*), which Env cannot override (FC reserves them).
+	// function's configured environment variables. The process gets BaseEnv,
+	// then Env, then FC's own variables (FC_* and ALIBABA_CLOUD_*), which
+	// Env cannot override (FC reserves them).
 	Env []string
 
 	FunctionName string        // default DefaultFunctionName

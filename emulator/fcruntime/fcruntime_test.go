@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -119,10 +120,12 @@ func gone(pid int) bool {
 var requestIDForm = regexp.MustCompile(`^1-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{12}$`)
 
 func TestInvokeDeliversPayloadHeadersAndEnvironment(t *testing.T) {
-	t.Setenv("FCRUNTIME_TEST_HOST_ONLY", "1") // must not leak into the function
+	t.Setenv("FCRUNTIME_TEST_HOST_ONLY", "1")     // must not leak into the function
+	t.Setenv("HOME", "/fcruntime-test/host-home") // nor the host's HOME: only BaseEnv is the base
 	creds := fcruntime.Credentials{AccessKeyID: "STS.test-id", AccessKeySecret: "s3cret", SecurityToken: "tok3n"}
 	r, logs := start(t, fcruntime.Config{
 		Credentials: creds,
+		BaseEnv:     []string{"PATH=/fcruntime-test/bin", "TZ=Asia/Shanghai"},
 		Env:         []string{"KEY_PAIR_NAME=ops-2026", "FC_REGION=overridden"},
 	})
 
@@ -160,6 +163,9 @@ func TestInvokeDeliversPayloadHeadersAndEnvironment(t *testing.T) {
 		{"env ALIBABA_CLOUD_ACCESS_KEY_ID", e.Env["ALIBABA_CLOUD_ACCESS_KEY_ID"], creds.AccessKeyID},
 		{"env KEY_PAIR_NAME", e.Env["KEY_PAIR_NAME"], "ops-2026"},
 		{"env FCRUNTIME_TEST_HOST_ONLY", e.Env["FCRUNTIME_TEST_HOST_ONLY"], ""},
+		{"env PATH (BaseEnv)", e.Env["PATH"], "/fcruntime-test/bin"},
+		{"env TZ (BaseEnv)", e.Env["TZ"], "Asia/Shanghai"},
+		{"env HOME (the host's)", e.Env["HOME"], ""},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -386,5 +392,13 @@ func TestBuildReportsCompilerOutput(t *testing.T) {
 	err := fcruntime.Build(ctx, filepath.Join("testdata", "broken"), filepath.Join(t.TempDir(), "broken"))
 	if err == nil || !strings.Contains(err.Error(), "undefined: doesNotExist") {
 		t.Errorf("Build of a broken package = %v, want go build's message", err)
+	}
+}
+
+// TestBaseEnvOf: a host hands the function its PATH, HOME and TZ, nothing else.
+func TestBaseEnvOf(t *testing.T) {
+	got := fcruntime.BaseEnvOf([]string{"PATH=/usr/bin", "ALIBABA_CLOUD_ACCESS_KEY_SECRET=x", "HOME=/home/dev", "GOFLAGS=-mod=mod", "TZ=UTC", "PATHX=1"})
+	if want := []string{"PATH=/usr/bin", "HOME=/home/dev", "TZ=UTC"}; !slices.Equal(got, want) {
+		t.Errorf("BaseEnvOf = %q, want %q", got, want)
 	}
 }
