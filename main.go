@@ -13,7 +13,7 @@ import (
 
 	"github.com/aliyun/fc-runtime-go-sdk/fc"
 
-	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
 	"detachkeypair/ecs"
 	"detachkeypair/ens"
@@ -40,7 +40,7 @@ func wire(cfg settings.Settings, log *slog.Logger) handler.Config {
 		Logger:   log,
 		// FC also puts the role's credentials in the instance's environment
 		Secrets: []string{os.Getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), os.Getenv("ALIBABA_CLOUD_SECURITY_TOKEN")},
-		Clouds: func(product, region string, creds *aliyun.Credentials) (detach.Cloud, error) {
+		Clouds: func(product, region string, creds *credentials.AccessKey) (detach.Cloud, error) {
 			switch product {
 			case detach.ProductECS:
 				return ecs.New(ecs.Config{Region: region, Endpoint: cfg.ECSEndpoint, Credentials: creds})
@@ -49,11 +49,11 @@ func wire(cfg settings.Settings, log *slog.Logger) handler.Config {
 			}
 			return nil, fmt.Errorf("product %q is not served", product)
 		},
-		Publishers: func(region, accountID string, creds *aliyun.Credentials) (detach.Publisher, error) {
+		Publishers: func(region, accountID string, creds *credentials.AccessKey) (detach.Publisher, error) {
 			return eventbridge.New(eventbridge.Config{Bus: cfg.EventBus, Region: region, AccountID: accountID,
 				Endpoint: cfg.EventBridgeEndpoint, Credentials: creds})
 		},
-		Invokers: func(region, accountID, function string, creds *aliyun.Credentials) (detach.Invoker, error) {
+		Invokers: func(region, accountID, function string, creds *credentials.AccessKey) (detach.Invoker, error) {
 			return fcapi.New(fcapi.Config{Region: region, AccountID: accountID, Function: function, Endpoint: cfg.FCEndpoint, Credentials: creds})
 		},
 	}
