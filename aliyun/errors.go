@@ -12,6 +12,7 @@ import (
 	"github.com/alibabacloud-go/tea/tea"
 
 	"detachkeypair/detach"
+	"detachkeypair/redact"
 )
 
 // ToCloudError turns an error of an Alibaba Cloud SDK (tea or darabonba) into a
@@ -46,7 +47,7 @@ func ToCloudError(ctx context.Context, api string, err error) error {
 	if status == 0 && code != "" && !isTransportCode(code) {
 		status = StatusOf(code) // an SDK error without an answer's status, e.g. a client-side check
 	}
-	return &detach.CloudError{Status: status, Code: code, Message: Redact(trimSDKPrefix(msg)), RequestID: requestID}
+	return &detach.CloudError{Status: status, Code: code, Message: redact.Text(trimSDKPrefix(msg)), RequestID: requestID}
 }
 
 // StatusOf guesses the HTTP status of an error from its code, for errors that carry

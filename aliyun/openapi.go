@@ -15,7 +15,10 @@ import (
 	"github.com/alibabacloud-go/tea/dara"
 	"github.com/alibabacloud-go/tea/tea"
 
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
+	"detachkeypair/endpoint"
+	"detachkeypair/redact"
 )
 
 // APIConfig says how to reach one product's OpenAPI (ECS, ENS) through a darabonba SDK
@@ -30,7 +33,7 @@ type APIConfig struct {
 	// SDK, which derives it from the product and the region).
 	DefaultEndpoint string
 	// Credentials to sign with; nil means the standard Alibaba Cloud credential chain.
-	Credentials *Credentials
+	Credentials *credentials.AccessKey
 }
 
 // callTimeout bounds one HTTP call; the context's deadline bounds it too.
@@ -54,7 +57,7 @@ func OpenAPIConfig(c APIConfig) (*openapiutil.Config, error) {
 		if ep == "" {
 			ep = c.DefaultEndpoint
 		}
-		host, protocol, err := ParseEndpoint(ep)
+		host, protocol, err := endpoint.Parse(ep)
 		if err != nil {
 			return nil, err
 		}
@@ -107,7 +110,7 @@ func (cs *Clients[C]) make() (C, error) {
 	config := *cs.config // the SDK's Init writes to its config
 	c, err := cs.newClient(&config)
 	if err != nil {
-		return c, fmt.Errorf("%s client: %s", cs.product, Redact(err.Error()))
+		return c, fmt.Errorf("%s client: %s", cs.product, redact.Text(err.Error()))
 	}
 	return c, nil
 }

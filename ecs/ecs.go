@@ -20,6 +20,7 @@ import (
 	"github.com/alibabacloud-go/tea/tea"
 
 	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
 )
 
@@ -31,7 +32,7 @@ type Config struct {
 	Endpoint string
 	// Credentials to sign with; nil means the standard Alibaba Cloud credential chain
 	// (environment, profile, instance role, OIDC).
-	Credentials *aliyun.Credentials
+	Credentials *credentials.AccessKey
 }
 
 // Client is the ECS API of one region, with one set of credentials. It is safe for

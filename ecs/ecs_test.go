@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
 	"detachkeypair/ecs"
 	"detachkeypair/emulator"
@@ -25,7 +25,7 @@ func client(t *testing.T, faults map[string]emulator.Fault) (*ecs.Client, *emula
 	}
 	t.Cleanup(func() { emu.Close() })
 	c, err := ecs.New(ecs.Config{Region: "cn-hangzhou", Endpoint: emu.URL(),
-		Credentials: &aliyun.Credentials{AccessKeyID: emulator.DefaultAccessKeyID, AccessKeySecret: emulator.DefaultAccessKeySecret}})
+		Credentials: &credentials.AccessKey{AccessKeyID: emulator.DefaultAccessKeyID, AccessKeySecret: emulator.DefaultAccessKeySecret}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"testing"
 
-	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
 )
 
@@ -22,7 +22,7 @@ func TestRegionWithoutEndpoint(t *testing.T) {
 		endpoint string
 		unknown  bool
 	}{{"", true}, {"http://127.0.0.1:1", false}} {
-		client, err := New(Config{Region: "cn-nowhere", Endpoint: c.endpoint, Credentials: &aliyun.Credentials{AccessKeyID: "LTAI5tTestOnly0001", AccessKeySecret: "TestOnlySecret0001"}})
+		client, err := New(Config{Region: "cn-nowhere", Endpoint: c.endpoint, Credentials: &credentials.AccessKey{AccessKeyID: "LTAI5tTestOnly0001", AccessKeySecret: "TestOnlySecret0001"}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 	ecsclient "github.com/alibabacloud-go/ecs-20140526/v7/client"
 	"github.com/alibabacloud-go/tea/tea"
 
-	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
 	"detachkeypair/ecs"
 )
@@ -36,7 +36,7 @@ func TestDescribeInstancesWire(t *testing.T) {
 		io.WriteString(w, `{"RequestId":"r","TotalCount":0,"NextToken":"","Instances":{"Instance":[]}}`)
 	}))
 	defer srv.Close()
-	creds := &aliyun.Credentials{AccessKeyID: "LTAI5tTestOnly0001", AccessKeySecret: "TestOnlySecret0001"}
+	creds := &credentials.AccessKey{AccessKeyID: "LTAI5tTestOnly0001", AccessKeySecret: "TestOnlySecret0001"}
 	c, err := ecs.New(ecs.Config{Region: "cn-hangzhou", Endpoint: srv.URL, Credentials: creds})
 	if err != nil {
 		t.Fatal(err)

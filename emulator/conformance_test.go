@@ -24,7 +24,7 @@ import (
 	"github.com/alibabacloud-go/eventbridge-sdk/eventbridge"
 	"github.com/alibabacloud-go/tea/tea"
 
-	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/emulator"
 	"detachkeypair/emulator/emulatortest"
 )
@@ -439,7 +439,7 @@ func exerciseENS(t *testing.T, emu *emulator.Server, endpoint string) {
 			call("DetachKeyPair", map[string]string{"KeyPairId": edgeOps, "InstanceIds": ensIDs(3)})
 		}
 		emulatortest.SetFault(t, emu, emulator.APIENSDetachKeyPair, emulator.Fault{})
-		wrong := ensClientAs(t, endpoint, &aliyun.Credentials{AccessKeyID: emulator.DefaultAccessKeyID, AccessKeySecret: "WrongSecret"}, st.opt)
+		wrong := ensClientAs(t, endpoint, &credentials.AccessKey{AccessKeyID: emulator.DefaultAccessKeyID, AccessKeySecret: "WrongSecret"}, st.opt)
 		if _, err := wrong.call("DescribeKeyPairs", nil); err == nil || err.Code != "SignatureDoesNotMatch" {
 			t.Errorf("%s: a wrong secret was answered %v", st.name, err)
 		}

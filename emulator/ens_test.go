@@ -16,6 +16,7 @@ import (
 	"github.com/alibabacloud-go/tea/tea"
 
 	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
 	"detachkeypair/emulator"
 )
@@ -50,11 +51,11 @@ func ensClient(t *testing.T, srv *emulator.Server, endpoint string, opts ...func
 	if endpoint == "" {
 		endpoint = srv.Endpoint()
 	}
-	return ensClientAs(t, endpoint, &aliyun.Credentials{AccessKeyID: emulator.DefaultAccessKeyID, AccessKeySecret: emulator.DefaultAccessKeySecret}, opts...)
+	return ensClientAs(t, endpoint, &credentials.AccessKey{AccessKeyID: emulator.DefaultAccessKeyID, AccessKeySecret: emulator.DefaultAccessKeySecret}, opts...)
 }
 
 // ensClientAs is ensClient signing with creds.
-func ensClientAs(t *testing.T, endpoint string, creds *aliyun.Credentials, opts ...func(*openapi.Config)) ensAPI {
+func ensClientAs(t *testing.T, endpoint string, creds *credentials.AccessKey, opts ...func(*openapi.Config)) ensAPI {
 	t.Helper()
 	oc, err := aliyun.OpenAPIConfig(aliyun.APIConfig{Product: "ENS", Endpoint: "http://" + endpoint, Credentials: creds})
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/alibabacloud-go/tea/tea"
 
 	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
 )
 
@@ -40,7 +41,7 @@ type Config struct {
 	// name, which means https.
 	Endpoint string
 	// Credentials to sign with; nil means the standard Alibaba Cloud credential chain.
-	Credentials *aliyun.Credentials
+	Credentials *credentials.AccessKey
 }
 
 // Client is the ENS API with one set of credentials. It is safe for concurrent use:

@@ -19,13 +19,13 @@ import (
 	"testing"
 	"time"
 
-	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
 	"detachkeypair/ens"
 )
 
 // Fake STS credentials of a function role, for tests only.
-var sts = &aliyun.Credentials{AccessKeyID: "STS.NTestOnlyEnsKeyId0001", AccessKeySecret: "TestOnlyEnsSecretNotReal01", SecurityToken: "CAISTestOnlyEnsToken+/0001="}
+var sts = &credentials.AccessKey{AccessKeyID: "STS.NTestOnlyEnsKeyId0001", AccessKeySecret: "TestOnlyEnsSecretNotReal01", SecurityToken: "CAISTestOnlyEnsToken+/0001="}
 
 // wire is one request as it arrived on the wire.
 type wire struct {

@@ -30,7 +30,10 @@ import (
 	credential "github.com/aliyun/credentials-go/credentials"
 
 	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
+	"detachkeypair/endpoint"
+	"detachkeypair/redact"
 )
 
 // Config says how to reach EventBridge and which bus to publish to.
@@ -40,8 +43,8 @@ type Config struct {
 	AccountID string
 	// Endpoint overrides <account>.eventbridge.<region>.aliyuncs.com: a URL or a host.
 	Endpoint    string
-	Credentials *aliyun.Credentials // nil: the standard credential chain
-	Timeout     time.Duration       // one call, at most (default 5s); the context's deadline bounds it too
+	Credentials *credentials.AccessKey // nil: the standard credential chain
+	Timeout     time.Duration          // one call, at most (default 5s); the context's deadline bounds it too
 }
 
 // api is the data-plane call the adapter makes: its RAM action (eventbridge:PutEvents)
@@ -79,7 +82,7 @@ func New(cfg Config) (*Publisher, error) {
 		}
 		ep = fmt.Sprintf("%s.eventbridge.%s.aliyuncs.com", cfg.AccountID, cfg.Region)
 	}
-	host, protocol, err := aliyun.ParseEndpoint(ep)
+	host, protocol, err := endpoint.Parse(ep)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +120,7 @@ func (p *Publisher) Publish(ctx context.Context, evs []detach.Event) error {
 		if errors.As(err, &ue) { // *url.Error: keep the cause, not the URL
 			err = ue.Unwrap()
 		}
-		return &detach.CloudError{Message: aliyun.Redact(api.Action + ": " + err.Error())}
+		return &detach.CloudError{Message: redact.Text(api.Action + ": " + err.Error())}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -125,14 +128,14 @@ func (p *Publisher) Publish(ctx context.Context, evs []detach.Event) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s cut short: %w", api.Action, ctx.Err())
 		}
-		return &detach.CloudError{Message: aliyun.Redact(api.Action + " answer cut: " + err.Error())}
+		return &detach.CloudError{Message: redact.Text(api.Action + " answer cut: " + err.Error())}
 	}
 	if resp.StatusCode >= 300 {
 		var e struct{ RequestId, Code, Message string }
 		if json.Unmarshal(body, &e) != nil || e.Code == "" {
 			e.Code, e.Message = http.StatusText(resp.StatusCode), "the answer is not an EventBridge error"
 		}
-		return &detach.CloudError{Status: resp.StatusCode, Code: e.Code, Message: aliyun.Redact(e.Message), RequestID: e.RequestId}
+		return &detach.CloudError{Status: resp.StatusCode, Code: e.Code, Message: redact.Text(e.Message), RequestID: e.RequestId}
 	}
 	var out ebsdk.PutEventsResponse
 	if err := json.Unmarshal(body, &out); err != nil {
@@ -152,7 +155,7 @@ func (p *Publisher) Publish(ctx context.Context, evs []detach.Event) error {
 			refused.Errs[i] = &detach.CloudError{Status: http.StatusBadGateway, Code: "PutEventsFailed", Message: "the bus did not say whether it took the event", RequestID: tea.StringValue(out.RequestId)}
 		case tea.StringValue(e.ErrorCode) != "":
 			code := tea.StringValue(e.ErrorCode) // an entry has no status of its own
-			refused.Errs[i] = &detach.CloudError{Status: aliyun.StatusOf(code), Code: code, Message: aliyun.Redact(tea.StringValue(e.ErrorMessage)), RequestID: tea.StringValue(out.RequestId)}
+			refused.Errs[i] = &detach.CloudError{Status: aliyun.StatusOf(code), Code: code, Message: redact.Text(tea.StringValue(e.ErrorMessage)), RequestID: tea.StringValue(out.RequestId)}
 		}
 	}
 	return refused
@@ -185,7 +188,7 @@ func (p *Publisher) request(ctx context.Context, evs []detach.Event) (*http.Requ
 	}
 	creds, err := p.cred.GetCredential()
 	if err != nil {
-		return nil, fmt.Errorf("EventBridge credentials: %s", aliyun.Redact(err.Error()))
+		return nil, fmt.Errorf("EventBridge credentials: %s", redact.Text(err.Error()))
 	}
 	r := tea.NewRequest()
 	r.Method, r.Pathname = tea.String(http.MethodPost), tea.String(api.Pathname)

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
 	"detachkeypair/eventbridge"
 )
@@ -77,7 +77,7 @@ func (b *bus) serve(w http.ResponseWriter, r *http.Request) {
 func publisher(t *testing.T, b *bus) *eventbridge.Publisher {
 	t.Helper()
 	p, err := eventbridge.New(eventbridge.Config{Bus: "detach-results", Region: "cn-hangzhou", Endpoint: b.URL, Timeout: time.Minute,
-		Credentials: &aliyun.Credentials{AccessKeyID: "STS.TestOnly0001", AccessKeySecret: "TestOnlySecret0001", SecurityToken: "CAISTestOnlyToken0001"}})
+		Credentials: &credentials.AccessKey{AccessKeyID: "STS.TestOnly0001", AccessKeySecret: "TestOnlySecret0001", SecurityToken: "CAISTestOnlyToken0001"}})
 	if err != nil {
 		t.Fatal(err)
 	}

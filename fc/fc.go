@@ -22,6 +22,7 @@ import (
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 
 	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
 )
 
@@ -37,7 +38,7 @@ type Config struct {
 	// (http://127.0.0.1:8300) or a bare host name, which means https.
 	Endpoint string
 	// Credentials to sign with; nil means the standard Alibaba Cloud credential chain.
-	Credentials *aliyun.Credentials
+	Credentials *credentials.AccessKey
 }
 
 // Client is FC's InvokeFunction for one function. It is safe for concurrent use:

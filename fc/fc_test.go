@@ -10,14 +10,14 @@ import (
 	"sync"
 	"testing"
 
-	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
 	"detachkeypair/emulator"
 	"detachkeypair/fc"
 )
 
 // Fake STS credentials of a function role, for tests only.
-var sts = &aliyun.Credentials{AccessKeyID: "STS.NTestOnlyFcKeyId00001", AccessKeySecret: "TestOnlyFcSecretNotReal001", SecurityToken: "CAISTestOnlyFcToken+/0001="}
+var sts = &credentials.AccessKey{AccessKeyID: "STS.NTestOnlyFcKeyId00001", AccessKeySecret: "TestOnlyFcSecretNotReal001", SecurityToken: "CAISTestOnlyFcToken+/0001="}
 
 // wire is one request as the emulator got it.
 type wire struct {

@@ -7,8 +7,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"detachkeypair/aliyun"
 	"detachkeypair/detach"
+	"detachkeypair/redact"
 )
 
 // The audit record of a request: who and what asked, as far as the trigger tells
@@ -115,7 +115,7 @@ func auditValue(s string) string {
 		}
 		return r
 	}, s)
-	s = jwtShape.ReplaceAllString(aliyun.Redact(strings.TrimSpace(s)), "[redacted]")
+	s = jwtShape.ReplaceAllString(redact.Text(strings.TrimSpace(s)), "[redacted]")
 	if len(s) > maxAuditValue {
 		cut := maxAuditValue
 		for cut > 0 && !utf8.RuneStart(s[cut]) {

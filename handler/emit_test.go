@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
 	"detachkeypair/emulator"
 	"detachkeypair/emulator/emulatortest"
@@ -31,7 +31,7 @@ func TestEventsGoToTheFunctionsRegion(t *testing.T) {
 			var regions []string
 			w := wire(cfg, nil)
 			publishers := w.Publishers
-			w.Publishers = func(region, account string, creds *aliyun.Credentials) (detach.Publisher, error) {
+			w.Publishers = func(region, account string, creds *credentials.AccessKey) (detach.Publisher, error) {
 				mu.Lock()
 				regions = append(regions, region)
 				mu.Unlock()

@@ -18,8 +18,9 @@ import (
 
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
 
-	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
+	"detachkeypair/redact"
 	"detachkeypair/settings"
 )
 
@@ -30,7 +31,7 @@ type Invocation struct {
 	RetryCount   int    // FC's x-fc-retry-count: 0 for the first attempt of an async invocation, then 1, 2, ...
 	Region       string
 	AccountID    string
-	Credentials  *aliyun.Credentials // the function role's temporary credentials; nil outside FC
+	Credentials  *credentials.AccessKey // the function role's temporary credentials; nil outside FC
 }
 
 // invocationFrom reads the FC context of ctx, if there is one.
@@ -41,7 +42,7 @@ func invocationFrom(ctx context.Context) Invocation {
 	}
 	inv := Invocation{RequestID: fctx.RequestID, FunctionName: fctx.Function.Name, RetryCount: fctx.RetryCount, Region: fctx.Region, AccountID: fctx.AccountId}
 	if c := fctx.Credentials; c.AccessKeyId != "" && c.AccessKeySecret != "" {
-		inv.Credentials = &aliyun.Credentials{AccessKeyID: c.AccessKeyId, AccessKeySecret: c.AccessKeySecret, SecurityToken: c.SecurityToken}
+		inv.Credentials = &credentials.AccessKey{AccessKeyID: c.AccessKeyId, AccessKeySecret: c.AccessKeySecret, SecurityToken: c.SecurityToken}
 	}
 	return inv
 }
@@ -49,15 +50,15 @@ func invocationFrom(ctx context.Context) Invocation {
 // CloudFactory returns the API of a product (detach.ProductECS, ...) in a region ("" for
 // a product without API regions), signed with the given credentials (nil: the standard
 // credential chain).
-type CloudFactory func(product, region string, creds *aliyun.Credentials) (detach.Cloud, error)
+type CloudFactory func(product, region string, creds *credentials.AccessKey) (detach.Cloud, error)
 
 // PublisherFactory returns the publisher of result events to the EVENT_BUS bus of a
 // region and account.
-type PublisherFactory func(region, accountID string, creds *aliyun.Credentials) (detach.Publisher, error)
+type PublisherFactory func(region, accountID string, creds *credentials.AccessKey) (detach.Publisher, error)
 
 // InvokerFactory returns FC's InvokeFunction of a function (the function itself, for a
 // fleet run's next parts) in a region and account, signed with the given credentials.
-type InvokerFactory func(region, accountID, function string, creds *aliyun.Credentials) (detach.Invoker, error)
+type InvokerFactory func(region, accountID, function string, creds *credentials.AccessKey) (detach.Invoker, error)
 
 // Config is what the function is made of: its settings and the adapters to the cloud.
 type Config struct {
@@ -123,7 +124,7 @@ type task struct {
 	inv    Invocation
 	seq    int
 	log    *slog.Logger
-	red    *aliyun.Redactor
+	red    *redact.Redactor
 	caller *detach.Caller // who asked (audit.go)
 	base   *slog.Logger   // the invocation's logger before who asked is known
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/aliyun/fc-runtime-go-sdk/fc/messages"
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
 
-	"detachkeypair/aliyun"
+	"detachkeypair/credentials"
 	"detachkeypair/detach"
 	"detachkeypair/ecs"
 	"detachkeypair/emulator"
@@ -90,13 +90,13 @@ func wire(cfg settings.Settings, log *slog.Logger) handler.Config {
 	return handler.Config{
 		Settings: cfg,
 		Logger:   log,
-		Clouds: func(product, region string, creds *aliyun.Credentials) (detach.Cloud, error) {
+		Clouds: func(product, region string, creds *credentials.AccessKey) (detach.Cloud, error) {
 			if product == detach.ProductENS {
 				return ens.New(ens.Config{Endpoint: cfg.ENSEndpoint, Credentials: creds})
 			}
 			return ecs.New(ecs.Config{Region: region, Endpoint: cfg.ECSEndpoint, Credentials: creds})
 		},
-		Publishers: func(region, accountID string, creds *aliyun.Credentials) (detach.Publisher, error) {
+		Publishers: func(region, accountID string, creds *credentials.AccessKey) (detach.Publisher, error) {
 			return eventbridge.New(eventbridge.Config{Bus: cfg.EventBus, Region: region, AccountID: accountID,
 				Endpoint: cfg.EventBridgeEndpoint, Credentials: creds})
 		},

@@ -5,21 +5,21 @@ import (
 	"fmt"
 	"log/slog"
 
-	"detachkeypair/aliyun"
+	"detachkeypair/redact"
 )
 
 // redactor is the Redactor of an invocation: it knows the secrets of the function
 // (Config.Secrets) and the invocation's credentials.
-func (h *Handler) redactor(inv Invocation) *aliyun.Redactor {
+func (h *Handler) redactor(inv Invocation) *redact.Redactor {
 	secrets := h.secrets
 	if c := inv.Credentials; c != nil {
 		secrets = append(secrets[:len(secrets):len(secrets)], c.AccessKeySecret, c.SecurityToken)
 	}
-	return aliyun.NewRedactor(secrets...)
+	return redact.New(secrets...)
 }
 
 // scrub redacts the messages of an outcome, which answers and result events show.
-func scrub(o outcome, red *aliyun.Redactor) outcome {
+func scrub(o outcome, red *redact.Redactor) outcome {
 	if o.err != nil {
 		e := *o.err // errors may be shared values: change a copy
 		e.Message = red.Redact(e.Message)
@@ -43,7 +43,7 @@ func scrub(o outcome, red *aliyun.Redactor) outcome {
 // record before handing it on, so that no log line of an invocation shows a secret.
 type redacting struct {
 	next slog.Handler
-	red  *aliyun.Redactor
+	red  *redact.Redactor
 }
 
 func (h redacting) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }

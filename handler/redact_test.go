@@ -22,18 +22,19 @@ import (
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
 
 	"detachkeypair/aliyun"
-	"detachkeypair/aliyun/aliyuntest"
 	"detachkeypair/emulator"
 	"detachkeypair/emulator/emulatortest"
 	"detachkeypair/handler"
+	"detachkeypair/redact"
+	"detachkeypair/redact/redacttest"
 )
 
 // Credentials shaped like a real STS role's (fake), for the redaction tests. The
 // token does not start with CAIS, as real ones do, so that only the invocation's
 // Redactor, which knows it, can find it bare.
 var (
-	stsToken  = "XAIS" + aliyuntest.Token(7)[4:]
-	stsSecret = aliyuntest.Secret(7)
+	stsToken  = "XAIS" + redacttest.Token(7)[4:]
+	stsSecret = redacttest.Secret(7)
 	stsKeyID  = "STS.NUgYrLnoC37mZZCNnAbez2RtY"
 )
 
@@ -62,7 +63,7 @@ func (l *lockedBuffer) String() string {
 // instances, or the emit.
 func TestNoSecretThroughTheHandler(t *testing.T) {
 	for _, api := range []string{"DescribeKeyPairs", "DescribeInstances", "DetachKeyPair", "PutEvents"} {
-		for _, style := range aliyuntest.EchoStyles {
+		for _, style := range redacttest.EchoStyles {
 			t.Run(api+", "+style, func(t *testing.T) {
 				emu, err := emulator.New(emulator.Config{Credentials: []emulator.Credential{{AccessKeyID: stsKeyID, AccessKeySecret: stsSecret, SecurityToken: stsToken}},
 					Fixture: emulator.DefaultFixture()})
@@ -73,7 +74,7 @@ func TestNoSecretThroughTheHandler(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { emu.Close() })
-				gw := aliyuntest.NewGateway(func() string { return emu.URL() }, api, style)
+				gw := redacttest.NewGateway(func() string { return emu.URL() }, api, style)
 				t.Cleanup(gw.Close)
 				cfg := settingsFor(t, emu, map[string]string{"ECS_ENDPOINT": gw.URL, "EVENTBRIDGE_ENDPOINT": gw.URL, "EVENT_BUS": "detach-results", "MAX_ATTEMPTS": "2"})
 				var logs lockedBuffer
@@ -108,7 +109,7 @@ func TestNoSecretThroughTheHandler(t *testing.T) {
 				}
 				outputs = append(outputs, logs.String())
 				all := strings.Join(outputs, "\n")
-				if leaks := aliyuntest.Leaks(all, stsToken, stsSecret); len(leaks) > 0 {
+				if leaks := redacttest.Leaks(all, stsToken, stsSecret); len(leaks) > 0 {
 					t.Errorf("pieces of the credentials %q in:\n%s", leaks, all)
 				}
 				if !strings.Contains(all, "SignatureDoesNotMatch") {
@@ -128,14 +129,14 @@ func TestNoSecretThroughTheSDKs(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
 		json.NewEncoder(w).Encode(map[string]any{"RequestId": "R-RPC", "Code": "SignatureDoesNotMatch",
-			"Message": "Specified signature is not matched with our calculation. server string to sign is:" + aliyuntest.RPCStringToSign(r)})
+			"Message": "Specified signature is not matched with our calculation. server string to sign is:" + redacttest.RPCStringToSign(r)})
 	}))
 	defer rpc.Close()
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	closedAddr := closed.Addr().String()
 	closed.Close()
 
-	red := aliyun.NewRedactor(stsSecret, stsToken)
+	red := redact.New(stsSecret, stsToken)
 	for _, c := range []struct {
 		name     string
 		endpoint string
@@ -155,7 +156,7 @@ func TestNoSecretThroughTheSDKs(t *testing.T) {
 			}
 			ctx := context.Background()
 			_, sdkErr := sdk.DescribeInstancesWithContext(ctx, &ecsclient.DescribeInstancesRequest{RegionId: tea.String("cn-hangzhou")}, &dara.RuntimeOptions{Autoretry: tea.Bool(false)})
-			if sdkErr == nil || len(aliyuntest.Leaks(sdkErr.Error(), stsToken)) == 0 {
+			if sdkErr == nil || len(redacttest.Leaks(sdkErr.Error(), stsToken)) == 0 {
 				t.Fatalf("the SDK's error shows no token: the test proves nothing: %v", sdkErr)
 			}
 			ce := aliyun.ToCloudError(ctx, "ECS", sdkErr)
@@ -164,7 +165,7 @@ func TestNoSecretThroughTheSDKs(t *testing.T) {
 				outs = append(outs, ce.Error())
 			}
 			for _, out := range outs {
-				if leaks := aliyuntest.Leaks(out, stsToken, stsSecret); len(leaks) > 0 {
+				if leaks := redacttest.Leaks(out, stsToken, stsSecret); len(leaks) > 0 {
 					t.Errorf("%q in %s", leaks, out)
 				}
 			}

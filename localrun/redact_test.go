@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"detachkeypair/aliyun/aliyuntest"
 	"detachkeypair/localrun"
+	"detachkeypair/redact/redacttest"
 )
 
 // TestNoSecretFromTheGateway: the built function under the runner, its ECS and
@@ -18,11 +18,11 @@ import (
 // piece of the token or the secret reaches an answer, a log line or a result event.
 func TestNoSecretFromTheGateway(t *testing.T) {
 	for _, api := range []string{"DescribeKeyPairs", "PutEvents"} {
-		for _, style := range aliyuntest.EchoStyles {
+		for _, style := range redacttest.EchoStyles {
 			t.Run(api+", "+style, func(t *testing.T) {
 				var target atomic.Value // the emulator's URL, once it runs
 				target.Store("")
-				gw := aliyuntest.NewGateway(func() string { return target.Load().(string) }, api, style)
+				gw := redacttest.NewGateway(func() string { return target.Load().(string) }, api, style)
 				defer gw.Close()
 				env, logs := startLogged(t, localrun.Options{Env: []string{"ECS_ENDPOINT=" + gw.URL, "EVENTBRIDGE_ENDPOINT=" + gw.URL}})
 				target.Store(env.Emulator.URL())
@@ -49,7 +49,7 @@ func TestNoSecretFromTheGateway(t *testing.T) {
 				outputs = append(outputs, logs.String())
 				all := strings.Join(outputs, "\n")
 				creds := env.Credentials
-				if leaks := aliyuntest.Leaks(all, creds.SecurityToken, creds.AccessKeySecret); len(leaks) > 0 {
+				if leaks := redacttest.Leaks(all, creds.SecurityToken, creds.AccessKeySecret); len(leaks) > 0 {
 					t.Errorf("pieces of the role's credentials %q in:\n%s", leaks, all)
 				}
 				if !strings.Contains(all, "SignatureDoesNotMatch") {

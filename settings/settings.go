@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	"detachkeypair/aliyun"
 	"detachkeypair/detach"
+	"detachkeypair/endpoint"
 )
 
 // Settings are the function's settings; each field names its environment variable.
@@ -142,7 +142,7 @@ func Load(getenv func(string) string) (Settings, error) {
 		bad("REGION_ID", s.RegionID, "want a region id such as cn-hangzhou")
 	}
 	for name, v := range map[string]string{"ECS_ENDPOINT": s.ECSEndpoint, "ENS_ENDPOINT": s.ENSEndpoint, "EVENTBRIDGE_ENDPOINT": s.EventBridgeEndpoint, "FC_ENDPOINT": s.FCEndpoint} {
-		if _, _, err := aliyun.ParseEndpoint(v); v != "" && err != nil {
+		if _, _, err := endpoint.Parse(v); v != "" && err != nil {
 			bad(name, v, "want a URL such as http://127.0.0.1:8300 or a bare host name (https)")
 		}
 	}

@@ -1,7 +1,7 @@
-// Package aliyuntest helps test that secrets stay secret: fake credentials shaped like
+// Package redacttest helps test that secrets stay secret: fake credentials shaped like
 // Alibaba Cloud's, and a check that no piece of them shows in what the function
 // outputs, in any encoding a request may carry them.
-package aliyuntest
+package redacttest
 
 import (
 	"encoding/base64"

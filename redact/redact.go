@@ -1,4 +1,8 @@
-package aliyun
+// Package redact keeps secrets out of what leaves the function (answers, log lines,
+// events, error messages): a Redactor scrubs the secrets it is told of, in any form a
+// request may carry them, and Text removes by pattern what looks secret. It knows no
+// cloud SDK, so that the handler can use it without one.
+package redact
 
 import (
 	"encoding/base64"
@@ -15,7 +19,7 @@ import (
 // once or twice (upper- or lower-case hex, '+' or %20 for a space), base64; and not
 // only whole, but any piece of 16 characters or more, so that a message cut in the
 // middle of a token does not leak the rest. After that it redacts by pattern what it
-// was not told: see Redact.
+// was not told: see Text.
 //
 // A nil *Redactor redacts by pattern only. A Redactor is safe for concurrent use; it
 // remembers what it redacted (up to a few thousand strings), so that the same message
@@ -43,9 +47,9 @@ const (
 	block = piece / 2
 )
 
-// NewRedactor returns a Redactor for the given secret values; empty and short ones
-// are ignored.
-func NewRedactor(secrets ...string) *Redactor {
+// New returns a Redactor for the given secret values; empty and short ones are
+// ignored.
+func New(secrets ...string) *Redactor {
 	r := &Redactor{memo: map[string]string{}}
 	for _, s := range secrets {
 		if len(s) < minSecret {
@@ -75,10 +79,10 @@ func NewRedactor(secrets ...string) *Redactor {
 	return r
 }
 
-// Redact returns s without the Redactor's secrets, and without what Redact removes.
+// Redact returns s without the Redactor's secrets, and without what Text removes.
 func (r *Redactor) Redact(s string) string {
 	if r == nil || len(r.forms) == 0 {
-		return Redact(s)
+		return Text(s)
 	}
 	r.mu.Lock()
 	out, ok := r.memo[s]
@@ -86,7 +90,7 @@ func (r *Redactor) Redact(s string) string {
 	if ok {
 		return out
 	}
-	out = Redact(r.scrub(s))
+	out = Text(r.scrub(s))
 	r.mu.Lock()
 	if len(r.memo) < 4096 {
 		r.memo[s] = out
@@ -191,11 +195,11 @@ var (
 	stsToken = regexp.MustCompile(`CAIS` + escape + `{20,}`)
 )
 
-// Redact removes what looks secret from a message, for secrets no Redactor was told
+// Text removes what looks secret from a message, for secrets no Redactor was told
 // of: request URLs' queries, any value after a secret's name (Signature,
 // SecurityToken, security-token, x-acs-security-token, AccessKeySecret, Authorization;
 // after =, :, or an encoded =), and anything shaped like an STS token.
-func Redact(msg string) string {
+func Text(msg string) string {
 	msg = urlQuery.ReplaceAllString(msg, "$1?"+redacted)
 	msg = secretParam.ReplaceAllString(msg, "$1$2"+redacted)
 	return stsToken.ReplaceAllString(msg, redacted)

@@ -1,4 +1,4 @@
-package aliyuntest
+package redacttest
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package aliyun
+package redact
 
 import (
 	"encoding/base64"
@@ -6,13 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"detachkeypair/aliyun/aliyuntest"
+	"detachkeypair/redact/redacttest"
 )
 
 // TestRedactorScrubsKnownSecrets: a Redactor told the secret and the token removes
 // every piece of them, whatever the form and wherever it is, and keeps the rest.
 func TestRedactorScrubsKnownSecrets(t *testing.T) {
-	token, secret := aliyuntest.Token(1), aliyuntest.Secret(1)
+	token, secret := redacttest.Token(1), redacttest.Secret(1)
 	once, twice := url.QueryEscape(token), url.QueryEscape(url.QueryEscape(token))
 	texts := map[string]string{
 		"raw":                 token,
@@ -24,15 +24,15 @@ func TestRedactorScrubsKnownSecrets(t *testing.T) {
 		"header line":         "keep\nx-acs-security-token:" + token + "\nhost:ecs keep",
 		"json":                `keep {"SecurityToken":"` + strings.ReplaceAll(token, "/", `\/`) + `"} keep`,
 		"base64":              "keep " + base64.StdEncoding.EncodeToString([]byte(token)) + " keep",
-		"a piece cut short":   "keep ..." + token[37:37+aliyuntest.Piece+3] + "... keep",
-		"a piece, encoded":    "keep ..." + twice[50:50+aliyuntest.Piece+5] + "... keep",
+		"a piece cut short":   "keep ..." + token[37:37+redacttest.Piece+3] + "... keep",
+		"a piece, encoded":    "keep ..." + twice[50:50+redacttest.Piece+5] + "... keep",
 		"the secret":          "keep secret=" + secret + " and " + url.QueryEscape(secret) + " keep",
 		"both, glued":         "keep " + secret + token + " keep",
 	}
-	r := NewRedactor(secret, token)
+	r := New(secret, token)
 	for name, text := range texts {
 		out := r.Redact(text)
-		if leaks := aliyuntest.Leaks(out, token, secret); len(leaks) > 0 {
+		if leaks := redacttest.Leaks(out, token, secret); len(leaks) > 0 {
 			t.Errorf("%s: %q left in %q", name, leaks, out)
 		}
 		if strings.Contains(text, "keep") && (!strings.HasPrefix(out, "keep") || !strings.HasSuffix(out, "keep")) {
@@ -47,11 +47,11 @@ func TestRedactorScrubsKnownSecrets(t *testing.T) {
 	}
 }
 
-// TestRedactPatterns: without being told the secrets, Redact still removes a token
+// TestRedactPatterns: without being told the secrets, Text still removes a token
 // (and signatures) after the names that announce them, in any encoding, and a bare STS
 // token; it keeps what follows.
 func TestRedactPatterns(t *testing.T) {
-	token := aliyuntest.Token(2)
+	token := redacttest.Token(2)
 	once, twice := url.QueryEscape(token), url.QueryEscape(url.QueryEscape(token))
 	for name, text := range map[string]string{
 		"SecurityToken=":         "GET /?AccessKeyId=STS.x&SecurityToken=" + once + "&Timestamp=2026 keep",
@@ -63,8 +63,8 @@ func TestRedactPatterns(t *testing.T) {
 		"bare, encoded":          "the token " + twice + " is malformed keep",
 		"URL":                    `Post "https://ecs.aliyuncs.com/?SecurityToken=` + once + `": EOF keep`,
 	} {
-		out := Redact(text)
-		if leaks := aliyuntest.Leaks(out, token); len(leaks) > 0 {
+		out := Text(text)
+		if leaks := redacttest.Leaks(out, token); len(leaks) > 0 {
 			t.Errorf("%s: %q left in %q", name, leaks, out)
 		}
 		if !strings.HasSuffix(out, "keep") {
@@ -72,7 +72,22 @@ func TestRedactPatterns(t *testing.T) {
 		}
 	}
 	in := `authorization: acs3-HMAC-SHA256 Credential=LTAI5tKey,SignedHeaders=host,Signature=abc123def; Signature=sig4%3D keep`
-	if out := Redact(in); strings.Contains(out, "LTAI5tKey") || strings.Contains(out, "abc123def") || strings.Contains(out, "sig4") || !strings.HasSuffix(out, "keep") {
+	if out := Text(in); strings.Contains(out, "LTAI5tKey") || strings.Contains(out, "abc123def") || strings.Contains(out, "sig4") || !strings.HasSuffix(out, "keep") {
 		t.Errorf("signatures: %q", out)
+	}
+}
+
+// TestTextRequestEcho: Text removes the signature and the tokens of an echoed request
+// (its URL's query, its headers, its string to sign) and keeps the rest.
+func TestTextRequestEcho(t *testing.T) {
+	in := `Post "http://127.0.0.1:8300/?AccessKeyId=STS.x&Signature=abc%3D&SecurityToken=CAIStoken": EOF; authorization: acs3 sig; x-acs-security-token=CAIS2; string to sign is:POST&%2F&AccessKeyId%3DSTS.x%26SecurityToken%3DCAIS3%26Signature%3Dsig4`
+	out := Text(in)
+	for _, secret := range []string{"abc%3D", "CAIStoken", "CAIS2", "acs3 sig", "CAIS3", "sig4"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("%q still in %q", secret, out)
+		}
+	}
+	if !strings.Contains(out, "http://127.0.0.1:8300/") || !strings.Contains(out, "EOF") {
+		t.Errorf("redacted too much: %q", out)
 	}
 }
