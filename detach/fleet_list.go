@@ -3,13 +3,15 @@ package detach
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 )
 
 // The listing of a fleet run, and how a part finds where the previous one stopped.
 //
 // A region's selection is listed with DescribeInstances filtered by the selector's
-// tags and resource group only, not by key pair: the instances bound to the key pair
+// tags and resource group only, not by key pair: the instances bound to the key pair,
+// and carrying the selector's tags (the function does not trust the filter alone),
 // are kept here. A listing filtered by key pair changes under the run's own detaching
 // (a detached instance leaves it), and ECS documents nothing of what its NextToken
 // stands for: if it were an offset, the instances that left before it would make the
@@ -103,6 +105,13 @@ func (l *lister) next(c Cursor) ([]string, Cursor, *Error) {
 	restarted := skipping
 	last := slices.Clone(c.After)
 	restarts := 0
+	untagged := 0 // listed by the tag filter without carrying its tags
+	defer func() {
+		if untagged > 0 {
+			l.r.log.Warn("the cloud listed instances for the tag filter that do not carry its tags (by their own tags); they are left out",
+				"instances", untagged, "tags", fmt.Sprint(l.q.Tags))
+		}
+	}()
 	for {
 		q := l.q
 		q.NextToken = token
@@ -135,6 +144,10 @@ func (l *lister) next(c Cursor) ([]string, Cursor, *Error) {
 				last = last[len(last)-anchors:]
 			}
 			if isAnchor || in.KeyPairName != l.kp.Name || seen[in.ID] {
+				continue
+			}
+			if !carriesAll(in.Tags, l.q.Tags) { // the function checks the cloud's tag filter
+				untagged++
 				continue
 			}
 			take(in.ID)

@@ -298,6 +298,34 @@ func TestFleetChain(t *testing.T) {
 	}
 }
 
+// TestFleetChecksTags: the listing keeps only the instances that carry the selector's
+// tags by their own tags, also when the cloud's filter lets others through (this fake
+// ignores it): those keep their key pair and are never reported.
+func TestFleetChecksTags(t *testing.T) {
+	c := newRegionCloud("cn-hangzhou", 45, func(i int, in *Instance) {
+		switch i % 3 {
+		case 1:
+			in.Tags = []Tag{{Key: "env", Value: "y"}}
+		case 2:
+			in.Tags = nil
+		}
+	})
+	bound := map[string]bool{}
+	for id, in := range c.in {
+		bound[id] = carriesAll(in.Tags, []Tag{{Key: "env", Value: "x"}})
+	}
+	r := newRig(t, 10, 100, c)
+	parts := r.chain(c, bound)
+	if last := parts[len(parts)-1]; !last.Final || last.Totals.TotalCount != 15 {
+		t.Errorf("last part %+v, want Final with 15 instances", last)
+	}
+	for id, in := range c.in {
+		if !bound[id] && in.KeyPairName != "kp" {
+			t.Errorf("%s (tags %v) lost its key pair", id, in.Tags)
+		}
+	}
+}
+
 // TestFleetTokenRefused: when the cloud refuses the token a part carried (expired),
 // the part lists from the start and skips to the place the previous listing reached;
 // nothing is reported twice or missed.

@@ -48,6 +48,16 @@ func (t Tag) matches(tags []Tag) bool {
 	return slices.ContainsFunc(tags, func(x Tag) bool { return x.Key == t.Key && (t.Value == "" || x.Value == t.Value) })
 }
 
+// carriesAll reports whether tags hold every tag of rules (each as matches says).
+func carriesAll(tags, rules []Tag) bool {
+	for _, t := range rules {
+		if !t.matches(tags) {
+			return false
+		}
+	}
+	return true
+}
+
 // String shows a tag rule as its setting is written: key, or key=value.
 func (t Tag) String() string {
 	if t.Value == "" {
@@ -96,6 +106,8 @@ func (p Policy) checkRequest(req Request, lim Limits) *Error {
 			setting = "PROTECTED_TAG"
 		case p.RequiredTag != nil:
 			setting = "REQUIRED_TAG"
+		case req.Targets != nil && len(req.Targets.Tags) > 0:
+			return forbidden("Targets selects by tags, but %s does not tell the tags of its instances, so the function cannot check the selection; nothing was detached", lim.Product)
 		}
 		if setting != "" {
 			return forbidden("%s is set, but %s does not tell the tags of its instances: the function refuses rather than guess which instances it may touch; nothing was detached",

@@ -3,6 +3,7 @@ package detach
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -70,6 +71,7 @@ func TestCheckRequest(t *testing.T) {
 		{"protected tag, cloud tells no tags", Policy{ProtectedTag: protected}, byName, untagged, "PROTECTED_TAG"},
 		{"required tag, cloud tells no tags", Policy{RequiredTag: protected}, byName, untagged, "REQUIRED_TAG"},
 		{"protected tag, cloud tells tags", Policy{ProtectedTag: protected}, byName, ecs, ""},
+		{"tag selector, cloud tells no tags", Policy{}, Request{KeyPairName: "ops-2026", Targets: &Targets{Tags: []Tag{{Key: "env"}}}}, untagged, "Targets selects by tags"},
 		{"key pair refused before any call", Policy{KeyPairNames: []string{"deploy-*"}}, byName, ecs, "ALLOWED_KEY_PAIRS"},
 		{"key pair decided after resolution", Policy{KeyPairIDs: []string{"ssh-k1"}}, byName, ecs, ""},
 	}
@@ -164,12 +166,18 @@ func (c *fleetCloud) DescribeKeyPairs(context.Context, KeyPairQuery) (KeyPairPag
 	return KeyPairPage{KeyPairs: []KeyPair{{ID: "ssh-k1", Name: "ops-2026"}}, TotalCount: 1}, nil
 }
 
+// DescribeInstances answers the instances of q.IDs; without ids, every instance, as a
+// cloud that ignores its filters (key pair, tags) would, in id order.
 func (c *fleetCloud) DescribeInstances(_ context.Context, q InstanceQuery) (InstancePage, error) {
 	c.count(APIDescribeInstances)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var p InstancePage
-	for _, id := range q.IDs {
+	ids := q.IDs
+	if len(ids) == 0 {
+		ids = slices.Sorted(maps.Keys(c.in))
+	}
+	for _, id := range ids {
 		if in, ok := c.in[id]; ok {
 			if !c.tags {
 				in.Tags = nil
@@ -243,5 +251,46 @@ func TestGuardInService(t *testing.T) {
 	_, err = s.Detach(context.Background(), cloud, Request{KeyPairName: "ops-2026", InstanceIds: []string{"i-1"}})
 	if err == nil || err.Code != CodeForbiddenPolicy || cloud.calls[APIDescribeKeyPairs] != 1 || cloud.calls[APIDescribeInstances]+cloud.calls[APIDetachKeyPair] != 0 {
 		t.Errorf("key pair not allowed by id: %v, calls %v; want Forbidden.Policy after resolving it, nothing else", err, cloud.calls)
+	}
+}
+
+// TestTargetsCheckTags: a Targets selection keeps only the instances that carry the
+// request's tags by their own tags, also when the cloud's tag filter lets others through
+// (ENS documents its filter loosely): the cloud here ignores every filter.
+func TestTargetsCheckTags(t *testing.T) {
+	staging := Tag{Key: "env", Value: "staging"}
+	cloud := newFleetCloud(true,
+		Instance{ID: "i-1", Status: StatusStopped, KeyPairName: "ops-2026", Tags: []Tag{staging, {Key: "team", Value: "video"}}},
+		Instance{ID: "i-2", Status: StatusStopped, KeyPairName: "ops-2026", Tags: []Tag{{Key: "env", Value: "prod"}}},
+		Instance{ID: "i-3", Status: StatusStopped, KeyPairName: "ops-2026"},
+		Instance{ID: "i-4", Status: StatusStopped, KeyPairName: "other", Tags: []Tag{staging}},
+		Instance{ID: "i-5", Status: StatusStopped, KeyPairName: "ops-2026", Tags: []Tag{staging, {Key: "team", Value: "cdn"}}},
+	)
+	s := NewService(Options{})
+	res, err := s.Detach(context.Background(), cloud, Request{KeyPairName: "ops-2026",
+		Targets: &Targets{Tags: []Tag{staging, {Key: "team"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range res.Results {
+		got = append(got, fmt.Sprintf("%s %d", r.InstanceId, r.Code))
+	}
+	if want := []string{"i-1 200", "i-5 200"}; !slices.Equal(got, want) || *res.MatchedCount != 2 {
+		t.Errorf("results %v (matched %d), want %v", got, *res.MatchedCount, want)
+	}
+	if want := []string{"i-1", "i-5"}; !slices.Equal(cloud.touched, want) {
+		t.Errorf("DetachKeyPair touched %v, want %v", cloud.touched, want)
+	}
+
+	// REQUIRED_TAG narrows the selection the same way: by the instances' own tags
+	cloud = newFleetCloud(true,
+		Instance{ID: "i-1", Status: StatusStopped, KeyPairName: "ops-2026", Tags: []Tag{staging, {Key: "owner", Value: "ops"}}},
+		Instance{ID: "i-2", Status: StatusStopped, KeyPairName: "ops-2026", Tags: []Tag{staging}},
+	)
+	s = NewService(Options{Policy: Policy{RequiredTag: &Tag{Key: "owner", Value: "ops"}}})
+	res, err = s.Detach(context.Background(), cloud, Request{KeyPairName: "ops-2026", Targets: &Targets{Tags: []Tag{staging}}})
+	if err != nil || len(res.Results) != 1 || res.Results[0].InstanceId != "i-1" || !slices.Equal(cloud.touched, []string{"i-1"}) {
+		t.Errorf("with REQUIRED_TAG: %v %+v, touched %v; want i-1 alone", err, res, cloud.touched)
 	}
 }

@@ -445,10 +445,13 @@ func (r *run) noKeyPairIDs() *Error {
 
 // selectTargets finds the instances of the Targets selector: bound to the key pair and
 // matching the tags and resource group, all pages, capped at MaxInstances in id order.
+// The function checks the tags itself (selected): the cloud's filter is not trusted to
+// be as strict as the request (ENS documents its Tags filter's matching only loosely).
 func (r *run) selectTargets(kp KeyPair) *Error {
 	q := InstanceQuery{KeyPairName: kp.Name, Tags: r.opts.Policy.narrowTargets(r.req.Targets.Tags), ResourceGroupID: r.req.Targets.ResourceGroupId,
 		EnsRegionIDs: r.req.Targets.EnsRegionIds, PageSize: r.lim.DescribeIDs}
 	var all []Instance
+	untagged := 0 // listed by the tag filter without carrying its tags
 	for {
 		p, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
 			return r.cloud.DescribeInstances(ctx, q)
@@ -460,7 +463,11 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 			return toRequestError(err, "DescribeInstances")
 		}
 		for _, in := range p.Instances {
-			if in.KeyPairName == kp.Name { // an API without a key pair filter returns others too
+			switch {
+			case in.KeyPairName != kp.Name: // an API without a key pair filter returns others too
+			case !carriesAll(in.Tags, q.Tags):
+				untagged++
+			default:
 				all = append(all, in)
 			}
 		}
@@ -468,6 +475,10 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 			break
 		}
 		q.NextToken = p.NextToken
+	}
+	if untagged > 0 {
+		r.log.Warn("the cloud listed instances for the tag filter that do not carry its tags (by their own tags); they are left out",
+			"instances", untagged, "tags", fmt.Sprint(q.Tags))
 	}
 	slices.SortFunc(all, func(a, b Instance) int { return strings.Compare(a.ID, b.ID) })
 	all = slices.CompactFunc(all, func(a, b Instance) bool { return a.ID == b.ID })
