@@ -163,9 +163,19 @@ func (p Policy) keyPairVerdict(kp KeyPair) (allowed, decided bool) {
 	return false, !unknownCouldAllow
 }
 
-// instanceRefusal says why the policy refuses to touch an instance, or "" if it does not.
-func (p Policy) instanceRefusal(in Instance) string {
+// instanceRefusal says why the policy refuses to touch an instance of the cloud described
+// by lim, or "" if it does not. An instance without tags where the cloud's answer could
+// have lost them (lim.EmptyTagsUnclear) is refused while a tag rule is set: its tags are
+// not known, and the function refuses rather than guess.
+func (p Policy) instanceRefusal(in Instance, lim Limits) string {
 	switch {
+	case len(in.Tags) == 0 && lim.EmptyTagsUnclear && (p.ProtectedTag != nil || p.RequiredTag != nil):
+		rule := fmt.Sprintf("the protected tag %s (PROTECTED_TAG)", p.ProtectedTag)
+		if p.ProtectedTag == nil {
+			rule = fmt.Sprintf("the tag %s that REQUIRED_TAG requires", p.RequiredTag)
+		}
+		return fmt.Sprintf("%s listed no tags for the instance, and its answer cannot tell an instance without tags from an answer that lost them: "+
+			"the function cannot tell whether the instance carries %s, and does not touch it; give the instance a tag (any) and run the request again", lim.Product, rule)
 	case p.ProtectedTag != nil && p.ProtectedTag.matches(in.Tags):
 		return fmt.Sprintf("the instance carries the protected tag %s (PROTECTED_TAG): the function never touches it", p.ProtectedTag)
 	case p.RequiredTag != nil && !p.RequiredTag.matches(in.Tags):
@@ -190,6 +200,9 @@ func (p Policy) narrowTargets(tags []Tag) []Tag {
 // maxTagFilters is the most tags a DescribeInstances call filters on (Tag.1 to Tag.20),
 // the limit of Targets.Tags too.
 const maxTagFilters = 20
+
+// refusal says why the policy refuses to touch an instance of the run's cloud, or "".
+func (r *run) refusal(in Instance) string { return r.opts.Policy.instanceRefusal(in, r.lim) }
 
 // guardRequest applies the checks that need no cloud call.
 func (r *run) guardRequest() *Error {

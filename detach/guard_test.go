@@ -100,14 +100,41 @@ func TestInstanceRefusal(t *testing.T) {
 		{tagged(Tag{Key: "env", Value: "prod"}), "REQUIRED_TAG"},
 		{tagged(), "REQUIRED_TAG"},
 	}
+	ecs := Limits{Product: ProductECS, InstanceTags: true}
 	for i, c := range cases {
-		got := p.instanceRefusal(c.in)
+		got := p.instanceRefusal(c.in, ecs)
 		if c.setting == "" && got != "" || c.setting != "" && !strings.Contains(got, c.setting) {
 			t.Errorf("case %d (%v): refusal %q, want one naming %q", i, c.in.Tags, got, c.setting)
 		}
 	}
-	if got := (Policy{ProtectedTag: &Tag{Key: "keep", Value: "yes"}}).instanceRefusal(tagged(Tag{Key: "keep", Value: "no"})); got != "" {
+	keep := Policy{ProtectedTag: &Tag{Key: "keep", Value: "yes"}}
+	if got := keep.instanceRefusal(tagged(Tag{Key: "keep", Value: "no"}), ecs); got != "" {
 		t.Errorf("key=value rule refused another value: %q", got)
+	}
+
+	// A cloud whose tag answers cannot tell "no tags" from a lost answer (ENS): an
+	// instance without tags is refused under a tag rule, naming the rule; with tags,
+	// or without a rule, the rules apply as on ECS.
+	ens := Limits{Product: ProductENS, InstanceTags: true, EmptyTagsUnclear: true}
+	for _, c := range []struct {
+		p       Policy
+		in      Instance
+		setting string
+	}{
+		{keep, tagged(), "PROTECTED_TAG"},
+		{Policy{RequiredTag: &Tag{Key: "env"}}, tagged(), "REQUIRED_TAG"},
+		{p, tagged(), "PROTECTED_TAG"},
+		{keep, tagged(Tag{Key: "env", Value: "staging"}), ""},
+		{keep, tagged(Tag{Key: "keep", Value: "yes"}), "PROTECTED_TAG"},
+		{Policy{}, tagged(), ""},
+	} {
+		got := c.p.instanceRefusal(c.in, ens)
+		if c.setting == "" && got != "" || c.setting != "" && !strings.Contains(got, c.setting) {
+			t.Errorf("ENS, rules %+v, tags %v: refusal %q, want one naming %q", c.p, c.in.Tags, got, c.setting)
+		}
+		if c.setting != "" && len(c.in.Tags) == 0 && !strings.Contains(got, "listed no tags") {
+			t.Errorf("ENS, no tags: refusal %q does not say why", got)
+		}
 	}
 }
 

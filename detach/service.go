@@ -786,7 +786,7 @@ func (r *run) checkFailed(chunk []string, err error, mu *sync.Mutex, errs *[]*Er
 // one on (to eligible, or, when eligible is nil, leaves its result unset for later).
 func (r *run) judge(kp KeyPair, id string, in Instance, exists bool, eligible chan<- string) {
 	i := r.pos[id]
-	refusal := r.opts.Policy.instanceRefusal(in)
+	refusal := r.refusal(in)
 	switch {
 	case !exists:
 		r.result.Results[i] = failed(id, http.StatusNotFound, CodeInstanceNotFound,

@@ -75,11 +75,13 @@ var (
 
 // Limits are ENS's: no API regions, key pairs named by id, 30 ids a DetachKeyPair call,
 // and the instances' tags, which DescribeInstances reads with ListTagResources (at most
-// 50 instances a page, so that one ListTagResources call covers a page).
+// 50 instances a page, so that one ListTagResources call covers a page). ListTagResources
+// answers no count, so an instance it lists no tags for may have lost them in a hollow
+// answer (EmptyTagsUnclear).
 func (c *Client) Limits() detach.Limits {
 	return detach.Limits{Product: detach.ProductENS,
 		KeyPairPage: detach.ENSKeyPairPage, DescribeIDs: detach.ENSDescribeIDs, Batch: detach.ENSBatch,
-		InstanceTags: true, DetachByID: true}
+		InstanceTags: true, EmptyTagsUnclear: true, DetachByID: true}
 }
 
 // jsonList is a list as the SDK sends it in one query parameter: compact JSON, HTML not
@@ -207,7 +209,9 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 // tags reads the tags of up to 50 instances with ListTagResources (ResourceId.1 to
 // ResourceId.50, repeat-list parameters as the SDK sends them), every page of it.
 // ENS's DescribeInstances does not return tags ("use ListTagResources"), and the
-// function's guardrails must see them.
+// function's guardrails must see them. The answer has no count: an empty one is either
+// instances without tags or a hollow answer, which the adapter cannot tell apart (the
+// guard refuses such instances under a tag rule: Limits.EmptyTagsUnclear).
 func (c *Client) tags(ctx context.Context, ids []string) (map[string][]detach.Tag, error) {
 	out := map[string][]detach.Tag{}
 	if len(ids) == 0 {

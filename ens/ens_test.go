@@ -363,7 +363,7 @@ func TestLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := c.Limits(), (detach.Limits{Product: detach.ProductENS, KeyPairPage: 50, DescribeIDs: 50, Batch: 30, InstanceTags: true, DetachByID: true}); got != want {
+	if got, want := c.Limits(), (detach.Limits{Product: detach.ProductENS, KeyPairPage: 50, DescribeIDs: 50, Batch: 30, InstanceTags: true, EmptyTagsUnclear: true, DetachByID: true}); got != want {
 		t.Errorf("Limits %+v, want %+v", got, want)
 	}
 }
