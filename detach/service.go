@@ -512,7 +512,16 @@ func (r *run) checkAndDetach(kp KeyPair, pre *precheck) *Error {
 
 	var err *Error
 	func() {
-		defer close(eligible) // even on a panic, so that the batcher ends
+		// Even on a panic (a bug), the batcher ends and its batches are waited for: a
+		// request must not end with calls that detach in flight. The instances the
+		// batches did not settle are then reported failed (settleUnknown), not lost.
+		defer func() {
+			close(eligible)
+			<-detached
+			if p := recover(); p != nil {
+				r.log.Error("unexpected failure while checking; the instances without a result are reported failed", "panic", fmt.Sprint(p))
+			}
+		}()
 		var errs []*Error
 		switch {
 		case r.known != nil: // selected by Targets: DescribeInstances already told the status
@@ -532,7 +541,6 @@ func (r *run) checkAndDetach(kp KeyPair, pre *precheck) *Error {
 			r.releaseChecked(eligible)
 		}
 	}()
-	<-detached
 	if err != nil {
 		return err
 	}
