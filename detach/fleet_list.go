@@ -105,7 +105,8 @@ func (l *lister) next(c Cursor) ([]string, Cursor, *Error) {
 	restarted := skipping
 	last := slices.Clone(c.After)
 	restarts := 0
-	untagged := 0 // listed by the tag filter without carrying its tags
+	var pages tokenPages // from the token the listing starts from, anew at each restart
+	untagged := 0        // listed by the tag filter without carrying its tags
 	defer func() {
 		if untagged > 0 {
 			l.r.log.Warn("the cloud listed instances for the tag filter that do not carry its tags (by their own tags); they are left out",
@@ -124,7 +125,7 @@ func (l *lister) next(c Cursor) ([]string, Cursor, *Error) {
 			if !skipping { // else the place is still ahead
 				place = slices.Clone(last)
 			}
-			token, skipping, restarted, last = "", len(place) > 0, true, nil
+			token, skipping, restarted, last, pages = "", len(place) > 0, true, nil, tokenPages{}
 			continue
 		}
 		if l.r.outOfTimeFor(err) {
@@ -153,10 +154,14 @@ func (l *lister) next(c Cursor) ([]string, Cursor, *Error) {
 			take(in.ID)
 		}
 		token = page.NextToken
-		if token == "" || len(page.Instances) == 0 {
+		more, perr := pages.next("DescribeInstances", token, len(page.Instances))
+		if perr != nil {
+			return nil, Cursor{}, perr
+		}
+		if !more {
 			if skipping && !again { // the place is gone: list again, skipping nothing
 				l.r.log.Warn("none of the instances the listing had reached is listed any more; listing from the start again (still-bound instances reported before are reported again)")
-				token, skipping, again, last = "", false, true, nil
+				token, skipping, again, last, pages = "", false, true, nil, tokenPages{}
 				continue
 			}
 			out.Done = true

@@ -395,6 +395,7 @@ func (r *run) resolveKeyPair() (KeyPair, *Error) {
 		q.Name = r.req.KeyPairName // a pattern to the cloud: the name is matched exactly below
 	}
 	var found []KeyPair
+	var first KeyPair // the previous page's first key pair
 	for q.Page = 1; ; q.Page++ {
 		p, err := call(r, APIDescribeKeyPairs, func(ctx context.Context) (KeyPairPage, error) {
 			return r.cloud.DescribeKeyPairs(ctx, q)
@@ -415,9 +416,16 @@ func (r *run) resolveKeyPair() (KeyPair, *Error) {
 		if len(found) == 0 && r.req.KeyPairId != "" && withoutID {
 			return KeyPair{}, r.noKeyPairIDs()
 		}
-		if len(found) > 0 || len(p.KeyPairs) < r.lim.KeyPairPage || p.TotalCount > 0 && q.Page*r.lim.KeyPairPage >= p.TotalCount {
+		if len(found) > 0 || len(p.KeyPairs) == 0 || len(p.KeyPairs) < r.lim.KeyPairPage || p.TotalCount > 0 && q.Page*r.lim.KeyPairPage >= p.TotalCount {
 			break
 		}
+		switch {
+		case q.Page >= maxKeyPairPages:
+			return KeyPair{}, invalidListing("DescribeKeyPairs "+r.where(), fmt.Sprintf("full pages past page %d", maxKeyPairPages))
+		case len(p.KeyPairs) > 0 && p.KeyPairs[0] == first:
+			return KeyPair{}, invalidListing("DescribeKeyPairs "+r.where(), fmt.Sprintf("page %d began as page %d did, as if the page number were ignored", q.Page, q.Page-1))
+		}
+		first = p.KeyPairs[0]
 	}
 	if len(found) == 0 {
 		what := "KeyPairName " + r.req.KeyPairName
@@ -452,6 +460,7 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 		EnsRegionIDs: r.req.Targets.EnsRegionIds, PageSize: r.lim.DescribeIDs}
 	var all []Instance
 	untagged := 0 // listed by the tag filter without carrying its tags
+	var pages tokenPages
 	for {
 		p, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
 			return r.cloud.DescribeInstances(ctx, q)
@@ -471,7 +480,11 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 				all = append(all, in)
 			}
 		}
-		if p.NextToken == "" || len(p.Instances) == 0 {
+		more, perr := pages.next("DescribeInstances", p.NextToken, len(p.Instances))
+		if perr != nil {
+			return perr
+		}
+		if !more {
 			break
 		}
 		q.NextToken = p.NextToken

@@ -221,6 +221,7 @@ func (c *Client) tags(ctx context.Context, ids []string) (map[string][]detach.Ta
 	for i, id := range ids {
 		query[fmt.Sprintf("ResourceId.%d", i+1)] = id
 	}
+	seen := map[string]bool{} // the tokens given, against one that comes round again
 	for {
 		var body struct {
 			NextToken    string
@@ -235,12 +236,23 @@ func (c *Client) tags(ctx context.Context, ids []string) (map[string][]detach.Ta
 			}
 			out[t.ResourceId] = append(out[t.ResourceId], detach.Tag{Key: t.TagKey, Value: t.TagValue})
 		}
-		if body.NextToken == "" || body.NextToken == query["NextToken"] {
+		switch {
+		case body.NextToken == "":
 			return out, nil
+		case seen[body.NextToken]:
+			return nil, aliyun.InvalidResponse("ListTagResources", "a NextToken came again, so the listing would go round")
+		case len(seen) >= maxTagPages:
+			return nil, aliyun.InvalidResponse("ListTagResources", fmt.Sprintf("more than %d pages for %d instances", maxTagPages, len(ids)))
 		}
+		seen[body.NextToken] = true
 		query["NextToken"] = body.NextToken
 	}
 }
+
+// maxTagPages bounds the pages of one ListTagResources listing (50 instances): at one
+// tag a page, as many as 50 instances' tags take at ENS's 20 tags a resource
+// (assumption: ECS's limit; ENS publishes none), and some to spare.
+const maxTagPages = 50*20 + 50
 
 // DetachKeyPair detaches kp from up to 30 instances, naming it by id (ENS's
 // recommendation; by name when the id is unknown), and returns ENS's result for each.

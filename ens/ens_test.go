@@ -358,6 +358,30 @@ func TestAnswers(t *testing.T) {
 	}
 }
 
+// TestTagPagesGoRound: ListTagResources tokens that come round again (t1, t2, t1) make
+// the page an InvalidResponse at the first repeat, rather than a listing that goes round
+// (or, as before, one that stopped only at a token repeated at once and took the tags
+// of the pages it went through twice).
+func TestTagPagesGoRound(t *testing.T) {
+	tag := func(next, key string) answer {
+		return answer{200, `{"RequestId":"r","NextToken":"` + next + `","TagResources":[{"ResourceId":"i-a","ResourceType":"instance","TagKey":"` + key + `","TagValue":"v"}]}`}
+	}
+	f := newFake(t,
+		answer{200, `{"RequestId":"r","Code":0,"TotalCount":1,"Instances":{"Instance":[{"InstanceId":"i-a","Status":"Stopped","KeyPairName":"ops-2026"}]}}`},
+		tag("t1", "a"), tag("t2", "b"), tag("t1", "c"), tag("", "d"),
+	)
+	p, err := f.client(t).DescribeInstances(context.Background(), detach.InstanceQuery{PageSize: 50})
+	var ce *detach.CloudError
+	if !errors.As(err, &ce) || ce.Code != detach.CodeInvalidResponse || !strings.Contains(ce.Message, "NextToken") {
+		t.Errorf("DescribeInstances: %+v, %v; want InvalidResponse naming the NextToken", p, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.requests) != 4 {
+		t.Errorf("%d calls, want 4 (DescribeInstances, ListTagResources until the token came again)", len(f.requests))
+	}
+}
+
 func TestLimits(t *testing.T) {
 	c, err := ens.New(ens.Config{Credentials: sts})
 	if err != nil {
