@@ -99,6 +99,9 @@ type Instance struct {
 	Status      string // Running, Stopped, Starting, Stopping, ...
 	KeyPairName string // the bound key pair, "" if none
 	Tags        []Tag  // the instance's tags, where Limits().InstanceTags says the cloud tells them
+	// Region is the instance's own region where the cloud has no API regions (ENS: its
+	// edge region, EnsRegionId), for ALLOWED_REGIONS; "" elsewhere (Limits().Region).
+	Region string
 }
 
 // StatusStopped is the only status in which the contract detaches a key pair.

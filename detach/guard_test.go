@@ -62,7 +62,12 @@ func TestCheckRequest(t *testing.T) {
 		{"zero policy", Policy{}, unscoped, untagged, ""},
 		{"allowed region", Policy{Regions: []string{"cn-shanghai", "cn-hangzhou"}}, byName, ecs, ""},
 		{"other region", Policy{Regions: []string{"cn-shanghai"}}, byName, ecs, "ALLOWED_REGIONS"},
-		{"no API region to check", Policy{Regions: []string{"cn-shanghai"}}, byName, ens, "ALLOWED_REGIONS"},
+		{"ENS by ids: each instance's region is checked later", Policy{Regions: []string{"cn-beijing-cmcc"}}, byName, ens, ""},
+		{"ENS targets without edge regions", Policy{Regions: []string{"cn-beijing-cmcc"}}, Request{KeyPairName: "ops-2026", Targets: &Targets{Tags: []Tag{{Key: "env"}}}}, ens, "ALLOWED_REGIONS"},
+		{"ENS targets in an edge region not allowed", Policy{Regions: []string{"cn-beijing-cmcc"}},
+			Request{KeyPairName: "ops-2026", Targets: &Targets{EnsRegionIds: []string{"cn-beijing-cmcc", "cn-hangzhou-telecom"}}}, ens, "cn-hangzhou-telecom are not in ALLOWED_REGIONS"},
+		{"ENS targets in allowed edge regions", Policy{Regions: []string{"cn-hangzhou", "cn-beijing-cmcc"}},
+			Request{KeyPairName: "ops-2026", Targets: &Targets{EnsRegionIds: []string{"cn-beijing-cmcc"}}}, ens, ""},
 		{"unscoped targets", Policy{ScopedTargets: true}, unscoped, ecs, "ALLOW_UNSCOPED_TARGETS"},
 		{"targets by group", Policy{ScopedTargets: true}, scopedByGroup, ecs, ""},
 		{"ENS targets by edge region", Policy{ScopedTargets: true}, Request{KeyPairName: "ops-2026", Targets: &Targets{EnsRegionIds: []string{"cn-beijing-cmcc"}}}, ens, ""},
@@ -110,6 +115,26 @@ func TestInstanceRefusal(t *testing.T) {
 	keep := Policy{ProtectedTag: &Tag{Key: "keep", Value: "yes"}}
 	if got := keep.instanceRefusal(tagged(Tag{Key: "keep", Value: "no"}), ecs); got != "" {
 		t.Errorf("key=value rule refused another value: %q", got)
+	}
+
+	// ALLOWED_REGIONS on a cloud without API regions (ENS) applies to each instance's own
+	// region; on one with API regions, the request's region was checked before.
+	regions := Policy{Regions: []string{"cn-beijing-cmcc"}}
+	edge := Limits{Product: ProductENS, InstanceTags: true}
+	for _, c := range []struct {
+		in      Instance
+		lim     Limits
+		refusal string
+	}{
+		{Instance{ID: "i-1", Region: "cn-beijing-cmcc"}, edge, ""},
+		{Instance{ID: "i-1", Region: "cn-hangzhou-telecom"}, edge, "cn-hangzhou-telecom, which is not in ALLOWED_REGIONS"},
+		{Instance{ID: "i-1"}, edge, "did not tell the instance's region"},
+		{Instance{ID: "i-1"}, Limits{Product: ProductECS, Region: "cn-hangzhou", InstanceTags: true}, ""},
+	} {
+		got := regions.instanceRefusal(c.in, c.lim)
+		if c.refusal == "" && got != "" || c.refusal != "" && !strings.Contains(got, c.refusal) {
+			t.Errorf("%s, region %q: refusal %q, want %q", c.lim.Product, c.in.Region, got, c.refusal)
+		}
 	}
 
 	// A cloud whose tag answers cannot tell "no tags" from a lost answer (ENS): an

@@ -135,7 +135,8 @@ type tag struct {
 }
 
 // DescribeInstances returns one page of the instances matching q: by ids, edge regions
-// and tags, each instance with its tags (a second call, ListTagResources: see tags).
+// and tags, each instance with its edge region (Instance.Region, for ALLOWED_REGIONS)
+// and its tags (a second call, ListTagResources: see tags).
 // ENS cannot select by key pair: the page holds instances bound to any key pair, and
 // the caller keeps the bound ones. Pages are numbered; NextToken is the next page's
 // number. ENS has no resource groups: a query by one is refused rather than answered
@@ -174,7 +175,7 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 	var body struct {
 		TotalCount int
 		Instances  struct {
-			Instance []*struct{ InstanceId, Status, KeyPairName string }
+			Instance []*struct{ InstanceId, Status, KeyPairName, EnsRegionId string }
 		}
 	}
 	if err := c.sdk.CallRPC(ctx, describeInstances, query, &body); err != nil {
@@ -190,7 +191,7 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 		if in == nil || in.InstanceId == "" {
 			return detach.InstancePage{}, aliyun.InvalidResponse("DescribeInstances", "an instance without an id, or null")
 		}
-		p.Instances = append(p.Instances, detach.Instance{ID: in.InstanceId, Status: in.Status, KeyPairName: in.KeyPairName, Tags: []detach.Tag{}})
+		p.Instances = append(p.Instances, detach.Instance{ID: in.InstanceId, Status: in.Status, KeyPairName: in.KeyPairName, Tags: []detach.Tag{}, Region: in.EnsRegionId})
 		ids = append(ids, in.InstanceId)
 	}
 	tags, err := c.tags(ctx, ids)

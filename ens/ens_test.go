@@ -261,7 +261,7 @@ func TestAnswers(t *testing.T) {
 		answer{200, `{"RequestId":"r","TotalCount":1,"PageNumber":1,"PageSize":50,"KeyPairs":{"KeyPair":[` +
 			`{"KeyPairId":"ssh-a1","KeyPairName":"ops-2026","KeyPairFingerPrint":"f","CreationTime":"2026-01-05T08:00:00Z"}]}}`},
 		answer{200, `{"RequestId":"r","Code":0,"TotalCount":3,"PageNumber":1,"PageSize":2,"Instances":{"Instance":[` +
-			`{"InstanceId":"i-a","Status":"Stopped","KeyPairName":"ops-2026"},{"InstanceId":"i-b","Status":"Expired","KeyPairName":""}]}}`},
+			`{"InstanceId":"i-a","Status":"Stopped","KeyPairName":"ops-2026","EnsRegionId":"cn-beijing-cmcc"},{"InstanceId":"i-b","Status":"Expired","KeyPairName":""}]}}`},
 		// ListTagResources for page 1, in two pages of its own.
 		answer{200, `{"RequestId":"r","NextToken":"t2","TagResources":[{"ResourceId":"i-a","ResourceType":"instance","TagKey":"env","TagValue":"prod"}]}`},
 		answer{200, `{"RequestId":"r","NextToken":"","TagResources":[{"ResourceId":"i-a","ResourceType":"instance","TagKey":"team","TagValue":""}]}`},
@@ -281,7 +281,7 @@ func TestAnswers(t *testing.T) {
 	}
 	p1, err := c.DescribeInstances(ctx, detach.InstanceQuery{PageSize: 2})
 	if err != nil || p1.NextToken != "2" || len(p1.Instances) != 2 ||
-		fmt.Sprint(p1.Instances) != "[{i-a Stopped ops-2026 [env=prod team]} {i-b Expired  []}]" {
+		fmt.Sprint(p1.Instances) != "[{i-a Stopped ops-2026 [env=prod team] cn-beijing-cmcc} {i-b Expired  [] }]" {
 		t.Errorf("DescribeInstances page 1: %+v, %v", p1, err)
 	}
 	f.mu.Lock()
