@@ -16,8 +16,13 @@ import (
 
 // Options are the service's settings; zero values take the defaults of the contract.
 type Options struct {
-	BatchSize   int // ids per DetachKeyPair call (default and cap: the cloud's Limits().Batch)
-	Concurrency int // calls in flight at once per API (default 4)
+	BatchSize int // ids per DetachKeyPair call (default and cap: the cloud's Limits().Batch)
+	// Concurrency is how many calls each phase of a request makes at once (default 4): the
+	// instance checks (describeAll), and the batches (batchAndDetach), each batch one call
+	// at a time (DetachKeyPair, or its check before a retry). The phases overlap (by id),
+	// so a request can have twice as many DescribeInstances calls in flight; the pacer
+	// bounds the rate whatever the count.
+	Concurrency int
 	// QPS is the account's quota of each API, in calls a second (0 = unpaced), shared by
 	// every request and every instance of the function: each instance paces at its share,
 	// InstancePace(quota, Instances).
