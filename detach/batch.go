@@ -157,6 +157,7 @@ func (b *batch) check(final bool) bool {
 	for _, id := range ids {
 		in, ok := found[id]
 		o, verifying := b.verify[id]
+		refusal := b.r.refusal(in)
 		switch {
 		case !ok:
 			b.r.set(b.unknown(id, "the check did not find the instance"))
@@ -168,8 +169,8 @@ func (b *batch) check(final bool) bool {
 			res := cloudFailure(id, o)
 			res.Message += " (checked afterwards: the key pair is still bound)"
 			b.r.set(res)
-		case b.r.opts.Policy.instanceRefusal(in) != "": // tagged meanwhile
-			b.r.set(failed(id, http.StatusForbidden, CodeProtected, b.r.opts.Policy.instanceRefusal(in)+
+		case refusal != "": // tagged meanwhile (or its tags now unclear)
+			b.r.set(failed(id, http.StatusForbidden, CodeProtected, refusal+
 				" (found when the function checked the instance again; the key pair, still bound, was not detached)"))
 		case in.Status != StatusStopped:
 			b.r.set(failed(id, http.StatusBadRequest, CodeIncorrectStatus, fmt.Sprintf(

@@ -44,6 +44,12 @@ type Limits struct {
 	// refuses every request while a tag rule (PROTECTED_TAG, REQUIRED_TAG) is set,
 	// rather than treat an instance whose tags it cannot see as untagged.
 	InstanceTags bool
+	// EmptyTagsUnclear says that an instance listed without tags may have lost them: the
+	// cloud tells tags in an answer with no count to check it against (ENS's
+	// ListTagResources), so an answer that lists none for an instance cannot be told
+	// from a hollow one. The guard then does not touch an instance without tags while a
+	// tag rule is set, rather than take it for untagged (guard.go).
+	EmptyTagsUnclear bool
 	// DetachByID says that DetachKeyPair names the key pair by its id when it has one
 	// (ENS), so that the cloud itself refuses an id that no longer exists; false: by name
 	// (ECS). A request by id is served from the cache of resolved key pairs only then
@@ -93,6 +99,9 @@ type Instance struct {
 	Status      string // Running, Stopped, Starting, Stopping, ...
 	KeyPairName string // the bound key pair, "" if none
 	Tags        []Tag  // the instance's tags, where Limits().InstanceTags says the cloud tells them
+	// Region is the instance's own region where the cloud has no API regions (ENS: its
+	// edge region, EnsRegionId), for ALLOWED_REGIONS; "" elsewhere (Limits().Region).
+	Region string
 }
 
 // StatusStopped is the only status in which the contract detaches a key pair.

@@ -3,13 +3,15 @@ package detach
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 )
 
 // The listing of a fleet run, and how a part finds where the previous one stopped.
 //
 // A region's selection is listed with DescribeInstances filtered by the selector's
-// tags and resource group only, not by key pair: the instances bound to the key pair
+// tags and resource group only, not by key pair: the instances bound to the key pair,
+// and carrying the selector's tags (the function does not trust the filter alone),
 // are kept here. A listing filtered by key pair changes under the run's own detaching
 // (a detached instance leaves it), and ECS documents nothing of what its NextToken
 // stands for: if it were an offset, the instances that left before it would make the
@@ -103,6 +105,14 @@ func (l *lister) next(c Cursor) ([]string, Cursor, *Error) {
 	restarted := skipping
 	last := slices.Clone(c.After)
 	restarts := 0
+	var pages tokenPages // from the token the listing starts from, anew at each restart
+	untagged := 0        // listed by the tag filter without carrying its tags
+	defer func() {
+		if untagged > 0 {
+			l.r.log.Warn("the cloud listed instances for the tag filter that do not carry its tags (by their own tags); they are left out",
+				"instances", untagged, "tags", fmt.Sprint(l.q.Tags))
+		}
+	}()
 	for {
 		q := l.q
 		q.NextToken = token
@@ -115,7 +125,7 @@ func (l *lister) next(c Cursor) ([]string, Cursor, *Error) {
 			if !skipping { // else the place is still ahead
 				place = slices.Clone(last)
 			}
-			token, skipping, restarted, last = "", len(place) > 0, true, nil
+			token, skipping, restarted, last, pages = "", len(place) > 0, true, nil, tokenPages{}
 			continue
 		}
 		if l.r.outOfTimeFor(err) {
@@ -137,13 +147,21 @@ func (l *lister) next(c Cursor) ([]string, Cursor, *Error) {
 			if isAnchor || in.KeyPairName != l.kp.Name || seen[in.ID] {
 				continue
 			}
+			if !carriesAll(in.Tags, l.q.Tags) { // the function checks the cloud's tag filter
+				untagged++
+				continue
+			}
 			take(in.ID)
 		}
 		token = page.NextToken
-		if token == "" || len(page.Instances) == 0 {
+		more, perr := pages.next("DescribeInstances", token, len(page.Instances))
+		if perr != nil {
+			return nil, Cursor{}, perr
+		}
+		if !more {
 			if skipping && !again { // the place is gone: list again, skipping nothing
 				l.r.log.Warn("none of the instances the listing had reached is listed any more; listing from the start again (still-bound instances reported before are reported again)")
-				token, skipping, again, last = "", false, true, nil
+				token, skipping, again, last, pages = "", false, true, nil, tokenPages{}
 				continue
 			}
 			out.Done = true

@@ -23,6 +23,7 @@ type regionCloud struct {
 	calls     map[string]int
 	refuse    func(token string) bool // refuse a token given back (nil: never)
 	noKeyPair bool                    // the region has no key pair
+	gaps      func(token string) int  // empty pages, each with a token, before the page at token (nil: none)
 }
 
 func newRegionCloud(region string, n int, shape func(i int, in *Instance)) *regionCloud {
@@ -64,6 +65,16 @@ func (c *regionCloud) DescribeInstances(_ context.Context, q InstanceQuery) (Ins
 			}
 		}
 		return page, nil
+	}
+	if c.gaps != nil {
+		gap, at := 0, q.NextToken
+		for ; strings.HasPrefix(at, "gap:"); gap++ {
+			at = strings.TrimPrefix(at, "gap:")
+		}
+		if gap < c.gaps(at) {
+			return InstancePage{NextToken: "gap:" + q.NextToken}, nil
+		}
+		q.NextToken = at
 	}
 	var match []string
 	for _, id := range c.ids {
@@ -295,6 +306,34 @@ func TestFleetChain(t *testing.T) {
 	}
 	if c.calls[APIDescribeKeyPairs] != 1 {
 		t.Errorf("%d DescribeKeyPairs calls: the parts after the first resolve nothing", c.calls[APIDescribeKeyPairs])
+	}
+}
+
+// TestFleetChecksTags: the listing keeps only the instances that carry the selector's
+// tags by their own tags, also when the cloud's filter lets others through (this fake
+// ignores it): those keep their key pair and are never reported.
+func TestFleetChecksTags(t *testing.T) {
+	c := newRegionCloud("cn-hangzhou", 45, func(i int, in *Instance) {
+		switch i % 3 {
+		case 1:
+			in.Tags = []Tag{{Key: "env", Value: "y"}}
+		case 2:
+			in.Tags = nil
+		}
+	})
+	bound := map[string]bool{}
+	for id, in := range c.in {
+		bound[id] = carriesAll(in.Tags, []Tag{{Key: "env", Value: "x"}})
+	}
+	r := newRig(t, 10, 100, c)
+	parts := r.chain(c, bound)
+	if last := parts[len(parts)-1]; !last.Final || last.Totals.TotalCount != 15 {
+		t.Errorf("last part %+v, want Final with 15 instances", last)
+	}
+	for id, in := range c.in {
+		if !bound[id] && in.KeyPairName != "kp" {
+			t.Errorf("%s (tags %v) lost its key pair", id, in.Tags)
+		}
 	}
 }
 
@@ -577,5 +616,37 @@ func TestFleetContinuationGuarded(t *testing.T) {
 	p, err := r.run(cont("cn-hangzhou", `{"Tags":[{"Key":"env","Value":"x"}]}`, "kp"), 0)
 	if err != nil || len(p.Results) != 2 || p.Results[1].ErrorCode != CodeIncorrectStatus || c.in[c.ids[1]].KeyPairName != "kp" {
 		t.Errorf("the continuation's Running instance: %+v %v", p, err)
+	}
+}
+
+// TestFleetEmptyPages: the listing goes past a page that is empty but carries a
+// NextToken (a cloud may filter after paging): every bound instance is reported once and
+// the Stopped ones detached. Two such pages in a row fail the part as an invalid answer
+// (503, InvalidResponse in the message), and nothing is detached.
+func TestFleetEmptyPages(t *testing.T) {
+	c := newRegionCloud("cn-hangzhou", 35, func(i int, in *Instance) {
+		if i%6 == 0 {
+			in.Status = "Running"
+		}
+	})
+	c.gaps = func(token string) int { return map[string]int{"": 1, "20": 1}[token] }
+	bound := boundIn(c)
+	r := newRig(t, 10, 100, c)
+	parts := r.chain(c, bound)
+	if last := parts[len(parts)-1]; !last.Final || last.Totals.TotalCount != 35 {
+		t.Errorf("last part %+v, want Final with 35 instances", last)
+	}
+
+	c = newRegionCloud("cn-hangzhou", 35, nil)
+	c.gaps = func(token string) int { return map[string]int{"": 2}[token] }
+	r = newRig(t, 10, 100, c)
+	p, err := r.run([]byte(`{"KeyPairName":"kp",`+targets+`}`), 0)
+	if err == nil || err.Status != http.StatusServiceUnavailable || !strings.Contains(err.Message, CodeInvalidResponse) {
+		t.Errorf("part %+v, error %v; want 503 naming InvalidResponse", p, err)
+	}
+	for id, in := range c.in {
+		if in.KeyPairName != "kp" {
+			t.Errorf("%s lost its key pair", id)
+		}
 	}
 }

@@ -14,13 +14,15 @@ import (
 // checked before any cloud call that changes state, for every trigger and for dry runs
 // too (a dry run shows what would be refused):
 //
-//   - at the start of a request, before any cloud call: the region (Regions), an
+//   - at the start of a request, before any cloud call: the region (Regions; on a
+//     cloud without API regions, ENS, a Targets selection's edge regions), an
 //     unscoped Targets selector (ScopedTargets), a tag rule the cloud cannot check
 //     (Limits.InstanceTags), and a key pair that no rule could allow whatever the cloud
 //     says (the request names it by name and only ids are allowed, or the reverse);
 //   - once the key pair is resolved (a read): KeyPairNames and KeyPairIDs;
 //   - for each instance, as soon as it is described and before it can be batched:
-//     ProtectedTag and RequiredTag, each refused instance alone (the others go on).
+//     ProtectedTag and RequiredTag, and, on a cloud without API regions (ENS), the
+//     instance's own region (Regions), each refused instance alone (the others go on).
 //
 // Refusals of the request are 403 Forbidden.Policy, of an instance 403
 // Forbidden.Protected; each message names the setting that refused.
@@ -30,7 +32,7 @@ import (
 type Policy struct {
 	KeyPairNames  []string // ALLOWED_KEY_PAIRS names; '*' matches any run of characters
 	KeyPairIDs    []string // ALLOWED_KEY_PAIRS ids; with KeyPairNames empty too, any key pair
-	Regions       []string // ALLOWED_REGIONS; empty: any region
+	Regions       []string // ALLOWED_REGIONS (API regions, and ENS edge regions); empty: any region
 	ProtectedTag  *Tag     // PROTECTED_TAG: an instance carrying it is never touched
 	RequiredTag   *Tag     // REQUIRED_TAG: only instances carrying it may be touched
 	ScopedTargets bool     // not ALLOW_UNSCOPED_TARGETS: Targets must name a tag or a resource group
@@ -46,6 +48,16 @@ const (
 // empty, its value.
 func (t Tag) matches(tags []Tag) bool {
 	return slices.ContainsFunc(tags, func(x Tag) bool { return x.Key == t.Key && (t.Value == "" || x.Value == t.Value) })
+}
+
+// carriesAll reports whether tags hold every tag of rules (each as matches says).
+func carriesAll(tags, rules []Tag) bool {
+	for _, t := range rules {
+		if !t.matches(tags) {
+			return false
+		}
+	}
+	return true
 }
 
 // String shows a tag rule as its setting is written: key, or key=value.
@@ -77,13 +89,8 @@ func forbidden(format string, args ...any) *Error {
 // checkRequest refuses, before any cloud call, what the request's own fields and the
 // cloud's limits already show to be outside the policy.
 func (p Policy) checkRequest(req Request, lim Limits) *Error {
-	if len(p.Regions) > 0 {
-		if lim.Region == "" {
-			return forbidden("ALLOWED_REGIONS is set, and %s has no API region to check it against; nothing was detached", lim.Product)
-		}
-		if !slices.Contains(p.Regions, lim.Region) {
-			return forbidden("region %s is not in ALLOWED_REGIONS: the function may not detach key pairs there; nothing was detached", lim.Region)
-		}
+	if err := p.checkRegions(req, lim); err != nil {
+		return err
 	}
 	if p.ScopedTargets && req.Targets != nil && len(req.Targets.Tags) == 0 && req.Targets.ResourceGroupId == "" && len(req.Targets.EnsRegionIds) == 0 {
 		return forbidden("Targets names no tag and no resource group (ENS: no edge region), so it would select every instance bound to the key pair, " +
@@ -96,6 +103,8 @@ func (p Policy) checkRequest(req Request, lim Limits) *Error {
 			setting = "PROTECTED_TAG"
 		case p.RequiredTag != nil:
 			setting = "REQUIRED_TAG"
+		case req.Targets != nil && len(req.Targets.Tags) > 0:
+			return forbidden("Targets selects by tags, but %s does not tell the tags of its instances, so the function cannot check the selection; nothing was detached", lim.Product)
 		}
 		if setting != "" {
 			return forbidden("%s is set, but %s does not tell the tags of its instances: the function refuses rather than guess which instances it may touch; nothing was detached",
@@ -104,6 +113,38 @@ func (p Policy) checkRequest(req Request, lim Limits) *Error {
 	}
 	if allowed, decided := p.keyPairVerdict(KeyPair{ID: req.KeyPairId, Name: req.KeyPairName}); decided && !allowed {
 		return keyPairRefused(req.KeyPairName, req.KeyPairId)
+	}
+	return nil
+}
+
+// checkRegions applies ALLOWED_REGIONS to a request. On a cloud with API regions, the
+// request's region must be allowed. A cloud without them (ENS) has its instances in
+// regions of their own (edge regions, which ALLOWED_REGIONS may list too): a Targets
+// selection must name its edge regions (Targets.EnsRegionIds), each allowed; the
+// instances named by id are checked one by one once described (instanceRefusal).
+func (p Policy) checkRegions(req Request, lim Limits) *Error {
+	switch {
+	case len(p.Regions) == 0:
+		return nil
+	case lim.Region != "":
+		if !slices.Contains(p.Regions, lim.Region) {
+			return forbidden("region %s is not in ALLOWED_REGIONS: the function may not detach key pairs there; nothing was detached", lim.Region)
+		}
+		return nil
+	case req.Targets == nil:
+		return nil
+	case len(req.Targets.EnsRegionIds) == 0:
+		return forbidden("ALLOWED_REGIONS is set, and a %s Targets selection without Targets.EnsRegionIds would take instances in any edge region: "+
+			"name the edge regions, each one ALLOWED_REGIONS lists; nothing was detached", lim.Product)
+	}
+	var refused []string
+	for _, r := range req.Targets.EnsRegionIds {
+		if !slices.Contains(p.Regions, r) {
+			refused = append(refused, r)
+		}
+	}
+	if len(refused) > 0 {
+		return forbidden("edge regions %s are not in ALLOWED_REGIONS: the function may not detach key pairs there; nothing was detached", strings.Join(refused, ", "))
 	}
 	return nil
 }
@@ -151,9 +192,25 @@ func (p Policy) keyPairVerdict(kp KeyPair) (allowed, decided bool) {
 	return false, !unknownCouldAllow
 }
 
-// instanceRefusal says why the policy refuses to touch an instance, or "" if it does not.
-func (p Policy) instanceRefusal(in Instance) string {
+// instanceRefusal says why the policy refuses to touch an instance of the cloud described
+// by lim, or "" if it does not. On a cloud without API regions (ENS), ALLOWED_REGIONS
+// applies to each instance's own region. An instance without tags where the cloud's answer could
+// have lost them (lim.EmptyTagsUnclear) is refused while a tag rule is set: its tags are
+// not known, and the function refuses rather than guess.
+func (p Policy) instanceRefusal(in Instance, lim Limits) string {
 	switch {
+	case len(p.Regions) > 0 && lim.Region == "" && !slices.Contains(p.Regions, in.Region):
+		if in.Region == "" {
+			return fmt.Sprintf("%s did not tell the instance's region, so the function cannot check it against ALLOWED_REGIONS, and does not touch it", lim.Product)
+		}
+		return fmt.Sprintf("the instance is in region %s, which is not in ALLOWED_REGIONS: the function may not detach key pairs there", in.Region)
+	case len(in.Tags) == 0 && lim.EmptyTagsUnclear && (p.ProtectedTag != nil || p.RequiredTag != nil):
+		rule := fmt.Sprintf("the protected tag %s (PROTECTED_TAG)", p.ProtectedTag)
+		if p.ProtectedTag == nil {
+			rule = fmt.Sprintf("the tag %s that REQUIRED_TAG requires", p.RequiredTag)
+		}
+		return fmt.Sprintf("%s listed no tags for the instance, and its answer cannot tell an instance without tags from an answer that lost them: "+
+			"the function cannot tell whether the instance carries %s, and does not touch it; give the instance a tag (any) and run the request again", lim.Product, rule)
 	case p.ProtectedTag != nil && p.ProtectedTag.matches(in.Tags):
 		return fmt.Sprintf("the instance carries the protected tag %s (PROTECTED_TAG): the function never touches it", p.ProtectedTag)
 	case p.RequiredTag != nil && !p.RequiredTag.matches(in.Tags):
@@ -178,6 +235,9 @@ func (p Policy) narrowTargets(tags []Tag) []Tag {
 // maxTagFilters is the most tags a DescribeInstances call filters on (Tag.1 to Tag.20),
 // the limit of Targets.Tags too.
 const maxTagFilters = 20
+
+// refusal says why the policy refuses to touch an instance of the run's cloud, or "".
+func (r *run) refusal(in Instance) string { return r.opts.Policy.instanceRefusal(in, r.lim) }
 
 // guardRequest applies the checks that need no cloud call.
 func (r *run) guardRequest() *Error {

@@ -3,6 +3,7 @@ package detach
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -61,7 +62,12 @@ func TestCheckRequest(t *testing.T) {
 		{"zero policy", Policy{}, unscoped, untagged, ""},
 		{"allowed region", Policy{Regions: []string{"cn-shanghai", "cn-hangzhou"}}, byName, ecs, ""},
 		{"other region", Policy{Regions: []string{"cn-shanghai"}}, byName, ecs, "ALLOWED_REGIONS"},
-		{"no API region to check", Policy{Regions: []string{"cn-shanghai"}}, byName, ens, "ALLOWED_REGIONS"},
+		{"ENS by ids: each instance's region is checked later", Policy{Regions: []string{"cn-beijing-cmcc"}}, byName, ens, ""},
+		{"ENS targets without edge regions", Policy{Regions: []string{"cn-beijing-cmcc"}}, Request{KeyPairName: "ops-2026", Targets: &Targets{Tags: []Tag{{Key: "env"}}}}, ens, "ALLOWED_REGIONS"},
+		{"ENS targets in an edge region not allowed", Policy{Regions: []string{"cn-beijing-cmcc"}},
+			Request{KeyPairName: "ops-2026", Targets: &Targets{EnsRegionIds: []string{"cn-beijing-cmcc", "cn-hangzhou-telecom"}}}, ens, "cn-hangzhou-telecom are not in ALLOWED_REGIONS"},
+		{"ENS targets in allowed edge regions", Policy{Regions: []string{"cn-hangzhou", "cn-beijing-cmcc"}},
+			Request{KeyPairName: "ops-2026", Targets: &Targets{EnsRegionIds: []string{"cn-beijing-cmcc"}}}, ens, ""},
 		{"unscoped targets", Policy{ScopedTargets: true}, unscoped, ecs, "ALLOW_UNSCOPED_TARGETS"},
 		{"targets by group", Policy{ScopedTargets: true}, scopedByGroup, ecs, ""},
 		{"ENS targets by edge region", Policy{ScopedTargets: true}, Request{KeyPairName: "ops-2026", Targets: &Targets{EnsRegionIds: []string{"cn-beijing-cmcc"}}}, ens, ""},
@@ -70,6 +76,7 @@ func TestCheckRequest(t *testing.T) {
 		{"protected tag, cloud tells no tags", Policy{ProtectedTag: protected}, byName, untagged, "PROTECTED_TAG"},
 		{"required tag, cloud tells no tags", Policy{RequiredTag: protected}, byName, untagged, "REQUIRED_TAG"},
 		{"protected tag, cloud tells tags", Policy{ProtectedTag: protected}, byName, ecs, ""},
+		{"tag selector, cloud tells no tags", Policy{}, Request{KeyPairName: "ops-2026", Targets: &Targets{Tags: []Tag{{Key: "env"}}}}, untagged, "Targets selects by tags"},
 		{"key pair refused before any call", Policy{KeyPairNames: []string{"deploy-*"}}, byName, ecs, "ALLOWED_KEY_PAIRS"},
 		{"key pair decided after resolution", Policy{KeyPairIDs: []string{"ssh-k1"}}, byName, ecs, ""},
 	}
@@ -98,14 +105,61 @@ func TestInstanceRefusal(t *testing.T) {
 		{tagged(Tag{Key: "env", Value: "prod"}), "REQUIRED_TAG"},
 		{tagged(), "REQUIRED_TAG"},
 	}
+	ecs := Limits{Product: ProductECS, InstanceTags: true}
 	for i, c := range cases {
-		got := p.instanceRefusal(c.in)
+		got := p.instanceRefusal(c.in, ecs)
 		if c.setting == "" && got != "" || c.setting != "" && !strings.Contains(got, c.setting) {
 			t.Errorf("case %d (%v): refusal %q, want one naming %q", i, c.in.Tags, got, c.setting)
 		}
 	}
-	if got := (Policy{ProtectedTag: &Tag{Key: "keep", Value: "yes"}}).instanceRefusal(tagged(Tag{Key: "keep", Value: "no"})); got != "" {
+	keep := Policy{ProtectedTag: &Tag{Key: "keep", Value: "yes"}}
+	if got := keep.instanceRefusal(tagged(Tag{Key: "keep", Value: "no"}), ecs); got != "" {
 		t.Errorf("key=value rule refused another value: %q", got)
+	}
+
+	// ALLOWED_REGIONS on a cloud without API regions (ENS) applies to each instance's own
+	// region; on one with API regions, the request's region was checked before.
+	regions := Policy{Regions: []string{"cn-beijing-cmcc"}}
+	edge := Limits{Product: ProductENS, InstanceTags: true}
+	for _, c := range []struct {
+		in      Instance
+		lim     Limits
+		refusal string
+	}{
+		{Instance{ID: "i-1", Region: "cn-beijing-cmcc"}, edge, ""},
+		{Instance{ID: "i-1", Region: "cn-hangzhou-telecom"}, edge, "cn-hangzhou-telecom, which is not in ALLOWED_REGIONS"},
+		{Instance{ID: "i-1"}, edge, "did not tell the instance's region"},
+		{Instance{ID: "i-1"}, Limits{Product: ProductECS, Region: "cn-hangzhou", InstanceTags: true}, ""},
+	} {
+		got := regions.instanceRefusal(c.in, c.lim)
+		if c.refusal == "" && got != "" || c.refusal != "" && !strings.Contains(got, c.refusal) {
+			t.Errorf("%s, region %q: refusal %q, want %q", c.lim.Product, c.in.Region, got, c.refusal)
+		}
+	}
+
+	// A cloud whose tag answers cannot tell "no tags" from a lost answer (ENS): an
+	// instance without tags is refused under a tag rule, naming the rule; with tags,
+	// or without a rule, the rules apply as on ECS.
+	ens := Limits{Product: ProductENS, InstanceTags: true, EmptyTagsUnclear: true}
+	for _, c := range []struct {
+		p       Policy
+		in      Instance
+		setting string
+	}{
+		{keep, tagged(), "PROTECTED_TAG"},
+		{Policy{RequiredTag: &Tag{Key: "env"}}, tagged(), "REQUIRED_TAG"},
+		{p, tagged(), "PROTECTED_TAG"},
+		{keep, tagged(Tag{Key: "env", Value: "staging"}), ""},
+		{keep, tagged(Tag{Key: "keep", Value: "yes"}), "PROTECTED_TAG"},
+		{Policy{}, tagged(), ""},
+	} {
+		got := c.p.instanceRefusal(c.in, ens)
+		if c.setting == "" && got != "" || c.setting != "" && !strings.Contains(got, c.setting) {
+			t.Errorf("ENS, rules %+v, tags %v: refusal %q, want one naming %q", c.p, c.in.Tags, got, c.setting)
+		}
+		if c.setting != "" && len(c.in.Tags) == 0 && !strings.Contains(got, "listed no tags") {
+			t.Errorf("ENS, no tags: refusal %q does not say why", got)
+		}
 	}
 }
 
@@ -164,12 +218,18 @@ func (c *fleetCloud) DescribeKeyPairs(context.Context, KeyPairQuery) (KeyPairPag
 	return KeyPairPage{KeyPairs: []KeyPair{{ID: "ssh-k1", Name: "ops-2026"}}, TotalCount: 1}, nil
 }
 
+// DescribeInstances answers the instances of q.IDs; without ids, every instance, as a
+// cloud that ignores its filters (key pair, tags) would, in id order.
 func (c *fleetCloud) DescribeInstances(_ context.Context, q InstanceQuery) (InstancePage, error) {
 	c.count(APIDescribeInstances)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var p InstancePage
-	for _, id := range q.IDs {
+	ids := q.IDs
+	if len(ids) == 0 {
+		ids = slices.Sorted(maps.Keys(c.in))
+	}
+	for _, id := range ids {
 		if in, ok := c.in[id]; ok {
 			if !c.tags {
 				in.Tags = nil
@@ -243,5 +303,46 @@ func TestGuardInService(t *testing.T) {
 	_, err = s.Detach(context.Background(), cloud, Request{KeyPairName: "ops-2026", InstanceIds: []string{"i-1"}})
 	if err == nil || err.Code != CodeForbiddenPolicy || cloud.calls[APIDescribeKeyPairs] != 1 || cloud.calls[APIDescribeInstances]+cloud.calls[APIDetachKeyPair] != 0 {
 		t.Errorf("key pair not allowed by id: %v, calls %v; want Forbidden.Policy after resolving it, nothing else", err, cloud.calls)
+	}
+}
+
+// TestTargetsCheckTags: a Targets selection keeps only the instances that carry the
+// request's tags by their own tags, also when the cloud's tag filter lets others through
+// (ENS documents its filter loosely): the cloud here ignores every filter.
+func TestTargetsCheckTags(t *testing.T) {
+	staging := Tag{Key: "env", Value: "staging"}
+	cloud := newFleetCloud(true,
+		Instance{ID: "i-1", Status: StatusStopped, KeyPairName: "ops-2026", Tags: []Tag{staging, {Key: "team", Value: "video"}}},
+		Instance{ID: "i-2", Status: StatusStopped, KeyPairName: "ops-2026", Tags: []Tag{{Key: "env", Value: "prod"}}},
+		Instance{ID: "i-3", Status: StatusStopped, KeyPairName: "ops-2026"},
+		Instance{ID: "i-4", Status: StatusStopped, KeyPairName: "other", Tags: []Tag{staging}},
+		Instance{ID: "i-5", Status: StatusStopped, KeyPairName: "ops-2026", Tags: []Tag{staging, {Key: "team", Value: "cdn"}}},
+	)
+	s := NewService(Options{})
+	res, err := s.Detach(context.Background(), cloud, Request{KeyPairName: "ops-2026",
+		Targets: &Targets{Tags: []Tag{staging, {Key: "team"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range res.Results {
+		got = append(got, fmt.Sprintf("%s %d", r.InstanceId, r.Code))
+	}
+	if want := []string{"i-1 200", "i-5 200"}; !slices.Equal(got, want) || *res.MatchedCount != 2 {
+		t.Errorf("results %v (matched %d), want %v", got, *res.MatchedCount, want)
+	}
+	if want := []string{"i-1", "i-5"}; !slices.Equal(cloud.touched, want) {
+		t.Errorf("DetachKeyPair touched %v, want %v", cloud.touched, want)
+	}
+
+	// REQUIRED_TAG narrows the selection the same way: by the instances' own tags
+	cloud = newFleetCloud(true,
+		Instance{ID: "i-1", Status: StatusStopped, KeyPairName: "ops-2026", Tags: []Tag{staging, {Key: "owner", Value: "ops"}}},
+		Instance{ID: "i-2", Status: StatusStopped, KeyPairName: "ops-2026", Tags: []Tag{staging}},
+	)
+	s = NewService(Options{Policy: Policy{RequiredTag: &Tag{Key: "owner", Value: "ops"}}})
+	res, err = s.Detach(context.Background(), cloud, Request{KeyPairName: "ops-2026", Targets: &Targets{Tags: []Tag{staging}}})
+	if err != nil || len(res.Results) != 1 || res.Results[0].InstanceId != "i-1" || !slices.Equal(cloud.touched, []string{"i-1"}) {
+		t.Errorf("with REQUIRED_TAG: %v %+v, touched %v; want i-1 alone", err, res, cloud.touched)
 	}
 }

@@ -261,3 +261,59 @@ func TestProtectedBeforeRetry(t *testing.T) {
 		t.Errorf("DetachKeyPair calls %v, want the retry for i-a2 only", c.calls)
 	}
 }
+
+// slowDetachCloud is a scriptedCloud whose DetachKeyPair calls take a second.
+type slowDetachCloud struct{ *scriptedCloud }
+
+func (c slowDetachCloud) DetachKeyPair(ctx context.Context, kp KeyPair, ids []string) ([]Outcome, error) {
+	time.Sleep(time.Second)
+	return c.scriptedCloud.DetachKeyPair(ctx, kp, ids)
+}
+
+// TestPanicWhileChecking: a bug that panics in the main goroutine while instances are
+// being judged (here: the third of a Targets selection) must not leave the batches
+// already handed on running after the request ends: they are waited for, the
+// instances they detached are reported detached, and the rest failed (InternalError),
+// none without a result. The calls are slow (fake time, synctest), so a run that did
+// not wait would end with them in flight.
+func TestPanicWhileChecking(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := slowDetachCloud{newScripted()}
+		s := NewService(Options{BatchSize: 1, Concurrency: 4, Backoff: time.Millisecond, MaxAttempts: 3})
+		r := s.newRun(context.Background(), c, Request{RegionId: "cn-hangzhou", KeyPairName: "k", Targets: &Targets{}})
+		ids := []string{"i-a1", "i-a2", "i-a3"}
+		c.instances["i-a3"].Status = "Running" // judged IncorrectInstanceStatus: a result to set
+		r.known = map[string]Instance{}
+		for _, id := range ids {
+			r.known[id] = *c.instances[id]
+		}
+		r.setInstances(ids)
+		r.pos["i-a3"] = len(ids) // the bug: setting i-a3's result indexes past the results
+
+		var err *Error
+		panicked := func() (p any) {
+			defer func() { p = recover() }()
+			err = r.checkAndDetach(KeyPair{Name: "k"}, nil)
+			return nil
+		}()
+		results := slices.Clone(r.result.Results)
+		time.Sleep(time.Minute) // whatever still runs finishes now
+		synctest.Wait()
+
+		if panicked != nil || err != nil {
+			t.Errorf("checkAndDetach: panic %v, error %v; want per-instance results", panicked, err)
+		}
+		for i, id := range ids {
+			res, bound := results[i], c.bound(id)
+			switch {
+			case res.Code == 0:
+				t.Errorf("%s: no result when the run ended (bound afterwards: %v)", id, bound)
+			case res.Success == bound:
+				t.Errorf("%s: result %+v, but bound afterwards: %v", id, res, bound)
+			}
+		}
+		if r := results[2]; r.ErrorCode != CodeInternalError || !c.bound("i-a3") {
+			t.Errorf("i-a3: %+v, want InternalError and still bound", r)
+		}
+	})
+}

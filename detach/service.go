@@ -16,8 +16,13 @@ import (
 
 // Options are the service's settings; zero values take the defaults of the contract.
 type Options struct {
-	BatchSize   int // ids per DetachKeyPair call (default and cap: the cloud's Limits().Batch)
-	Concurrency int // calls in flight at once per API (default 4)
+	BatchSize int // ids per DetachKeyPair call (default and cap: the cloud's Limits().Batch)
+	// Concurrency is how many calls each phase of a request makes at once (default 4): the
+	// instance checks (describeAll), and the batches (batchAndDetach), each batch one call
+	// at a time (DetachKeyPair, or its check before a retry). The phases overlap (by id),
+	// so a request can have twice as many DescribeInstances calls in flight; the pacer
+	// bounds the rate whatever the count.
+	Concurrency int
 	// QPS is the account's quota of each API, in calls a second (0 = unpaced), shared by
 	// every request and every instance of the function: each instance paces at its share,
 	// InstancePace(quota, Instances).
@@ -395,6 +400,7 @@ func (r *run) resolveKeyPair() (KeyPair, *Error) {
 		q.Name = r.req.KeyPairName // a pattern to the cloud: the name is matched exactly below
 	}
 	var found []KeyPair
+	var first KeyPair // the previous page's first key pair
 	for q.Page = 1; ; q.Page++ {
 		p, err := call(r, APIDescribeKeyPairs, func(ctx context.Context) (KeyPairPage, error) {
 			return r.cloud.DescribeKeyPairs(ctx, q)
@@ -415,9 +421,16 @@ func (r *run) resolveKeyPair() (KeyPair, *Error) {
 		if len(found) == 0 && r.req.KeyPairId != "" && withoutID {
 			return KeyPair{}, r.noKeyPairIDs()
 		}
-		if len(found) > 0 || len(p.KeyPairs) < r.lim.KeyPairPage || p.TotalCount > 0 && q.Page*r.lim.KeyPairPage >= p.TotalCount {
+		if len(found) > 0 || len(p.KeyPairs) == 0 || len(p.KeyPairs) < r.lim.KeyPairPage || p.TotalCount > 0 && q.Page*r.lim.KeyPairPage >= p.TotalCount {
 			break
 		}
+		switch {
+		case q.Page >= maxKeyPairPages:
+			return KeyPair{}, invalidListing("DescribeKeyPairs "+r.where(), fmt.Sprintf("full pages past page %d", maxKeyPairPages))
+		case len(p.KeyPairs) > 0 && p.KeyPairs[0] == first:
+			return KeyPair{}, invalidListing("DescribeKeyPairs "+r.where(), fmt.Sprintf("page %d began as page %d did, as if the page number were ignored", q.Page, q.Page-1))
+		}
+		first = p.KeyPairs[0]
 	}
 	if len(found) == 0 {
 		what := "KeyPairName " + r.req.KeyPairName
@@ -445,10 +458,14 @@ func (r *run) noKeyPairIDs() *Error {
 
 // selectTargets finds the instances of the Targets selector: bound to the key pair and
 // matching the tags and resource group, all pages, capped at MaxInstances in id order.
+// The function checks the tags itself (selected): the cloud's filter is not trusted to
+// be as strict as the request (ENS documents its Tags filter's matching only loosely).
 func (r *run) selectTargets(kp KeyPair) *Error {
 	q := InstanceQuery{KeyPairName: kp.Name, Tags: r.opts.Policy.narrowTargets(r.req.Targets.Tags), ResourceGroupID: r.req.Targets.ResourceGroupId,
 		EnsRegionIDs: r.req.Targets.EnsRegionIds, PageSize: r.lim.DescribeIDs}
 	var all []Instance
+	untagged := 0 // listed by the tag filter without carrying its tags
+	var pages tokenPages
 	for {
 		p, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
 			return r.cloud.DescribeInstances(ctx, q)
@@ -460,14 +477,26 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 			return toRequestError(err, "DescribeInstances")
 		}
 		for _, in := range p.Instances {
-			if in.KeyPairName == kp.Name { // an API without a key pair filter returns others too
+			switch {
+			case in.KeyPairName != kp.Name: // an API without a key pair filter returns others too
+			case !carriesAll(in.Tags, q.Tags):
+				untagged++
+			default:
 				all = append(all, in)
 			}
 		}
-		if p.NextToken == "" || len(p.Instances) == 0 {
+		more, perr := pages.next("DescribeInstances", p.NextToken, len(p.Instances))
+		if perr != nil {
+			return perr
+		}
+		if !more {
 			break
 		}
 		q.NextToken = p.NextToken
+	}
+	if untagged > 0 {
+		r.log.Warn("the cloud listed instances for the tag filter that do not carry its tags (by their own tags); they are left out",
+			"instances", untagged, "tags", fmt.Sprint(q.Tags))
 	}
 	slices.SortFunc(all, func(a, b Instance) int { return strings.Compare(a.ID, b.ID) })
 	all = slices.CompactFunc(all, func(a, b Instance) bool { return a.ID == b.ID })
@@ -501,7 +530,16 @@ func (r *run) checkAndDetach(kp KeyPair, pre *precheck) *Error {
 
 	var err *Error
 	func() {
-		defer close(eligible) // even on a panic, so that the batcher ends
+		// Even on a panic (a bug), the batcher ends and its batches are waited for: a
+		// request must not end with calls that detach in flight. The instances the
+		// batches did not settle are then reported failed (settleUnknown), not lost.
+		defer func() {
+			close(eligible)
+			<-detached
+			if p := recover(); p != nil {
+				r.log.Error("unexpected failure while checking; the instances without a result are reported failed", "panic", fmt.Sprint(p))
+			}
+		}()
 		var errs []*Error
 		switch {
 		case r.known != nil: // selected by Targets: DescribeInstances already told the status
@@ -521,7 +559,6 @@ func (r *run) checkAndDetach(kp KeyPair, pre *precheck) *Error {
 			r.releaseChecked(eligible)
 		}
 	}()
-	<-detached
 	if err != nil {
 		return err
 	}
@@ -775,7 +812,7 @@ func (r *run) checkFailed(chunk []string, err error, mu *sync.Mutex, errs *[]*Er
 // one on (to eligible, or, when eligible is nil, leaves its result unset for later).
 func (r *run) judge(kp KeyPair, id string, in Instance, exists bool, eligible chan<- string) {
 	i := r.pos[id]
-	refusal := r.opts.Policy.instanceRefusal(in)
+	refusal := r.refusal(in)
 	switch {
 	case !exists:
 		r.result.Results[i] = failed(id, http.StatusNotFound, CodeInstanceNotFound,

@@ -76,11 +76,13 @@ var (
 
 // Limits are ENS's: no API regions, key pairs named by id, 30 ids a DetachKeyPair call,
 // and the instances' tags, which DescribeInstances reads with ListTagResources (at most
-// 50 instances a page, so that one ListTagResources call covers a page).
+// 50 instances a page, so that one ListTagResources call covers a page). ListTagResources
+// answers no count, so an instance it lists no tags for may have lost them in a hollow
+// answer (EmptyTagsUnclear).
 func (c *Client) Limits() detach.Limits {
 	return detach.Limits{Product: detach.ProductENS,
 		KeyPairPage: detach.ENSKeyPairPage, DescribeIDs: detach.ENSDescribeIDs, Batch: detach.ENSBatch,
-		InstanceTags: true, DetachByID: true}
+		InstanceTags: true, EmptyTagsUnclear: true, DetachByID: true}
 }
 
 // jsonList is a list as the SDK sends it in one query parameter: compact JSON, HTML not
@@ -134,7 +136,8 @@ type tag struct {
 }
 
 // DescribeInstances returns one page of the instances matching q: by ids, edge regions
-// and tags, each instance with its tags (a second call, ListTagResources: see tags).
+// and tags, each instance with its edge region (Instance.Region, for ALLOWED_REGIONS)
+// and its tags (a second call, ListTagResources: see tags).
 // ENS cannot select by key pair: the page holds instances bound to any key pair, and
 // the caller keeps the bound ones. Pages are numbered; NextToken is the next page's
 // number. ENS has no resource groups: a query by one is refused rather than answered
@@ -173,7 +176,7 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 	var body struct {
 		TotalCount int
 		Instances  struct {
-			Instance []*struct{ InstanceId, Status, KeyPairName string }
+			Instance []*struct{ InstanceId, Status, KeyPairName, EnsRegionId string }
 		}
 	}
 	if err := c.sdk.CallRPC(ctx, describeInstances, query, &body); err != nil {
@@ -189,7 +192,7 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 		if in == nil || in.InstanceId == "" {
 			return detach.InstancePage{}, aliyun.InvalidResponse("DescribeInstances", "an instance without an id, or null")
 		}
-		p.Instances = append(p.Instances, detach.Instance{ID: in.InstanceId, Status: in.Status, KeyPairName: in.KeyPairName, Tags: []detach.Tag{}})
+		p.Instances = append(p.Instances, detach.Instance{ID: in.InstanceId, Status: in.Status, KeyPairName: in.KeyPairName, Tags: []detach.Tag{}, Region: in.EnsRegionId})
 		ids = append(ids, in.InstanceId)
 	}
 	tags, err := c.tags(ctx, ids)
@@ -208,7 +211,9 @@ func (c *Client) DescribeInstances(ctx context.Context, q detach.InstanceQuery) 
 // tags reads the tags of up to 50 instances with ListTagResources (ResourceId.1 to
 // ResourceId.50, repeat-list parameters as the SDK sends them), every page of it.
 // ENS's DescribeInstances does not return tags ("use ListTagResources"), and the
-// function's guardrails must see them.
+// function's guardrails must see them. The answer has no count: an empty one is either
+// instances without tags or a hollow answer, which the adapter cannot tell apart (the
+// guard refuses such instances under a tag rule: Limits.EmptyTagsUnclear).
 func (c *Client) tags(ctx context.Context, ids []string) (map[string][]detach.Tag, error) {
 	out := map[string][]detach.Tag{}
 	if len(ids) == 0 {
@@ -218,6 +223,7 @@ func (c *Client) tags(ctx context.Context, ids []string) (map[string][]detach.Ta
 	for i, id := range ids {
 		query[fmt.Sprintf("ResourceId.%d", i+1)] = id
 	}
+	seen := map[string]bool{} // the tokens given, against one that comes round again
 	for {
 		var body struct {
 			NextToken    string
@@ -232,12 +238,23 @@ func (c *Client) tags(ctx context.Context, ids []string) (map[string][]detach.Ta
 			}
 			out[t.ResourceId] = append(out[t.ResourceId], detach.Tag{Key: t.TagKey, Value: t.TagValue})
 		}
-		if body.NextToken == "" || body.NextToken == query["NextToken"] {
+		switch {
+		case body.NextToken == "":
 			return out, nil
+		case seen[body.NextToken]:
+			return nil, aliyun.InvalidResponse("ListTagResources", "a NextToken came again, so the listing would go round")
+		case len(seen) >= maxTagPages:
+			return nil, aliyun.InvalidResponse("ListTagResources", fmt.Sprintf("more than %d pages for %d instances", maxTagPages, len(ids)))
 		}
+		seen[body.NextToken] = true
 		query["NextToken"] = body.NextToken
 	}
 }
+
+// maxTagPages bounds the pages of one ListTagResources listing (50 instances): at one
+// tag a page, as many as 50 instances' tags take at ENS's 20 tags a resource
+// (assumption: ECS's limit; ENS publishes none), and some to spare.
+const maxTagPages = 50*20 + 50
 
 // DetachKeyPair detaches kp from up to 30 instances, naming it by id (ENS's
 // recommendation; by name when the id is unknown), and returns ENS's result for each.

@@ -261,7 +261,7 @@ func TestAnswers(t *testing.T) {
 		answer{200, `{"RequestId":"r","TotalCount":1,"PageNumber":1,"PageSize":50,"KeyPairs":{"KeyPair":[` +
 			`{"KeyPairId":"ssh-a1","KeyPairName":"ops-2026","KeyPairFingerPrint":"f","CreationTime":"2026-01-05T08:00:00Z"}]}}`},
 		answer{200, `{"RequestId":"r","Code":0,"TotalCount":3,"PageNumber":1,"PageSize":2,"Instances":{"Instance":[` +
-			`{"InstanceId":"i-a","Status":"Stopped","KeyPairName":"ops-2026"},{"InstanceId":"i-b","Status":"Expired","KeyPairName":""}]}}`},
+			`{"InstanceId":"i-a","Status":"Stopped","KeyPairName":"ops-2026","EnsRegionId":"cn-beijing-cmcc"},{"InstanceId":"i-b","Status":"Expired","KeyPairName":""}]}}`},
 		// ListTagResources for page 1, in two pages of its own.
 		answer{200, `{"RequestId":"r","NextToken":"t2","TagResources":[{"ResourceId":"i-a","ResourceType":"instance","TagKey":"env","TagValue":"prod"}]}`},
 		answer{200, `{"RequestId":"r","NextToken":"","TagResources":[{"ResourceId":"i-a","ResourceType":"instance","TagKey":"team","TagValue":""}]}`},
@@ -281,7 +281,7 @@ func TestAnswers(t *testing.T) {
 	}
 	p1, err := c.DescribeInstances(ctx, detach.InstanceQuery{PageSize: 2})
 	if err != nil || p1.NextToken != "2" || len(p1.Instances) != 2 ||
-		fmt.Sprint(p1.Instances) != "[{i-a Stopped ops-2026 [env=prod team]} {i-b Expired  []}]" {
+		fmt.Sprint(p1.Instances) != "[{i-a Stopped ops-2026 [env=prod team] cn-beijing-cmcc} {i-b Expired  [] }]" {
 		t.Errorf("DescribeInstances page 1: %+v, %v", p1, err)
 	}
 	f.mu.Lock()
@@ -358,12 +358,36 @@ func TestAnswers(t *testing.T) {
 	}
 }
 
+// TestTagPagesGoRound: ListTagResources tokens that come round again (t1, t2, t1) make
+// the page an InvalidResponse at the first repeat, rather than a listing that goes round
+// (or, as before, one that stopped only at a token repeated at once and took the tags
+// of the pages it went through twice).
+func TestTagPagesGoRound(t *testing.T) {
+	tag := func(next, key string) answer {
+		return answer{200, `{"RequestId":"r","NextToken":"` + next + `","TagResources":[{"ResourceId":"i-a","ResourceType":"instance","TagKey":"` + key + `","TagValue":"v"}]}`}
+	}
+	f := newFake(t,
+		answer{200, `{"RequestId":"r","Code":0,"TotalCount":1,"Instances":{"Instance":[{"InstanceId":"i-a","Status":"Stopped","KeyPairName":"ops-2026"}]}}`},
+		tag("t1", "a"), tag("t2", "b"), tag("t1", "c"), tag("", "d"),
+	)
+	p, err := f.client(t).DescribeInstances(context.Background(), detach.InstanceQuery{PageSize: 50})
+	var ce *detach.CloudError
+	if !errors.As(err, &ce) || ce.Code != detach.CodeInvalidResponse || !strings.Contains(ce.Message, "NextToken") {
+		t.Errorf("DescribeInstances: %+v, %v; want InvalidResponse naming the NextToken", p, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.requests) != 4 {
+		t.Errorf("%d calls, want 4 (DescribeInstances, ListTagResources until the token came again)", len(f.requests))
+	}
+}
+
 func TestLimits(t *testing.T) {
 	c, err := ens.New(ens.Config{Credentials: sts})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := c.Limits(), (detach.Limits{Product: detach.ProductENS, KeyPairPage: 50, DescribeIDs: 50, Batch: 30, InstanceTags: true, DetachByID: true}); got != want {
+	if got, want := c.Limits(), (detach.Limits{Product: detach.ProductENS, KeyPairPage: 50, DescribeIDs: 50, Batch: 30, InstanceTags: true, EmptyTagsUnclear: true, DetachByID: true}); got != want {
 		t.Errorf("Limits %+v, want %+v", got, want)
 	}
 }

@@ -140,3 +140,38 @@ func TestENSProtectedTag(t *testing.T) {
 	}
 	e.assertState(before, res)
 }
+
+// TestENSRejectedEventSubject: the failure event of a rejected ENS request (refused
+// before any cloud call) names ENS in its subject, without a region, as the events of
+// the ENS requests that ran do; a request without Product is the DEFAULT_PRODUCT's. An
+// ECS request's stays ECS's, in its region. Nothing changes in the emulator.
+func TestENSRejectedEventSubject(t *testing.T) {
+	for _, c := range []struct {
+		name, def, payload, code, subject string
+	}{
+		{"ENS with RegionId", "", `{"Product":"ENS","RegionId":"cn-hangzhou","KeyPairName":"edge-ops-2026","InstanceIds":["` + ensID(1) + `"]}`,
+			"InvalidParameter.RegionId", "acs:ens::1234567890123456:keypair/edge-ops-2026"},
+		{"ENS by default, no instances", "ENS", `{"KeyPairName":"edge-ops-2026"}`,
+			"InvalidParameter.InstanceIds", "acs:ens::1234567890123456:keypair/edge-ops-2026"},
+		{"ECS, no instances", "", `{"RegionId":"cn-hangzhou","KeyPairName":"ops-2026"}`,
+			"InvalidParameter.InstanceIds", "acs:ecs:cn-hangzhou:1234567890123456:keypair/ops-2026"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			emu := newEmulator(t, nil, 7, false)
+			e := newEnvFor(t, emu, map[string]string{"EVENT_BUS": "detach-results", "EVENTBRIDGE_ENDPOINT": emu.URL(), "DEFAULT_PRODUCT": c.def})
+			before := e.emu.Bindings()
+			_, errResp, _ := e.invoke(c.payload)
+			if errResp.Code != c.code {
+				t.Fatalf("answer %+v, want %s", errResp, c.code)
+			}
+			emulatortest.AssertChanges(t, before, e.emu.Bindings(), nil)
+			var subjects []string
+			for _, ev := range e.emu.Events("detach-results") {
+				subjects = append(subjects, ev.Subject)
+			}
+			if len(subjects) != 1 || subjects[0] != c.subject {
+				t.Errorf("event subjects %q, want one, %s", subjects, c.subject)
+			}
+		})
+	}
+}

@@ -219,7 +219,7 @@ func (h *Handler) runAll(ctx context.Context, t task, items []item, b budget, ma
 			outcomes[i] = outcome{err: it.err}
 			logOwnEvent(h.itemLog(t, it, many))
 		case it.err != nil:
-			outcomes[i] = outcome{err: it.err}
+			outcomes[i] = outcome{err: it.err, product: h.productOf(it.req)}
 			rejected = append(rejected, i)
 			if !many {
 				t.log.Info("request rejected", "code", it.err.Code, "message", it.err.Message)
@@ -261,6 +261,16 @@ func (h *Handler) notStarted(t task, req detach.Request) outcome {
 	req = h.complete(t.inv, req)
 	res, err := detach.NotStarted(req, t.inv.RequestID)
 	return outcome{result: res, err: err, region: req.RegionId, product: cmp.Or(req.Product, detach.ProductECS)}
+}
+
+// productOf is the product of a request, also of one rejected before it ran, for its
+// failure event's subject: the one it names if the function serves it, else
+// DEFAULT_PRODUCT's (ECS unless set).
+func (h *Handler) productOf(req detach.Request) string {
+	if detach.ValidProduct(req.Product) {
+		return req.Product
+	}
+	return cmp.Or(h.cfg.DefaultProduct, detach.ProductECS)
 }
 
 // complete applies the settings to a request: DRY_RUN, and the region when the request

@@ -134,3 +134,41 @@ func TestENSRefusals(t *testing.T) {
 	}
 	emulatortest.AssertChanges(t, before, def.Emulator.Bindings(), a.Results)
 }
+
+// TestENSHollowTagAnswer: ListTagResources answers with no count, so an answer that lists
+// no tags cannot be told from a hollow one. With every ListTagResources answer emptied,
+// an instance that carries the protected tag (and one that carries other tags) must not
+// lose its key pair under the default PROTECTED_TAG, whether named by id or selected by
+// Targets: each is refused with 403 Forbidden.Protected, and the emulator's bindings do
+// not change. (Before the guard knew of Limits.EmptyTagsUnclear, both were detached.)
+func TestENSHollowTagAnswer(t *testing.T) {
+	hollow := map[string]emulator.Fault{emulator.APIENSListTagResources: {EmptyRate: 1}}
+	protected, tagged := ensInstance(266), ensInstance(1)
+	for name, req := range map[string]map[string]any{
+		"by id":   {"KeyPairName": "edge-ops-2026", "InstanceIds": []string{protected, tagged}},
+		"targets": {"KeyPairName": "edge-ops-2026", "Targets": map[string]any{"EnsRegionIds": []string{"cn-beijing-cmcc"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := start(t, localrun.Options{Faults: hollow})
+			before := env.Emulator.Bindings()
+			a := invokeOne(t, env, directRequestENS(req))
+			emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), a.Results)
+			if a.Code != "" || len(a.Results) == 0 || env.Emulator.Calls(emulator.APIENSListTagResources) == 0 {
+				t.Fatalf("answer %+v, want per-instance results after ListTagResources calls", a)
+			}
+			seen := map[string]bool{}
+			for _, r := range a.Results {
+				seen[r.InstanceId] = true
+				if r.Success || r.ErrorCode != "Forbidden.Protected" || !strings.Contains(r.Message, "listed no tags") {
+					t.Errorf("%s: %+v, want 403 Forbidden.Protected saying ENS listed no tags", r.InstanceId, r)
+				}
+			}
+			if !seen[protected] || !seen[tagged] {
+				t.Errorf("results %+v lack %s or %s", a.Results, protected, tagged)
+			}
+			if n := env.Emulator.Calls(emulator.APIENSDetachKeyPair); n != 0 {
+				t.Errorf("%d ENS DetachKeyPair calls, want none", n)
+			}
+		})
+	}
+}

@@ -252,6 +252,52 @@ func TestGuardAllowedRegions(t *testing.T) {
 	}
 }
 
+// TestGuardAllowedRegionsENS: ALLOWED_REGIONS may list ENS edge regions next to API
+// regions. Named by id, an ENS instance in an edge region it does not list is refused on
+// its own (403 Forbidden.Protected, naming ALLOWED_REGIONS), the others detached; a
+// Targets selection must name allowed edge regions (Targets.EnsRegionIds), else it is
+// refused before any cloud call (403 Forbidden.Policy). The emulator's state is checked.
+func TestGuardAllowedRegionsENS(t *testing.T) {
+	env := start(t, localrun.Options{Env: []string{"ALLOWED_REGIONS=cn-hangzhou,cn-chengdu-telecom-4"}})
+	before := env.Emulator.Bindings()
+	chengdu1, hangzhou, chengdu2 := ensInstance(16), ensInstance(17), ensInstance(18) // edge-fleet, Stopped
+	a, _ := invokeAnswer(t, env, directRequestENS(map[string]any{"KeyPairId": "ssh-5lywanlkih1zo9yl8eg0003", "InstanceIds": []string{chengdu1, hangzhou, chengdu2}}))
+	if a.Code != "" || len(a.Results) != 3 {
+		t.Fatalf("by id: %s %s %+v", a.Code, a.Message, a.Results)
+	}
+	for i, want := range []string{"200 ", "403 Forbidden.Protected", "200 "} {
+		r := a.Results[i]
+		if got := fmt.Sprintf("%d %s", r.Code, r.ErrorCode); got != want || r.ErrorCode != "" && !strings.Contains(r.Message, "cn-hangzhou-telecom, which is not in ALLOWED_REGIONS") {
+			t.Errorf("%s: %+v, want %s", r.InstanceId, r, want)
+		}
+	}
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), a.Results)
+
+	before = env.Emulator.Bindings()
+	calls := cloudCalls(env.Emulator)
+	for _, sel := range []map[string]any{
+		{"Tags": []map[string]string{{"Key": "team", "Value": "cdn"}}},
+		{"EnsRegionIds": []string{"cn-chengdu-telecom-4", "cn-hangzhou-telecom"}},
+	} {
+		a, status := invokeAnswer(t, env, httpEvent(map[string]any{"Product": "ENS", "KeyPairName": "edge-fleet", "Targets": sel}))
+		if status != 403 {
+			t.Errorf("Targets %v: HTTP status %d, want 403", sel, status)
+		}
+		wantRefusal(t, a, "ALLOWED_REGIONS")
+	}
+	if n := cloudCalls(env.Emulator); n != calls {
+		t.Errorf("%d cloud calls for refused requests", n-calls)
+	}
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), nil)
+
+	a, _ = invokeAnswer(t, env, directRequestENS(map[string]any{"KeyPairName": "edge-fleet",
+		"Targets": map[string]any{"EnsRegionIds": []string{"cn-chengdu-telecom-4"}, "Tags": []map[string]string{{"Key": "team", "Value": "cdn"}}}}))
+	if a.Code != "" || a.TotalCount == 0 || a.TotalCount == a.FailCount {
+		t.Fatalf("Targets in an allowed edge region: %s %s, %d results, %d failed", a.Code, a.Message, a.TotalCount, a.FailCount)
+	}
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), a.Results)
+}
+
 // TestGuardUnscopedTargets: Targets without a tag or a resource group is refused before
 // any call unless ALLOW_UNSCOPED_TARGETS=true; a scoped one runs.
 func TestGuardUnscopedTargets(t *testing.T) {
