@@ -1,9 +1,11 @@
 // Package inventory is what the emulated services keep of their instances and how their
 // batch APIs go through them: instances by id, listed in id order as the Describe APIs
-// answer them, and one result per id of a batch call.
+// answer them; the key pair batch calls, one result per id; and the reading of a
+// service's fixture.
 package inventory
 
 import (
+	"encoding/json"
 	"iter"
 	"slices"
 	"sync"
@@ -93,4 +95,22 @@ func (c KeyPairCalls[K, I, R]) Run(p rpc.Params, read func(rpc.Params) (*K, []st
 		results = append(results, r)
 	}
 	return c.Answer(kp, ids, results, fails), nil
+}
+
+// Fixture is what ParseFixture needs of a service's fixture type F: *F checks itself.
+type Fixture[F any] interface {
+	*F
+	Validate() error
+}
+
+// ParseFixture reads a service's fixture F from JSON and checks it (P's Validate).
+func ParseFixture[F any, P Fixture[F]](b []byte) (*F, error) {
+	var f F
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, err
+	}
+	if err := P(&f).Validate(); err != nil {
+		return nil, err
+	}
+	return &f, nil
 }
