@@ -1,9 +1,9 @@
 package ecs
 
 import (
-	"encoding/json"
 	"fmt"
 
+	"detachkeypair/emulator/internal/inventory"
 	"detachkeypair/emulator/internal/rpc"
 )
 
@@ -75,16 +75,7 @@ const (
 
 // ParseFixture reads and checks a fixture in the layout of the emulator's
 // testdata/fleet.json.
-func ParseFixture(b []byte) (*Fixture, error) {
-	var f Fixture
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, err
-	}
-	if err := f.Validate(); err != nil {
-		return nil, err
-	}
-	return &f, nil
-}
+func ParseFixture(b []byte) (*Fixture, error) { return inventory.ParseFixture[Fixture](b) }
 
 // Validate reports the first inconsistency of the fixture: an unknown region,
 // a duplicate id or name, an unknown status or OS type, an instance bound to

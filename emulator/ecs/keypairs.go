@@ -121,18 +121,12 @@ type batchResult struct {
 // parameters, then applies op to each existing instance that is Running or
 // Stopped (others: IncorrectInstanceStatus), in the request's order.
 func (s *Service) changeBinding(p rpc.Params, op func(*KeyPair, *Instance) batchResult) (any, *rpc.Error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	kp, ids, e := s.keyPairBatch(p)
-	if e != nil {
-		return nil, e
-	}
-	return s.batch(kp, ids, func(in *Instance) batchResult {
+	return s.keyPairCalls().Run(p, s.keyPairBatch, func(kp *KeyPair, in *Instance) batchResult {
 		if in.Status != StatusStopped && in.Status != StatusRunning {
 			return failed(in.InstanceId, "400", "IncorrectInstanceStatus", "The current status of the instance ("+in.Status+") does not support this operation.")
 		}
 		return op(kp, in)
-	}), nil
+	})
 }
 
 // keyPairBatch reads the common parameters of DetachKeyPair and
@@ -147,14 +141,9 @@ func (s *Service) keyPairBatch(p rpc.Params) (*KeyPair, []string, *rpc.Error) {
 	if name == "" {
 		return nil, nil, rpc.Missing("KeyPairName")
 	}
-	ids, given, e := p.JSONList("InstanceIds", maxBatchIDs)
-	switch {
-	case e != nil:
+	ids, e := p.BatchIDs(maxBatchIDs)
+	if e != nil {
 		return nil, nil, e
-	case !given:
-		return nil, nil, rpc.Missing("InstanceIds")
-	case len(ids) == 0:
-		return nil, nil, rpc.Invalid("InstanceIds", "it must hold from 1 to 50 ids")
 	}
 	kp := s.keyPair(region, name)
 	if kp == nil {
@@ -186,20 +175,28 @@ func (s *Service) keyPair(region, name string) *KeyPair {
 	return nil
 }
 
-// batch applies op to each existing instance of the key pair's region in
-// the request's order and builds the answer. The caller holds s.mu.
-func (s *Service) batch(kp *KeyPair, ids []string, op func(*Instance) batchResult) map[string]any {
-	results, fails := inventory.Batch(ids, func(id string) batchResult {
-		if in, ok := s.instances.Get(id); ok && in.RegionId == kp.RegionId {
-			return op(in)
-		}
-		return failed(id, "404", "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.")
-	}, func(r batchResult) bool { return r.Success != "true" })
-	return map[string]any{
-		"KeyPairName": kp.KeyPairName,
-		"TotalCount":  strconv.Itoa(len(ids)),
-		"FailCount":   strconv.Itoa(fails),
-		"Results":     map[string]any{"Result": results},
+// keyPairCalls are ECS's side of AttachKeyPair and DetachKeyPair: an instance
+// of another region than the key pair's is unknown and fails alone, and the
+// counts are strings as in the SDK's model.
+func (s *Service) keyPairCalls() inventory.KeyPairCalls[KeyPair, Instance, batchResult] {
+	return inventory.KeyPairCalls[KeyPair, Instance, batchResult]{
+		Lock: &s.mu,
+		Get: func(kp *KeyPair, id string) (*Instance, bool) {
+			in, ok := s.instances.Get(id)
+			return in, ok && in.RegionId == kp.RegionId
+		},
+		NotFound: func(id string) batchResult {
+			return failed(id, "404", "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.")
+		},
+		Failed: func(r batchResult) bool { return r.Success != "true" },
+		Answer: func(kp *KeyPair, ids []string, results []batchResult, fails int) any {
+			return map[string]any{
+				"KeyPairName": kp.KeyPairName,
+				"TotalCount":  strconv.Itoa(len(ids)),
+				"FailCount":   strconv.Itoa(fails),
+				"Results":     map[string]any{"Result": results},
+			}
+		},
 	}
 }
 

@@ -2,11 +2,11 @@ package ens
 
 import (
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
 
+	"detachkeypair/emulator/internal/inventory"
 	"detachkeypair/emulator/internal/rpc"
 )
 
@@ -83,16 +83,7 @@ func DefaultFixture() *Fixture {
 }
 
 // ParseFixture reads and checks a fixture in the layout of testdata/fleet.json.
-func ParseFixture(b []byte) (*Fixture, error) {
-	var f Fixture
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, err
-	}
-	if err := f.Validate(); err != nil {
-		return nil, err
-	}
-	return &f, nil
-}
+func ParseFixture(b []byte) (*Fixture, error) { return inventory.ParseFixture[Fixture](b) }
 
 // Validate reports the first inconsistency of the fixture: a malformed or duplicate
 // id, a duplicate name, an unknown edge region or status, an instance bound to a key

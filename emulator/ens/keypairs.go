@@ -79,20 +79,7 @@ type batchResult struct {
 // is not Stopped (Running, Starting, Stopping, Expired), 200 "successful" for the others,
 // which lose the key pair.
 func (s *Service) detachKeyPair(p rpc.Params) (any, *rpc.Error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	kp, ids, e := s.keyPairBatch(p)
-	if e != nil {
-		return nil, e
-	}
-	if p.Get("KeyPairId") == "" {
-		for _, id := range ids {
-			if in, ok := s.instances.Get(id); !ok || in.KeyPairName != kp.KeyPairName {
-				return nil, &rpc.Error{Status: http.StatusBadRequest, Code: "PublicKeyNotAttachWithInstance", Message: "Public Key Not Attach With Instance."}
-			}
-		}
-	}
-	return s.batch(kp, ids, func(in *Instance) batchResult {
+	return s.keyPairCalls().Run(p, s.detachBatch, func(kp *KeyPair, in *Instance) batchResult {
 		switch {
 		case in.KeyPairName != kp.KeyPairName:
 			return failed(in.InstanceId, "PublicKeyNotAttachWithInstance", "The key pair "+kp.KeyPairName+" is not bound to the instance.")
@@ -101,7 +88,23 @@ func (s *Service) detachKeyPair(p rpc.Params) (any, *rpc.Error) {
 		}
 		in.KeyPairName = ""
 		return succeeded(in.InstanceId)
-	}), nil
+	})
+}
+
+// detachBatch reads the parameters of DetachKeyPair as keyPairBatch does; named by
+// KeyPairName, it refuses the whole call when a listed instance is unknown or not bound
+// to the key pair. The caller holds s.mu.
+func (s *Service) detachBatch(p rpc.Params) (*KeyPair, []string, *rpc.Error) {
+	kp, ids, e := s.keyPairBatch(p)
+	if e != nil || p.Get("KeyPairId") != "" {
+		return kp, ids, e
+	}
+	for _, id := range ids {
+		if in, ok := s.instances.Get(id); !ok || in.KeyPairName != kp.KeyPairName {
+			return nil, nil, &rpc.Error{Status: http.StatusBadRequest, Code: "PublicKeyNotAttachWithInstance", Message: "Public Key Not Attach With Instance."}
+		}
+	}
+	return kp, ids, nil
 }
 
 // attachKeyPair binds a key pair to up to 30 Stopped instances (documented).
@@ -111,13 +114,7 @@ func (s *Service) detachKeyPair(p rpc.Params) (any, *rpc.Error) {
 // (a code seen on ENS's pages), one that is not Stopped with IncorrectInstanceStatus,
 // an unknown one with InstanceNotFound.
 func (s *Service) attachKeyPair(p rpc.Params) (any, *rpc.Error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	kp, ids, e := s.keyPairBatch(p)
-	if e != nil {
-		return nil, e
-	}
-	return s.batch(kp, ids, func(in *Instance) batchResult {
+	return s.keyPairCalls().Run(p, s.keyPairBatch, func(kp *KeyPair, in *Instance) batchResult {
 		switch {
 		case in.KeyPairName != "":
 			return failed(in.InstanceId, "PubKeyAttachedWithInstance", "The instance already has the key pair "+in.KeyPairName+".")
@@ -126,7 +123,7 @@ func (s *Service) attachKeyPair(p rpc.Params) (any, *rpc.Error) {
 		}
 		in.KeyPairName = kp.KeyPairName
 		return succeeded(in.InstanceId)
-	}), nil
+	})
 }
 
 // keyPairBatch reads the parameters of DetachKeyPair and AttachKeyPair: the key pair
@@ -138,14 +135,10 @@ func (s *Service) attachKeyPair(p rpc.Params) (any, *rpc.Error) {
 // repeating id list are refused as a whole with InvalidParameter.<field>.
 func (s *Service) keyPairBatch(p rpc.Params) (*KeyPair, []string, *rpc.Error) {
 	id, name := p.Get("KeyPairId"), p.Get("KeyPairName")
-	ids, given, e := p.JSONList("InstanceIds", maxBatchIDs)
+	ids, e := p.BatchIDs(maxBatchIDs)
 	switch {
 	case e != nil:
 		return nil, nil, e
-	case !given:
-		return nil, nil, rpc.Missing("InstanceIds")
-	case len(ids) == 0:
-		return nil, nil, invalid("InstanceIds", "it must hold from 1 to 30 ids")
 	case id == "" && name == "":
 		return nil, nil, rpc.Missing("KeyPairId")
 	}
@@ -191,21 +184,26 @@ func (s *Service) keyPairNamed(name string) *KeyPair {
 	return nil
 }
 
-// batch applies op to each existing instance in the request's order and builds the
-// answer; unknown instances fail alone. The caller holds s.mu.
-func (s *Service) batch(kp *KeyPair, ids []string, op func(*Instance) batchResult) map[string]any {
-	results, fails := inventory.Batch(ids, func(id string) batchResult {
-		if in, ok := s.instances.Get(id); ok {
-			return op(in)
-		}
-		return failed(id, "InstanceNotFound", "The specified instance does not exist.")
-	}, func(r batchResult) bool { return !r.Success })
-	return map[string]any{
-		"KeyPairId":   kp.KeyPairId,
-		"KeyPairName": kp.KeyPairName,
-		"TotalCount":  len(ids),
-		"FailCount":   fails,
-		"Results":     results,
+// keyPairCalls are ENS's side of DetachKeyPair and AttachKeyPair: an unknown instance
+// fails alone, and the answer names the key pair by id and name, with integer counts
+// and a flat Results list.
+func (s *Service) keyPairCalls() inventory.KeyPairCalls[KeyPair, Instance, batchResult] {
+	return inventory.KeyPairCalls[KeyPair, Instance, batchResult]{
+		Lock: &s.mu,
+		Get:  func(_ *KeyPair, id string) (*Instance, bool) { return s.instances.Get(id) },
+		NotFound: func(id string) batchResult {
+			return failed(id, "InstanceNotFound", "The specified instance does not exist.")
+		},
+		Failed: func(r batchResult) bool { return !r.Success },
+		Answer: func(kp *KeyPair, ids []string, results []batchResult, fails int) any {
+			return map[string]any{
+				"KeyPairId":   kp.KeyPairId,
+				"KeyPairName": kp.KeyPairName,
+				"TotalCount":  len(ids),
+				"FailCount":   fails,
+				"Results":     results,
+			}
+		},
 	}
 }
 

@@ -1,11 +1,16 @@
 // Package inventory is what the emulated services keep of their instances and how their
 // batch APIs go through them: instances by id, listed in id order as the Describe APIs
-// answer them, and one result per id of a batch call.
+// answer them; the key pair batch calls, one result per id; and the reading of a
+// service's fixture.
 package inventory
 
 import (
+	"encoding/json"
 	"iter"
 	"slices"
+	"sync"
+
+	"detachkeypair/emulator/internal/rpc"
 )
 
 // Instances are a service's instances of type I, by id. The zero value is empty and
@@ -51,16 +56,61 @@ func (x *Instances[I]) All() iter.Seq[*I] {
 	}
 }
 
-// Batch runs op on each id of a batch call (AttachKeyPair, DetachKeyPair), in the
-// request's order, and counts the results that failed reports failed.
-func Batch[R any](ids []string, op func(id string) R, failed func(R) bool) (results []R, fails int) {
-	results = make([]R, 0, len(ids))
+// KeyPairCalls are a service's side of its key pair batch calls (AttachKeyPair,
+// DetachKeyPair) over its key pairs K, its instances I and its results R, one an
+// instance: which instance an id names, what an unknown one answers, which results
+// count as failed and how the call's answer is built.
+type KeyPairCalls[K, I, R any] struct {
+	Lock sync.Locker // the service's lock, held for the whole call
+	// Get returns the instance with the id among those the key pair can be bound to.
+	Get      func(kp *K, id string) (*I, bool)
+	NotFound func(id string) R // the result of an id that Get finds no instance for
+	Failed   func(R) bool      // whether a result counts in the answer's FailCount
+	// Answer builds the call's answer from its results, in the request's order, and the
+	// number that failed.
+	Answer func(kp *K, ids []string, results []R, fails int) any
+}
+
+// Run runs one call under Lock: read reads its parameters (the key pair and the
+// instance ids) or refuses the whole call; then op changes each instance found, in the
+// request's order, and gives its result.
+func (c KeyPairCalls[K, I, R]) Run(p rpc.Params, read func(rpc.Params) (*K, []string, *rpc.Error), op func(*K, *I) R) (any, *rpc.Error) {
+	c.Lock.Lock()
+	defer c.Lock.Unlock()
+	kp, ids, e := read(p)
+	if e != nil {
+		return nil, e
+	}
+	results, fails := make([]R, 0, len(ids)), 0
 	for _, id := range ids {
-		r := op(id)
-		if failed(r) {
+		var r R
+		if in, ok := c.Get(kp, id); ok {
+			r = op(kp, in)
+		} else {
+			r = c.NotFound(id)
+		}
+		if c.Failed(r) {
 			fails++
 		}
 		results = append(results, r)
 	}
-	return results, fails
+	return c.Answer(kp, ids, results, fails), nil
+}
+
+// Fixture is what ParseFixture needs of a service's fixture type F: *F checks itself.
+type Fixture[F any] interface {
+	*F
+	Validate() error
+}
+
+// ParseFixture reads a service's fixture F from JSON and checks it (P's Validate).
+func ParseFixture[F any, P Fixture[F]](b []byte) (*F, error) {
+	var f F
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, err
+	}
+	if err := P(&f).Validate(); err != nil {
+		return nil, err
+	}
+	return &f, nil
 }

@@ -98,6 +98,21 @@ func (p Params) JSONList(name string, max int) (list []string, given bool, e *Er
 	return list, true, nil
 }
 
+// BatchIDs reads the InstanceIds of a batch call (AttachKeyPair, DetachKeyPair): a
+// JSON array of 1 to max ids, required.
+func (p Params) BatchIDs(max int) ([]string, *Error) {
+	ids, given, e := p.JSONList("InstanceIds", max)
+	switch {
+	case e != nil:
+		return nil, e
+	case !given:
+		return nil, Missing("InstanceIds")
+	case len(ids) == 0:
+		return nil, p.Invalid("InstanceIds", fmt.Sprintf("it must hold from 1 to %d ids", max))
+	}
+	return ids, nil
+}
+
 // MatchPattern matches a name against a pattern in which "*" stands for any run of
 // characters, as the key pair APIs' KeyPairName does.
 func MatchPattern(pattern, name string) bool {
