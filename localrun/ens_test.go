@@ -172,3 +172,17 @@ func TestENSHollowTagAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestENSTagRulesOff: with PROTECTED_TAG=none and no REQUIRED_TAG, tags do not matter,
+// so an ENS instance whose tags ListTagResources lost is detached: the refusal above
+// is the tag rules', and the way out for an ENS fleet without tags.
+func TestENSTagRulesOff(t *testing.T) {
+	hollow := map[string]emulator.Fault{emulator.APIENSListTagResources: {EmptyRate: 1}}
+	env := start(t, localrun.Options{Faults: hollow, Env: []string{"PROTECTED_TAG=none"}})
+	before := env.Emulator.Bindings()
+	a := invokeOne(t, env, directRequestENS(map[string]any{"KeyPairName": "edge-ops-2026", "InstanceIds": []string{ensInstance(1)}}))
+	emulatortest.AssertChanges(t, before, env.Emulator.Bindings(), a.Results)
+	if a.Code != "" || len(a.Results) != 1 || !a.Results[0].Success {
+		t.Fatalf("answer %+v, want %s detached", a, ensInstance(1))
+	}
+}

@@ -15,6 +15,13 @@ import (
 // key, whatever its value, is never touched.
 const DefaultProtectedTag = "detach-keypair:protected"
 
+// NoProtectedTag is the PROTECTED_TAG that turns the rule off: for an account with no
+// instance to protect, and for ENS fleets without tags, whose instances the function
+// refuses to touch while a tag rule is set (ENS's tag answers cannot tell "no tags"
+// from a lost answer: detach.Limits.EmptyTagsUnclear). A tag key "none" can therefore
+// not be the protected tag.
+const NoProtectedTag = "none"
+
 // ClaimHeader is one claim of a verified JWT that the HTTP trigger passes to the
 // function in a request header (JWT_CLAIM_PASS_BY).
 type ClaimHeader struct {
@@ -51,7 +58,9 @@ func loadGuard(getenv func(string) string, bad func(name, value, want string)) (
 	if protected == "" {
 		protected = DefaultProtectedTag
 	}
-	p.ProtectedTag = tagRule("PROTECTED_TAG", protected, bad)
+	if protected != NoProtectedTag {
+		p.ProtectedTag = tagRule("PROTECTED_TAG", protected, bad)
+	}
 	if v := strings.TrimSpace(getenv("REQUIRED_TAG")); v != "" {
 		p.RequiredTag = tagRule("REQUIRED_TAG", v, bad)
 	}

@@ -21,6 +21,22 @@ func TestGuardDefaults(t *testing.T) {
 	}
 }
 
+// TestProtectedTagOff: PROTECTED_TAG=none turns the rule off (no protected tag in the
+// policy), and nothing else does: unset and empty mean the default.
+func TestProtectedTagOff(t *testing.T) {
+	for v, want := range map[string]*detach.Tag{
+		"none": nil, " none ": nil, "": {Key: DefaultProtectedTag}, "None": {Key: "None"}, "none=x": {Key: "none", Value: "x"},
+	} {
+		s, err := load(map[string]string{"PROTECTED_TAG": v})
+		if err != nil {
+			t.Fatalf("PROTECTED_TAG=%q: %v", v, err)
+		}
+		if !reflect.DeepEqual(s.Policy.ProtectedTag, want) {
+			t.Errorf("PROTECTED_TAG=%q: protected tag %v, want %v", v, s.Policy.ProtectedTag, want)
+		}
+	}
+}
+
 func TestGuardValues(t *testing.T) {
 	s, err := load(map[string]string{
 		"ALLOWED_KEY_PAIRS":      " ops-*, ssh-bp67acfmxazb4p0001 ,deploy-ci",

@@ -162,10 +162,12 @@ func (s scenario) run(ctx context.Context, bin string) result {
 	}}
 	ids := make([]string, s.n)
 	for i := range ids {
-		if ens { // i- and 25 characters, as ENS's
+		if ens { // i- and 25 characters, as ENS's; tagged, as the function refuses ENS
+			// instances without tags under the default PROTECTED_TAG (README: ENS)
 			ids[i] = fmt.Sprintf("i-benchedgeinst%012d", i+1)
 			ensFix.Instances = append(ensFix.Instances, emulator.ENSInstance{InstanceId: ids[i], InstanceName: ids[i],
-				EnsRegionId: edgeRegion, Status: emulator.StatusStopped, KeyPairName: keyPairName})
+				EnsRegionId: edgeRegion, Status: emulator.StatusStopped, KeyPairName: keyPairName,
+				Tags: []emulator.Tag{{Key: "env", Value: "bench"}}})
 			continue
 		}
 		ids[i] = fmt.Sprintf("i-bp1bench%07d", i+1)
