@@ -192,7 +192,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
-	s.ens, err = ens.New(ens.Config{Fixture: cfg.ENSFixture, Pipeline: pipeline, Verifier: verifier, Clock: cfg.Clock})
+	s.ens, err = ens.New(ens.Config{Fixture: cfg.ENSFixture, Pipeline: pipeline, Verifier: verifier})
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
