@@ -1,7 +1,8 @@
 // Package emulator is a local stand-in for the cloud APIs the function uses:
 // the ECS RPC API (version 2014-05-26: DescribeRegions, DescribeKeyPairs,
 // DescribeInstances, DetachKeyPair, AttachKeyPair), the ENS RPC API (version
-// 2017-11-10: the same four, as ENS answers them), the EventBridge data plane
+// 2017-11-10: the same but DescribeRegions, as ENS answers them, and
+// ListTagResources), the EventBridge data plane
 // (PutEvents) and FC 3.0's asynchronous InvokeFunction (for the functions given
 // with PutFunction). It is a real HTTP server that the real Alibaba Cloud Go
 // SDKs and the aliyun CLI talk to: it checks their signatures against the

@@ -32,9 +32,10 @@ type Config struct {
 	// ENSFixture is the initial state of ENS; nil means DefaultENSFixture().
 	ENSFixture *ENSFixture
 	// Faults are injected per API: the key is an API name (one of APIs():
-	// "DescribeKeyPairs", "DescribeInstances", "DetachKeyPair",
-	// "AttachKeyPair", "PutEvents"; ENS's are prefixed: "ens:DetachKeyPair")
-	// or "*" for every API without its own. New refuses any other key.
+	// ECS's "DescribeRegions", "DescribeKeyPairs", "DescribeInstances",
+	// "DetachKeyPair", "AttachKeyPair", EventBridge's "PutEvents"; FC's and
+	// ENS's are prefixed: "fc:InvokeFunction", "ens:DetachKeyPair") or "*"
+	// for every API without its own. New refuses any other key.
 	Faults map[string]Fault
 	// Seed seeds the random source of the faults, so that a run of requests
 	// meets the same faults again.
@@ -192,7 +193,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
-	s.ens, err = ens.New(ens.Config{Fixture: cfg.ENSFixture, Pipeline: pipeline, Verifier: verifier, Clock: cfg.Clock})
+	s.ens, err = ens.New(ens.Config{Fixture: cfg.ENSFixture, Pipeline: pipeline, Verifier: verifier})
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}

@@ -32,8 +32,8 @@ func (s *Service) attachKeyPair(p rpc.Params) (any, *rpc.Error) {
 // gets its own result; only the ones reported successful change. ECS
 // requires no status: Running instances are unbound too, and keep
 // honouring the key until they restart (PendingRestart). Instances in
-// transition (Starting, Stopping) are refused, as AttachKeyPair refuses them
-// (assumption: undocumented for DetachKeyPair).
+// transition (Starting, Stopping) are refused (assumption: the references of
+// both APIs speak of Running and Stopped instances only; see changeBinding).
 func (s *Service) detachKeyPair(p rpc.Params) (any, *rpc.Error) {
 	return s.changeBinding(p, func(kp *KeyPair, in *Instance) batchResult {
 		if in.KeyPairName != kp.KeyPairName {
@@ -120,6 +120,12 @@ type batchResult struct {
 // changeBinding runs AttachKeyPair or DetachKeyPair: it reads their
 // parameters, then applies op to each existing instance that is Running or
 // Stopped (others: IncorrectInstanceStatus), in the request's order.
+//
+// Assumptions (the API reference and the SDK's model document only a
+// success, Code "200" with Message "successful"): a refused instance fails
+// alone, with an HTTP-like Code ("400", "404" for an unknown instance) and
+// the error code leading its Message (see failed); Starting and Stopping
+// instances are refused with IncorrectInstanceStatus.
 func (s *Service) changeBinding(p rpc.Params, op func(*KeyPair, *Instance) batchResult) (any, *rpc.Error) {
 	return s.keyPairCalls().Run(p, s.keyPairBatch, func(kp *KeyPair, in *Instance) batchResult {
 		if in.Status != StatusStopped && in.Status != StatusRunning {
@@ -213,6 +219,8 @@ func succeeded(id string) batchResult {
 	return batchResult{Code: "200", Message: "successful", InstanceId: id, Success: "true"}
 }
 
+// failed is a refused instance: code an HTTP-like status and the error code first in
+// the message, as no field carries it (assumption: undocumented, see changeBinding).
 func failed(id, code, errCode, msg string) batchResult {
 	return batchResult{Code: code, Message: errCode + ": " + msg, InstanceId: id, Success: "false"}
 }

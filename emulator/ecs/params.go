@@ -18,7 +18,9 @@ func ecsParams(p url.Values) rpc.Params {
 }
 
 // errDryRun is the answer to a request with DryRun=true that passed the
-// checks (400, as in the error tables of Alibaba Cloud's OpenAPIs).
+// checks. The SDK model's documentation of DryRun names the code; the status
+// and message are those of other Alibaba Cloud OpenAPIs' error tables (GWLB,
+// VPC peering): assumption, ECS answers the same.
 var errDryRun = &rpc.Error{Status: http.StatusBadRequest, Code: "DryRunOperation", Message: "Request validation has been passed with DryRun flag set."}
 
 // boolParam reads an optional boolean parameter ("true" or "false").

@@ -18,7 +18,6 @@ import (
 	"net/url"
 	"slices"
 	"sync"
-	"time"
 
 	"detachkeypair/emulator/internal/change"
 	"detachkeypair/emulator/internal/inventory"
@@ -55,17 +54,15 @@ const (
 
 // Config is what the service is built from.
 type Config struct {
-	Fixture  *Fixture         // the initial state (the service keeps a copy); required
-	Pipeline *rpc.Pipeline    // runs every request; required
-	Verifier *sign.Verifier   // checks signatures; required
-	Clock    func() time.Time // the emulator's clock; required
+	Fixture  *Fixture       // the initial state (the service keeps a copy); required
+	Pipeline *rpc.Pipeline  // runs every request; required
+	Verifier *sign.Verifier // checks signatures; required
 }
 
 // Service is the emulated ENS API. It is safe for concurrent use.
 type Service struct {
 	pipeline *rpc.Pipeline
 	verifier *sign.Verifier
-	clock    func() time.Time
 	answer   rpc.Answer // how answers are written, set by Register
 
 	mu         sync.Mutex // guards the state below
@@ -80,7 +77,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("ENS fixture: %w", err)
 	}
 	fx := cfg.Fixture.Clone()
-	s := &Service{pipeline: cfg.Pipeline, verifier: cfg.Verifier, clock: cfg.Clock,
+	s := &Service{pipeline: cfg.Pipeline, verifier: cfg.Verifier,
 		ensRegions: fx.EnsRegions, keyPairs: fx.KeyPairs}
 	for _, in := range fx.Instances {
 		s.instances.Put(in.InstanceId, in)

@@ -24,9 +24,10 @@ var describeInstancesParams = []string{"InstanceIds", "InstanceId", "EnsRegionId
 // 100). An answer has no key pair filter and carries no tags (both documented).
 //
 // Assumptions (undocumented): unknown ids in InstanceIds are just absent from the
-// answer, as in ECS; the order is by instance id; Tags, a JSON array such as
-// [{"Key":"env","Value":"prod"}], matches the instances that carry every tag given, a
-// tag without Value any value of its key.
+// answer, as in ECS; the order is by instance id; a Status other than the documented
+// three is refused (400 InvalidParameter.Status) rather than matching nothing; Tags,
+// a JSON array such as [{"Key":"env","Value":"prod"}], matches the instances that
+// carry every tag given, a tag without Value any value of its key.
 func (s *Service) describeInstances(p rpc.Params) (any, *rpc.Error) {
 	ids, byIDs, e := p.JSONList("InstanceIds", maxDescribeIDs)
 	if e != nil {

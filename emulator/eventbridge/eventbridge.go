@@ -214,8 +214,9 @@ const (
 // that exists (else the whole request fails with 409, as the service does);
 // an event without id, source or type fails alone. A batch past the limits
 // (MaxEvents, MaxEventBytes, MaxCallBytes) fails as a whole with 400
-// InvalidArgument. Assumption, where the reference says nothing: an event too
-// large fails the whole call, not alone (the harsher reading).
+// InvalidArgument. Assumptions, where the reference says nothing: an event too
+// large fails the whole call, not alone (the harsher reading); a body that is one
+// JSON object, not an array (the SDK always sends an array), is a batch of one.
 func (s *Service) putEvents(requestID string, body []byte) (any, *rpc.Error) {
 	body = bytes.TrimSpace(body)
 	var raws []json.RawMessage

@@ -15,7 +15,12 @@
 // asynchronous invocation. What it does not, and the emulator chooses (harsher when in
 // doubt): the error codes of a duplicate (AsyncTaskAlreadyExists) and of a task id
 // without task mode (InvalidArgument, refused rather than ignored), the error body
-// {"Code","Message","RequestId"} that darabonba-openapi reads.
+// {"Code","Message","RequestId"} that darabonba-openapi reads; a task id that breaks
+// the documented rule is 400 InvalidArgument; task ids are unique per function; an
+// unknown path or a method other than POST is 404 PathNotSupported; a query parameter
+// but qualifier, a qualifier but LATEST and a synchronous invocation are refused (400
+// InvalidArgument) as not implemented; an invocation the function cannot queue is 503
+// ServiceUnavailable.
 package fc
 
 import (

@@ -40,7 +40,9 @@ func Missing(name string) *Error {
 	return Errorf(http.StatusBadRequest, "MissingParameter", "The input parameter %q that is mandatory for processing this request is not supplied.", name)
 }
 
-// Invalid is the answer to a parameter whose value cannot be used.
+// Invalid is the answer to a parameter whose value cannot be used. Assumption
+// (the codes of malformed values are not documented for every parameter): one
+// code, 400 InvalidParameter, naming the parameter and the reason.
 func Invalid(name, why string) *Error {
 	return Errorf(http.StatusBadRequest, "InvalidParameter", "The specified parameter %q is not valid: %s.", name, why)
 }
