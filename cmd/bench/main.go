@@ -154,25 +154,19 @@ type result struct {
 
 func (s scenario) run(ctx context.Context, bin string) result {
 	ens := s.product.name == "ENS"
-	fix := &emulator.Fixture{Regions: []string{region}, KeyPairs: []emulator.KeyPair{
-		{RegionId: region, KeyPairId: keyPairID, KeyPairName: keyPairName, FingerPrint: "3f:1c:bench"},
-	}}
 	ensFix := &emulator.ENSFixture{EnsRegions: []string{edgeRegion}, KeyPairs: []emulator.ENSKeyPair{
 		{KeyPairId: keyPairID, KeyPairName: keyPairName, FingerPrint: "3f1cbench"},
 	}}
-	ids := make([]string, s.n)
-	for i := range ids {
-		if ens { // i- and 25 characters, as ENS's; tagged, as the function refuses ENS
+	fix, ids := ecsFleet("bench", s.n)
+	if ens { // the ECS region has the key pair but no instances
+		fix, _ = ecsFleet("bench", 0)
+		for i := range ids { // i- and 25 characters, as ENS's; tagged, as the function refuses ENS
 			// instances without tags under the default PROTECTED_TAG (README: ENS)
 			ids[i] = fmt.Sprintf("i-benchedgeinst%012d", i+1)
 			ensFix.Instances = append(ensFix.Instances, emulator.ENSInstance{InstanceId: ids[i], InstanceName: ids[i],
 				EnsRegionId: edgeRegion, Status: emulator.StatusStopped, KeyPairName: keyPairName,
 				Tags: []emulator.Tag{{Key: "env", Value: "bench"}}})
-			continue
 		}
-		ids[i] = fmt.Sprintf("i-bp1bench%07d", i+1)
-		fix.Instances = append(fix.Instances, emulator.Instance{RegionId: region, InstanceId: ids[i], InstanceName: ids[i],
-			ZoneId: region + "-h", Status: emulator.StatusStopped, KeyPairName: keyPairName})
 	}
 	env, err := localrun.Start(ctx, localrun.Options{
 		Binary:     bin,
@@ -222,14 +216,14 @@ func (s scenario) run(ctx context.Context, bin string) result {
 	}
 	// Check the truth: exactly the instances reported detached lost the key pair.
 	unbound := 0
-	for _, in := range env.Emulator.Instances() {
-		if in.KeyPairName == "" {
-			unbound++
-		}
-	}
 	if ens {
-		unbound = 0
 		for _, in := range env.Emulator.ENSInstances() {
+			if in.KeyPairName == "" {
+				unbound++
+			}
+		}
+	} else {
+		for _, in := range env.Emulator.Instances() {
 			if in.KeyPairName == "" {
 				unbound++
 			}
