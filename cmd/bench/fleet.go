@@ -39,7 +39,7 @@ var (
 var benchRegions = []string{"cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-shenzhen", "cn-qingdao", "cn-zhangjiakou", "ap-southeast-1", "cn-hongkong"}
 
 // ecsAPIs are the ECS APIs of a fleet run, each under the quota per region.
-var ecsAPIs = []string{emulator.APIDescribeRegions, emulator.APIDescribeKeyPairs, emulator.APIDescribeInstances, emulator.APIDetachKeyPair}
+var ecsAPIs = append([]string{emulator.APIDescribeRegions}, ecsRequestAPIs...)
 
 func benchFleet(ctx context.Context, bin string, latency time.Duration, qps float64) {
 	regions := benchRegions[:min(max(*fleetRegions, 1), len(benchRegions))]

@@ -54,8 +54,11 @@ type product struct {
 	others []string // its other APIs the function calls (ENS: ListTagResources, the instances' tags)
 }
 
+// ecsRequestAPIs are the ECS APIs a request calls, in order.
+var ecsRequestAPIs = []string{emulator.APIDescribeKeyPairs, emulator.APIDescribeInstances, emulator.APIDetachKeyPair}
+
 var products = map[string]product{
-	"ecs": {"ECS", 50, 100, "ECS_QPS", []string{emulator.APIDescribeKeyPairs, emulator.APIDescribeInstances, emulator.APIDetachKeyPair}, nil},
+	"ecs": {"ECS", 50, 100, "ECS_QPS", ecsRequestAPIs, nil},
 	"ens": {"ENS", 30, 50, "ENS_QPS", []string{emulator.APIENSDescribeKeyPairs, emulator.APIENSDescribeInstances, emulator.APIENSDetachKeyPair},
 		[]string{emulator.APIENSListTagResources}},
 }

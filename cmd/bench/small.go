@@ -29,8 +29,11 @@ var (
 // ecsFaults are the emulator's latency and quota on the three ECS APIs the function
 // calls (EventBridge's PutEvents is left alone: the bench sends no result events).
 func ecsFaults(latency time.Duration, qps float64) map[string]emulator.Fault {
-	f := emulator.Fault{Latency: latency, QPS: qps}
-	return map[string]emulator.Fault{emulator.APIDescribeKeyPairs: f, emulator.APIDescribeInstances: f, emulator.APIDetachKeyPair: f}
+	faults := map[string]emulator.Fault{}
+	for _, api := range ecsRequestAPIs {
+		faults[api] = emulator.Fault{Latency: latency, QPS: qps}
+	}
+	return faults
 }
 
 // stopEvent is events/ecs-instance-stopped.json for another instance.
