@@ -127,7 +127,7 @@ func benchFleet(ctx context.Context, bin string, latency time.Duration, qps floa
 	fmt.Printf("wall %s (first answer after %s); bound %s (busiest: %d calls of %s at %.0f/s); ratio %.3f\n",
 		wall.Round(time.Millisecond), firstAnswer.Round(time.Millisecond), bound.Round(time.Millisecond), busiest, busiestAt, qps, wall.Seconds()/bound.Seconds())
 	fmt.Printf("FC: %d invocations (%d parts as FC tasks), %d instances started, %d retried, %d lost; peak RSS of an instance %.1f MiB\n",
-		st.Invocations, len(env.Emulator.FCTasks()), st.InstancesStarted, st.AsyncRetried, st.AsyncLost, float64(peak)/(1<<20))
+		st.Invocations, len(env.Emulator.FCTasks()), st.InstancesStarted, st.AsyncRetried, st.AsyncLost, mib(peak))
 	fmt.Printf("throttled answers %d; instances lost %d, reported twice %d\n", throttled, lost, duplicated)
 	fmt.Printf("load average after: %s\n", loadAfter)
 	if len(wrong) > 0 || lost > 0 || duplicated > 0 {

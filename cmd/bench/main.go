@@ -268,7 +268,7 @@ func (r result) print(w io.Writer, strategy string) {
 	fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%.2f\t%d\t%d\t%d\t%d\t%d\t%.1f MiB\t\n", strategy, r.n,
 		r.wall.Round(time.Millisecond), r.lower.Round(time.Millisecond), r.wall.Seconds()/r.lower.Seconds(),
 		r.calls["DescribeKeyPairs"], r.calls["DescribeInstances"], r.calls["DetachKeyPair"], r.throttled, r.failed,
-		float64(r.peakRSS)/(1<<20))
+		mib(r.peakRSS))
 }
 
 func parseSizes(s string) []int {
@@ -285,6 +285,9 @@ func parseSizes(s string) []int {
 	}
 	return out
 }
+
+// mib is a number of bytes in MiB, for the peak RSS columns.
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "bench:", err)

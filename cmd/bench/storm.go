@@ -165,5 +165,3 @@ func sum(m map[string]int) int {
 	}
 	return total
 }
-
-func mib(b int64) float64 { return float64(b) / (1 << 20) }
