@@ -55,7 +55,8 @@ func (c *command) invoke(ctx context.Context, args []string) int {
 	if res.Outcome == fcruntime.Succeeded || res.Outcome == fcruntime.Failed {
 		out.waitEnd(res.RequestID, 2*time.Second) // its logs first, then the report
 	}
-	if runID, goesOn := fleetOf(judge(res).body); goesOn {
+	v := judge(res)
+	if runID, goesOn := fleetOf(v.body); goesOn {
 		if err := c.waitFleet(ctx, env, runID); err != nil {
 			if ctx.Err() != nil {
 				fmt.Fprintln(c.stderr, "local: interrupted before the fleet run's parts ended")
@@ -70,7 +71,6 @@ func (c *command) invoke(ctx context.Context, args []string) int {
 		fmt.Fprintf(c.stderr, "local: %v\n", err)
 		return exitLocal
 	}
-	v := judge(res)
 	c.report(c.stdout, v, res, env, o, before, evs[min(len(earlier), len(evs)):])
 	if c.inspect != nil {
 		c.inspect(env)
