@@ -58,8 +58,7 @@ func wantRefusal(t *testing.T, a answer, setting string) {
 // wantCalls checks the emulator's counters of the three ECS APIs.
 func wantCalls(t *testing.T, emu *emulator.Server, keyPairs, instances, detaches int) {
 	t.Helper()
-	got := [3]int{emu.Calls("DescribeKeyPairs"), emu.Calls("DescribeInstances"), emu.Calls("DetachKeyPair")}
-	if want := [3]int{keyPairs, instances, detaches}; got != want {
+	if got, want := calls(emu), [3]int{keyPairs, instances, detaches}; got != want {
 		t.Errorf("calls DescribeKeyPairs, DescribeInstances, DetachKeyPair = %v, want %v", got, want)
 	}
 }

@@ -181,9 +181,7 @@ func (e *Env) startEmulator(ctx context.Context, o Options) error {
 		o.Fixture = emulator.DefaultFixture()
 	}
 	emu, err := emulator.New(emulator.Config{
-		Credentials: []emulator.Credential{{
-			AccessKeyID: e.Credentials.AccessKeyID, AccessKeySecret: e.Credentials.AccessKeySecret, SecurityToken: e.Credentials.SecurityToken,
-		}},
+		Credentials:      e.acceptedCredentials(),
 		Fixture:          o.Fixture,
 		ENSFixture:       o.ENSFixture,
 		Faults:           o.Faults,
@@ -201,14 +199,21 @@ func (e *Env) startEmulator(ctx context.Context, o Options) error {
 	return nil
 }
 
+// acceptedCredentials are the credentials the function signs with (Credentials), as an
+// emulator that Start starts accepts them.
+func (e *Env) acceptedCredentials() []emulator.Credential {
+	return []emulator.Credential{{
+		AccessKeyID: e.Credentials.AccessKeyID, AccessKeySecret: e.Credentials.AccessKeySecret, SecurityToken: e.Credentials.SecurityToken,
+	}}
+}
+
 // startFC makes the function invocable through the emulated FC's InvokeFunction, with
 // its asynchronous task mode on (as the deployment files set it): an invocation goes
 // to the runner's InvokeAsync.
 func (e *Env) startFC() error {
 	e.FC = e.Emulator
 	if e.FC == nil {
-		fcEmu, err := emulator.New(emulator.Config{Credentials: []emulator.Credential{{
-			AccessKeyID: e.Credentials.AccessKeyID, AccessKeySecret: e.Credentials.AccessKeySecret, SecurityToken: e.Credentials.SecurityToken}}})
+		fcEmu, err := emulator.New(emulator.Config{Credentials: e.acceptedCredentials()})
 		if err != nil {
 			return err
 		}

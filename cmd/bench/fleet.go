@@ -39,7 +39,7 @@ var (
 var benchRegions = []string{"cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-shenzhen", "cn-qingdao", "cn-zhangjiakou", "ap-southeast-1", "cn-hongkong"}
 
 // ecsAPIs are the ECS APIs of a fleet run, each under the quota per region.
-var ecsAPIs = []string{emulator.APIDescribeRegions, emulator.APIDescribeKeyPairs, emulator.APIDescribeInstances, emulator.APIDetachKeyPair}
+var ecsAPIs = append([]string{emulator.APIDescribeRegions}, ecsRequestAPIs...)
 
 func benchFleet(ctx context.Context, bin string, latency time.Duration, qps float64) {
 	regions := benchRegions[:min(max(*fleetRegions, 1), len(benchRegions))]
@@ -127,7 +127,7 @@ func benchFleet(ctx context.Context, bin string, latency time.Duration, qps floa
 	fmt.Printf("wall %s (first answer after %s); bound %s (busiest: %d calls of %s at %.0f/s); ratio %.3f\n",
 		wall.Round(time.Millisecond), firstAnswer.Round(time.Millisecond), bound.Round(time.Millisecond), busiest, busiestAt, qps, wall.Seconds()/bound.Seconds())
 	fmt.Printf("FC: %d invocations (%d parts as FC tasks), %d instances started, %d retried, %d lost; peak RSS of an instance %.1f MiB\n",
-		st.Invocations, len(env.Emulator.FCTasks()), st.InstancesStarted, st.AsyncRetried, st.AsyncLost, float64(peak)/(1<<20))
+		st.Invocations, len(env.Emulator.FCTasks()), st.InstancesStarted, st.AsyncRetried, st.AsyncLost, mib(peak))
 	fmt.Printf("throttled answers %d; instances lost %d, reported twice %d\n", throttled, lost, duplicated)
 	fmt.Printf("load average after: %s\n", loadAfter)
 	if len(wrong) > 0 || lost > 0 || duplicated > 0 {

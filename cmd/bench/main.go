@@ -54,8 +54,11 @@ type product struct {
 	others []string // its other APIs the function calls (ENS: ListTagResources, the instances' tags)
 }
 
+// ecsRequestAPIs are the ECS APIs a request calls, in order.
+var ecsRequestAPIs = []string{emulator.APIDescribeKeyPairs, emulator.APIDescribeInstances, emulator.APIDetachKeyPair}
+
 var products = map[string]product{
-	"ecs": {"ECS", 50, 100, "ECS_QPS", []string{emulator.APIDescribeKeyPairs, emulator.APIDescribeInstances, emulator.APIDetachKeyPair}, nil},
+	"ecs": {"ECS", 50, 100, "ECS_QPS", ecsRequestAPIs, nil},
 	"ens": {"ENS", 30, 50, "ENS_QPS", []string{emulator.APIENSDescribeKeyPairs, emulator.APIENSDescribeInstances, emulator.APIENSDetachKeyPair},
 		[]string{emulator.APIENSListTagResources}},
 }
@@ -154,25 +157,19 @@ type result struct {
 
 func (s scenario) run(ctx context.Context, bin string) result {
 	ens := s.product.name == "ENS"
-	fix := &emulator.Fixture{Regions: []string{region}, KeyPairs: []emulator.KeyPair{
-		{RegionId: region, KeyPairId: keyPairID, KeyPairName: keyPairName, FingerPrint: "3f:1c:bench"},
-	}}
 	ensFix := &emulator.ENSFixture{EnsRegions: []string{edgeRegion}, KeyPairs: []emulator.ENSKeyPair{
 		{KeyPairId: keyPairID, KeyPairName: keyPairName, FingerPrint: "3f1cbench"},
 	}}
-	ids := make([]string, s.n)
-	for i := range ids {
-		if ens { // i- and 25 characters, as ENS's; tagged, as the function refuses ENS
+	fix, ids := ecsFleet("bench", s.n)
+	if ens { // the ECS region has the key pair but no instances
+		fix, _ = ecsFleet("bench", 0)
+		for i := range ids { // i- and 25 characters, as ENS's; tagged, as the function refuses ENS
 			// instances without tags under the default PROTECTED_TAG (README: ENS)
 			ids[i] = fmt.Sprintf("i-benchedgeinst%012d", i+1)
 			ensFix.Instances = append(ensFix.Instances, emulator.ENSInstance{InstanceId: ids[i], InstanceName: ids[i],
 				EnsRegionId: edgeRegion, Status: emulator.StatusStopped, KeyPairName: keyPairName,
 				Tags: []emulator.Tag{{Key: "env", Value: "bench"}}})
-			continue
 		}
-		ids[i] = fmt.Sprintf("i-bp1bench%07d", i+1)
-		fix.Instances = append(fix.Instances, emulator.Instance{RegionId: region, InstanceId: ids[i], InstanceName: ids[i],
-			ZoneId: region + "-h", Status: emulator.StatusStopped, KeyPairName: keyPairName})
 	}
 	env, err := localrun.Start(ctx, localrun.Options{
 		Binary:     bin,
@@ -222,14 +219,14 @@ func (s scenario) run(ctx context.Context, bin string) result {
 	}
 	// Check the truth: exactly the instances reported detached lost the key pair.
 	unbound := 0
-	for _, in := range env.Emulator.Instances() {
-		if in.KeyPairName == "" {
-			unbound++
-		}
-	}
 	if ens {
-		unbound = 0
 		for _, in := range env.Emulator.ENSInstances() {
+			if in.KeyPairName == "" {
+				unbound++
+			}
+		}
+	} else {
+		for _, in := range env.Emulator.Instances() {
 			if in.KeyPairName == "" {
 				unbound++
 			}
@@ -271,7 +268,7 @@ func (r result) print(w io.Writer, strategy string) {
 	fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%.2f\t%d\t%d\t%d\t%d\t%d\t%.1f MiB\t\n", strategy, r.n,
 		r.wall.Round(time.Millisecond), r.lower.Round(time.Millisecond), r.wall.Seconds()/r.lower.Seconds(),
 		r.calls["DescribeKeyPairs"], r.calls["DescribeInstances"], r.calls["DetachKeyPair"], r.throttled, r.failed,
-		float64(r.peakRSS)/(1<<20))
+		mib(r.peakRSS))
 }
 
 func parseSizes(s string) []int {
@@ -288,6 +285,9 @@ func parseSizes(s string) []int {
 	}
 	return out
 }
+
+// mib is a number of bytes in MiB, for the peak RSS columns.
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "bench:", err)

@@ -29,8 +29,11 @@ var (
 // ecsFaults are the emulator's latency and quota on the three ECS APIs the function
 // calls (EventBridge's PutEvents is left alone: the bench sends no result events).
 func ecsFaults(latency time.Duration, qps float64) map[string]emulator.Fault {
-	f := emulator.Fault{Latency: latency, QPS: qps}
-	return map[string]emulator.Fault{emulator.APIDescribeKeyPairs: f, emulator.APIDescribeInstances: f, emulator.APIDetachKeyPair: f}
+	faults := map[string]emulator.Fault{}
+	for _, api := range ecsRequestAPIs {
+		faults[api] = emulator.Fault{Latency: latency, QPS: qps}
+	}
+	return faults
 }
 
 // stopEvent is events/ecs-instance-stopped.json for another instance.
@@ -102,7 +105,7 @@ func runSmall(ctx context.Context, bin string, latency time.Duration, qps float6
 		slices.Sort(r.walls)
 		wall := r.walls[len(r.walls)/2]
 		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%.2f\t%s\t%d\t%d\t%d\t%.1f MiB\t\n", c.name, c.n, wall.Round(time.Millisecond), r.lowerBound.Round(time.Millisecond),
-			wall.Seconds()/r.lowerBound.Seconds(), tripsText(r.trips), r.calls[0], r.calls[1], r.calls[2], float64(r.peakRSS)/(1<<20))
+			wall.Seconds()/r.lowerBound.Seconds(), tripsText(r.trips), r.calls[0], r.calls[1], r.calls[2], mib(r.peakRSS))
 	}
 	w.Flush()
 }

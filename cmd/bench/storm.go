@@ -48,8 +48,6 @@ type stormResult struct {
 	busiestCall int
 }
 
-var stormAPIs = []string{emulator.APIDescribeKeyPairs, emulator.APIDescribeInstances, emulator.APIDetachKeyPair}
-
 func runStorm(ctx context.Context, bin string, latency time.Duration, qps float64) {
 	n, m := *stormEvents, *stormInstances
 	fmt.Printf("storm: %d ECS stop events (events/ecs-instance-stopped.json, KEY_PAIR_NAME) as asynchronous invocations; the runner scales out to %d instances;\n"+
@@ -98,7 +96,7 @@ func runStormMode(ctx context.Context, bin, mode, instancesSetting string, n, m 
 		fail(err)
 	}
 	r := stormResult{mode: mode, wall: time.Since(start), calls: map[string]int{}, throttled: map[string]int{}}
-	for _, api := range stormAPIs {
+	for _, api := range ecsRequestAPIs {
 		r.calls[api] = env.emu.Calls(api)
 		r.throttled[api] = env.emu.Answered(api, "Throttling.User")
 		if admitted := r.calls[api] - r.throttled[api]; admitted > r.busiestCall {
@@ -167,5 +165,3 @@ func sum(m map[string]int) int {
 	}
 	return total
 }
-
-func mib(b int64) float64 { return float64(b) / (1 << 20) }

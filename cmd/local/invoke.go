@@ -55,7 +55,8 @@ func (c *command) invoke(ctx context.Context, args []string) int {
 	if res.Outcome == fcruntime.Succeeded || res.Outcome == fcruntime.Failed {
 		out.waitEnd(res.RequestID, 2*time.Second) // its logs first, then the report
 	}
-	if runID, goesOn := fleetOf(judge(res).body); goesOn {
+	v := judge(res)
+	if runID, goesOn := fleetOf(v.body); goesOn {
 		if err := c.waitFleet(ctx, env, runID); err != nil {
 			if ctx.Err() != nil {
 				fmt.Fprintln(c.stderr, "local: interrupted before the fleet run's parts ended")
@@ -70,7 +71,6 @@ func (c *command) invoke(ctx context.Context, args []string) int {
 		fmt.Fprintf(c.stderr, "local: %v\n", err)
 		return exitLocal
 	}
-	v := judge(res)
 	c.report(c.stdout, v, res, env, o, before, evs[min(len(earlier), len(evs)):])
 	if c.inspect != nil {
 		c.inspect(env)
@@ -153,7 +153,7 @@ func (c *command) report(w io.Writer, v verdict, res fcruntime.Result, env *loca
 		if fleet != nil && !tally(v.answers).dryRun {
 			answered = fleetSucceeded(fleet) // the whole run's, every part's
 		}
-		if line := stateLineOf(before, env.Emulator.Bindings(), v, answered); line != "" {
+		if line := stateLine(before, env.Emulator.Bindings(), v, answered); line != "" {
 			fmt.Fprintln(w, line)
 		}
 	}
@@ -237,13 +237,6 @@ func counterTable(w io.Writer, s counters) {
 	}
 }
 
-// stateLine says which instances really lost their key pair during the run,
-// from the emulator's state, when the answer does not say it (a failure) or
-// says something else; "" when the answer says it right.
-func stateLine(before, after map[string]string, v verdict) string {
-	return stateLineOf(before, after, v, answeredBy(v))
-}
-
 // answeredBy is how many instances the answer says lost their key pair.
 func answeredBy(v verdict) int {
 	if t := tally(v.answers); !t.dryRun {
@@ -252,9 +245,11 @@ func answeredBy(v verdict) int {
 	return 0
 }
 
-// stateLineOf is stateLine with the number of instances the answers say lost their
-// key pair (a fleet run's: every part's).
-func stateLineOf(before, after map[string]string, v verdict, answered int) string {
+// stateLine says which instances really lost their key pair during the run,
+// from the emulator's state, when the answer does not say it (a failure) or
+// says another number than answered, how many the answers say lost it
+// (answeredBy; a fleet run's: every part's); "" when the answer says it right.
+func stateLine(before, after map[string]string, v verdict, answered int) string {
 	var lost []string
 	for id, kp := range before {
 		if kp != "" && after[id] == "" {

@@ -18,10 +18,9 @@ import (
 // it while capture is set: to wait for the SDK's end line of an invocation,
 // and to show why the function stopped at start even when its logs are hidden.
 type output struct {
-	mu      sync.Mutex // guards the fields below and serializes writes to dst
-	dst     io.Writer  // nil: the logs are hidden (--quiet)
-	pretty  bool
-	color   bool
+	mu      sync.Mutex      // guards the fields below and serializes writes to dst
+	dst     io.Writer       // nil: the logs are hidden (--quiet)
+	pretty  bool            // JSON log lines rendered for a terminal, in color
 	capture *fcruntime.Logs // nil: nothing kept
 	last    time.Time       // when the last line arrived
 	partial []byte          // the start of a line whose end has not arrived
@@ -30,7 +29,7 @@ type output struct {
 // newOutput shows the function's logs on w (nowhere when quiet); pretty
 // renders its JSON log lines for a terminal.
 func newOutput(w io.Writer, quiet, pretty bool) *output {
-	o := &output{pretty: pretty, color: pretty, capture: &fcruntime.Logs{}}
+	o := &output{pretty: pretty, capture: &fcruntime.Logs{}}
 	if !quiet {
 		o.dst = w
 	}
@@ -69,7 +68,7 @@ func (o *output) line(b []byte) {
 		return
 	}
 	if o.pretty {
-		io.WriteString(o.dst, prettyLine(b, o.color)+"\n")
+		io.WriteString(o.dst, prettyLine(b, true)+"\n")
 		return
 	}
 	o.dst.Write(nl)

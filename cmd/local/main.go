@@ -1,6 +1,7 @@
 // Command local runs the function on a laptop as Function Compute 3.0 runs it: the
-// built binary under the FC runtime-API runner (emulator/fcruntime), its ECS and
-// EventBridge calls going to the embedded emulator.
+// built binary under the FC runtime-API runner (emulator/fcruntime), its ECS, ENS,
+// EventBridge and FC calls going to the embedded emulator (or to a running one,
+// --emulator).
 //
 //	local invoke [flags] [EVENT]   hand the function one event; print what happened
 //	local serve [flags]            an HTTP trigger on 127.0.0.1:9000 for curl

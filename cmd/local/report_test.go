@@ -209,7 +209,7 @@ func TestStateLine(t *testing.T) {
 		{"timeout, nothing changed", before, timedOut, "emulator: no instance lost its key pair"},
 	}
 	for _, c := range cases {
-		if got := stateLine(before, c.after, c.v); got != c.want {
+		if got := stateLine(before, c.after, c.v, answeredBy(c.v)); got != c.want {
 			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
 		}
 	}
