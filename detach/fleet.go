@@ -402,26 +402,15 @@ func (f *Fleet) regions(ctx context.Context, env FleetEnv, req Request) ([]strin
 	if err := unknownRegions(req.RegionIds, known); err != nil {
 		return nil, err
 	}
-	allowed := f.svc.opts.Policy.Regions
+	policy := f.svc.opts.Policy
 	if req.RegionIds[0] == AllRegions {
-		var out []string
-		for _, id := range known {
-			if len(allowed) == 0 || slices.Contains(allowed, id) {
-				out = append(out, id)
-			}
-		}
+		out := slices.DeleteFunc(slices.Clone(known), func(id string) bool { return !policy.allowsRegion(id) })
 		if len(out) == 0 {
 			return nil, forbidden("no region of the account is in ALLOWED_REGIONS; nothing was detached")
 		}
 		return out, nil
 	}
-	var refused []string
-	for _, id := range req.RegionIds {
-		if len(allowed) > 0 && !slices.Contains(allowed, id) {
-			refused = append(refused, id)
-		}
-	}
-	if len(refused) > 0 {
+	if refused := policy.refusedRegions(req.RegionIds); len(refused) > 0 {
 		return nil, forbidden("regions %s are not in ALLOWED_REGIONS: the function may not detach key pairs there; nothing was detached", strings.Join(refused, ", "))
 	}
 	return req.RegionIds, nil
