@@ -248,10 +248,7 @@ func publishBatch(ctx context.Context, p Publisher, evs []Event, batch []int, er
 		}
 		start := time.Now()
 		err := p.Publish(ctx, call)
-		var ce *CloudError
-		if err == nil || errors.As(err, &ce) && ce.Status != 0 {
-			clock.observe(time.Since(start))
-		}
+		clock.answered(start, err)
 		var refused *RefusedEvents
 		switch {
 		case err == nil:
