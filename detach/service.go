@@ -464,7 +464,7 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 	q := InstanceQuery{KeyPairName: kp.Name, Tags: r.opts.Policy.narrowTargets(r.req.Targets.Tags), ResourceGroupID: r.req.Targets.ResourceGroupId,
 		EnsRegionIDs: r.req.Targets.EnsRegionIds, PageSize: r.lim.DescribeIDs}
 	var all []Instance
-	untagged := 0 // listed by the tag filter without carrying its tags
+	tags := tagCheck{tags: q.Tags}
 	var pages tokenPages
 	for {
 		p, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
@@ -479,8 +479,7 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 		for _, in := range p.Instances {
 			switch {
 			case in.KeyPairName != kp.Name: // an API without a key pair filter returns others too
-			case !carriesAll(in.Tags, q.Tags):
-				untagged++
+			case !tags.carries(in):
 			default:
 				all = append(all, in)
 			}
@@ -494,10 +493,7 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 		}
 		q.NextToken = p.NextToken
 	}
-	if untagged > 0 {
-		r.log.Warn("the cloud listed instances for the tag filter that do not carry its tags (by their own tags); they are left out",
-			"instances", untagged, "tags", fmt.Sprint(q.Tags))
-	}
+	tags.report(r.log)
 	slices.SortFunc(all, func(a, b Instance) int { return strings.Compare(a.ID, b.ID) })
 	all = slices.CompactFunc(all, func(a, b Instance) bool { return a.ID == b.ID })
 	matched, truncated := len(all), len(all) > r.opts.MaxInstances
@@ -514,6 +510,30 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 	r.setInstances(ids)
 	r.log.Info("targets selected", "matched", matched, "taken", len(ids), "truncated", truncated)
 	return nil
+}
+
+// tagCheck checks the cloud's tag filter on the instances it listed: those that do not
+// carry every tag of the filter (by their own tags) are left out, and counted.
+type tagCheck struct {
+	tags []Tag // the filter
+	left int   // instances listed without carrying its tags
+}
+
+// carries reports whether in carries every tag of the filter, and counts it if not.
+func (c *tagCheck) carries(in Instance) bool {
+	if carriesAll(in.Tags, c.tags) {
+		return true
+	}
+	c.left++
+	return false
+}
+
+// report logs, once per listing, the instances left out.
+func (c *tagCheck) report(log *slog.Logger) {
+	if c.left > 0 {
+		log.Warn("the cloud listed instances for the tag filter that do not carry its tags (by their own tags); they are left out",
+			"instances", c.left, "tags", fmt.Sprint(c.tags))
+	}
 }
 
 // checkAndDetach checks every instance and detaches the key pair from the eligible
