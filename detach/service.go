@@ -186,7 +186,7 @@ func (r *run) detach(useCache bool) (*Result, *Error) {
 		case err == timeUp && r.req.Targets != nil:
 			return nil, outOfTimeSelecting
 		case err == timeUp:
-			return r.allNotAttempted(r.req), nil
+			return r.notStarted("out of time before any instance was checked"), nil
 		case err != nil:
 			return nil, err
 		}
@@ -216,9 +216,7 @@ func (r *run) detach(useCache bool) (*Result, *Error) {
 	if r.nothingStarted() {
 		// as when the key pair could not be resolved in time: the invocation's later
 		// requests will not start either (Unstarted)
-		res, _ := NotStarted(r.req, r.result.RequestId)
-		r.log.Warn("out of time before any instance could be checked or detached", "instances", len(r.ids))
-		return res, nil
+		return r.notStarted("out of time before any instance could be checked or detached"), nil
 	}
 	r.logRefusals()
 	r.result.count()
@@ -327,10 +325,11 @@ func (r *run) setInstances(ids []string) {
 	r.result.Results = make([]InstanceResult, len(ids))
 }
 
-// allNotAttempted answers a request that ran out of time before any instance was checked.
-func (r *run) allNotAttempted(req Request) *Result {
-	res, _ := NotStarted(req, r.result.RequestId)
-	r.log.Warn("out of time before any instance was checked", "instances", len(req.InstanceIds))
+// notStarted answers a request for named instances that ran out of time before any
+// of them was checked or detached (NotStarted), and logs why.
+func (r *run) notStarted(why string) *Result {
+	res, _ := NotStarted(r.req, r.result.RequestId)
+	r.log.Warn(why, "instances", len(r.req.InstanceIds))
 	return res
 }
 
