@@ -23,7 +23,7 @@ func call[T any](r *run, api string, op func(ctx context.Context) (T, error)) (T
 	var last error
 	v, err := backoff.Retry(r.ctx, func() (T, error) {
 		var zero T
-		if err := r.paced(p); err != nil || !r.clock.enoughTime(r.ctx, 0) {
+		if err := r.paced(p); err != nil || !r.hasTime() {
 			if attempt == 0 {
 				return zero, backoff.Permanent(errNotStarted)
 			}

@@ -899,7 +899,7 @@ func (r *run) detachBatch(kp KeyPair, ids []string) {
 		r.mu.Unlock()
 		return
 	}
-	enough := r.clock.enoughTime(r.ctx, 0)
+	enough := r.hasTime()
 	if enough {
 		r.started = true
 	}
