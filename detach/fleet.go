@@ -209,7 +209,7 @@ func (t Totals) add(results []InstanceResult) Totals {
 // detached or started); a part's failures are in its Part.
 func (f *Fleet) Run(ctx context.Context, env FleetEnv, req Request) (*Part, *Error) {
 	if !IsFleet(req) {
-		return nil, Internal(errNotFleet.Error())
+		return nil, Internal("detach: not a fleet request (IsFleet)")
 	}
 	if req.Continuation != nil {
 		return f.runPart(ctx, env, req, *req.Continuation), nil
