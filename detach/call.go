@@ -23,7 +23,7 @@ func call[T any](r *run, api string, op func(ctx context.Context) (T, error)) (T
 	var last error
 	v, err := backoff.Retry(r.ctx, func() (T, error) {
 		var zero T
-		if err := r.paced(p); err != nil || !r.clock.enoughTime(r.ctx, 0) {
+		if err := r.paced(p); err != nil || !r.hasTime() {
 			if attempt == 0 {
 				return zero, backoff.Permanent(errNotStarted)
 			}
@@ -32,15 +32,13 @@ func call[T any](r *run, api string, op func(ctx context.Context) (T, error)) (T
 		attempt++
 		start := time.Now()
 		v, err := op(r.ctx)
-		var ce *CloudError
-		if err == nil || errors.As(err, &ce) && ce.Status != 0 {
-			r.clock.observe(time.Since(start)) // the time of a call that got an answer
-		}
+		r.clock.answered(start, err)
 		if err == nil {
 			p.succeeded()
 			return v, nil
 		}
 		last = err
+		var ce *CloudError
 		if !errors.As(err, &ce) || !ce.Retryable() {
 			return zero, backoff.Permanent(err)
 		}
@@ -100,8 +98,15 @@ type timing struct {
 	slowest time.Duration
 }
 
-// observe records how long a call that got an answer took.
-func (t *timing) observe(d time.Duration) {
+// answered records how long a call that started at start took, if it got an answer:
+// it succeeded, or the cloud answered an error (a call without an answer, cut short or
+// refused in transit, says nothing of how long the cloud takes).
+func (t *timing) answered(start time.Time, err error) {
+	var ce *CloudError
+	if err != nil && !(errors.As(err, &ce) && ce.Status != 0) {
+		return
+	}
+	d := time.Since(start)
 	t.mu.Lock()
 	t.slowest = max(t.slowest, d)
 	t.mu.Unlock()

@@ -104,13 +104,19 @@ func NewEvent(scope EventScope, res *Result, failure *ErrorResponse, keyPair str
 	if keyPair == "" {
 		keyPair = "unknown"
 	}
-	product, region := strings.ToLower(cmp.Or(scope.Product, ProductECS)), scope.Region
-	if scope.Product == ProductENS {
-		region = "" // ENS has no API regions: acs:ens::<account>:keypair/<name>
-	}
-	ev.Subject = fmt.Sprintf("acs:%s:%s:%s:keypair/%s", product, region, scope.AccountID, keyPair)
+	ev.Subject = keyPairSubject(cmp.Or(scope.Product, ProductECS), scope.Region, scope.AccountID, keyPair)
 	ev.ID = eventID(scope.seed(ev.Time))
 	return ev
+}
+
+// keyPairSubject is the subject of a result event: the key pair's resource name,
+// acs:<product>:<region>:<account>:keypair/<name>. ENS has no API regions, so its
+// region is left out (acs:ens::<account>:keypair/<name>).
+func keyPairSubject(product, region, accountID, keyPair string) string {
+	if product == ProductENS {
+		region = ""
+	}
+	return fmt.Sprintf("acs:%s:%s:%s:keypair/%s", strings.ToLower(product), region, accountID, keyPair)
 }
 
 // seed is what an event's id is derived from: the request's attempt and place.
@@ -248,10 +254,7 @@ func publishBatch(ctx context.Context, p Publisher, evs []Event, batch []int, er
 		}
 		start := time.Now()
 		err := p.Publish(ctx, call)
-		var ce *CloudError
-		if err == nil || errors.As(err, &ce) && ce.Status != 0 {
-			clock.observe(time.Since(start))
-		}
+		clock.answered(start, err)
 		var refused *RefusedEvents
 		switch {
 		case err == nil:

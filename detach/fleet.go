@@ -106,6 +106,16 @@ type FleetEnv struct {
 	Seq     int // the request's place in its invocation (an EventBridge batch holds several)
 }
 
+// cloud returns ECS in a region, or the request-level error of a client that could not
+// be set up.
+func (env FleetEnv) cloud(region string) (Cloud, *Error) {
+	c, err := env.Cloud(region)
+	if err != nil {
+		return nil, Internal("the function could not set up its ECS client for region " + region + ": " + err.Error())
+	}
+	return c, nil
+}
+
 // Part is the answer to an invocation of a fleet run: the part of one region it ran
 // (Result: its instances' results and counts), the region's totals so far (this part
 // included), and whether the region goes on. The first invocation of a run also says
@@ -199,7 +209,7 @@ func (t Totals) add(results []InstanceResult) Totals {
 // detached or started); a part's failures are in its Part.
 func (f *Fleet) Run(ctx context.Context, env FleetEnv, req Request) (*Part, *Error) {
 	if !IsFleet(req) {
-		return nil, Internal(errNotFleet.Error())
+		return nil, Internal("detach: not a fleet request (IsFleet)")
 	}
 	if req.Continuation != nil {
 		return f.runPart(ctx, env, req, *req.Continuation), nil
@@ -382,9 +392,9 @@ func (f *Fleet) regions(ctx context.Context, env FleetEnv, req Request) ([]strin
 	if req.RegionIds == nil {
 		return []string{req.RegionId}, nil
 	}
-	cloud, err := env.Cloud(env.Home)
+	cloud, err := env.cloud(env.Home)
 	if err != nil {
-		return nil, Internal("the function could not set up its ECS client for region " + env.Home + ": " + err.Error())
+		return nil, err
 	}
 	lister, ok := cloud.(RegionLister)
 	if !ok {
@@ -402,26 +412,15 @@ func (f *Fleet) regions(ctx context.Context, env FleetEnv, req Request) ([]strin
 	if err := unknownRegions(req.RegionIds, known); err != nil {
 		return nil, err
 	}
-	allowed := f.svc.opts.Policy.Regions
+	policy := f.svc.opts.Policy
 	if req.RegionIds[0] == AllRegions {
-		var out []string
-		for _, id := range known {
-			if len(allowed) == 0 || slices.Contains(allowed, id) {
-				out = append(out, id)
-			}
-		}
+		out := slices.DeleteFunc(slices.Clone(known), func(id string) bool { return !policy.allowsRegion(id) })
 		if len(out) == 0 {
 			return nil, forbidden("no region of the account is in ALLOWED_REGIONS; nothing was detached")
 		}
 		return out, nil
 	}
-	var refused []string
-	for _, id := range req.RegionIds {
-		if len(allowed) > 0 && !slices.Contains(allowed, id) {
-			refused = append(refused, id)
-		}
-	}
-	if len(refused) > 0 {
+	if refused := policy.refusedRegions(req.RegionIds); len(refused) > 0 {
 		return nil, forbidden("regions %s are not in ALLOWED_REGIONS: the function may not detach key pairs there; nothing was detached", strings.Join(refused, ", "))
 	}
 	return req.RegionIds, nil
@@ -446,9 +445,9 @@ func (f *Fleet) resolveAll(ctx context.Context, env FleetEnv, req Request, regio
 // resolve finds the key pair of req (by keyPairID, when given) in req's region.
 func (f *Fleet) resolve(ctx context.Context, env FleetEnv, req Request, keyPairID string) regionKey {
 	k := regionKey{region: req.RegionId}
-	cloud, err := env.Cloud(req.RegionId)
+	cloud, err := env.cloud(req.RegionId)
 	if err != nil {
-		k.err = Internal("the function could not set up its ECS client for region " + req.RegionId + ": " + err.Error())
+		k.err = err
 		return k
 	}
 	req.KeyPairId = keyPairID
@@ -489,9 +488,9 @@ func (f *Fleet) firstWindows(ctx context.Context, env FleetEnv, req Request, key
 			continue
 		}
 		g.Go(func() error {
-			cloud, err := env.Cloud(k.region)
+			cloud, err := env.cloud(k.region)
 			if err != nil {
-				out[i].err = Internal("the function could not set up its ECS client for region " + k.region + ": " + err.Error())
+				out[i].err = err
 				return nil
 			}
 			preq := partRequest(req, k.region, k.kp)

@@ -18,7 +18,7 @@ func (p *Part) Events(scope EventScope, maxBytes int) []Event {
 	seed := scope.seed(now)
 	event := func(region string, part int, failed bool, data []byte) Event {
 		ev := Event{Source: scope.Source, Time: now, Type: EventCompleted, Data: data,
-			Subject: fmt.Sprintf("acs:ecs:%s:%s:keypair/%s", region, scope.AccountID, p.KeyPairName)}
+			Subject: keyPairSubject(ProductECS, region, scope.AccountID, p.KeyPairName)}
 		if failed {
 			ev.Type = EventFailed
 		}

@@ -3,7 +3,6 @@ package detach
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 )
 
@@ -106,13 +105,8 @@ func (l *lister) next(c Cursor) ([]string, Cursor, *Error) {
 	last := slices.Clone(c.After)
 	restarts := 0
 	var pages tokenPages // from the token the listing starts from, anew at each restart
-	untagged := 0        // listed by the tag filter without carrying its tags
-	defer func() {
-		if untagged > 0 {
-			l.r.log.Warn("the cloud listed instances for the tag filter that do not carry its tags (by their own tags); they are left out",
-				"instances", untagged, "tags", fmt.Sprint(l.q.Tags))
-		}
-	}()
+	tags := tagCheck{tags: l.q.Tags}
+	defer func() { tags.report(l.r.log) }()
 	for {
 		q := l.q
 		q.NextToken = token
@@ -147,8 +141,7 @@ func (l *lister) next(c Cursor) ([]string, Cursor, *Error) {
 			if isAnchor || in.KeyPairName != l.kp.Name || seen[in.ID] {
 				continue
 			}
-			if !carriesAll(in.Tags, l.q.Tags) { // the function checks the cloud's tag filter
-				untagged++
+			if !tags.carries(in) { // the function checks the cloud's tag filter
 				continue
 			}
 			take(in.ID)

@@ -28,9 +28,9 @@ func (f *Fleet) runPart(ctx context.Context, env FleetEnv, req Request, c Contin
 	if c.Part > f.maxParts {
 		return p.fail(invalidParameter("Continuation", fmt.Sprintf("part %d is past MAX_PARTS (%d)", c.Part, f.maxParts)))
 	}
-	cloud, err := env.Cloud(region)
+	cloud, err := env.cloud(region)
 	if err != nil {
-		return p.fail(Internal("the function could not set up its ECS client for region " + region + ": " + err.Error()))
+		return p.fail(err)
 	}
 	// The run resolved the key pair when it started: a part takes it from its request,
 	// unless ALLOWED_KEY_PAIRS lists ids, which a continuation's id must not satisfy on

@@ -3,7 +3,6 @@ package detach
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -154,6 +153,3 @@ func firstN(list []string, n int) []string {
 	}
 	return append(slices.Clone(list[:n]), fmt.Sprintf("and %d more", len(list)-n))
 }
-
-// errNotFleet is the error of a fleet call with a request that is not a fleet run.
-var errNotFleet = errors.New("detach: not a fleet request (IsFleet)")

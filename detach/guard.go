@@ -127,7 +127,7 @@ func (p Policy) checkRegions(req Request, lim Limits) *Error {
 	case len(p.Regions) == 0:
 		return nil
 	case lim.Region != "":
-		if !slices.Contains(p.Regions, lim.Region) {
+		if !p.allowsRegion(lim.Region) {
 			return forbidden("region %s is not in ALLOWED_REGIONS: the function may not detach key pairs there; nothing was detached", lim.Region)
 		}
 		return nil
@@ -137,16 +137,27 @@ func (p Policy) checkRegions(req Request, lim Limits) *Error {
 		return forbidden("ALLOWED_REGIONS is set, and a %s Targets selection without Targets.EnsRegionIds would take instances in any edge region: "+
 			"name the edge regions, each one ALLOWED_REGIONS lists; nothing was detached", lim.Product)
 	}
-	var refused []string
-	for _, r := range req.Targets.EnsRegionIds {
-		if !slices.Contains(p.Regions, r) {
-			refused = append(refused, r)
-		}
-	}
-	if len(refused) > 0 {
+	if refused := p.refusedRegions(req.Targets.EnsRegionIds); len(refused) > 0 {
 		return forbidden("edge regions %s are not in ALLOWED_REGIONS: the function may not detach key pairs there; nothing was detached", strings.Join(refused, ", "))
 	}
 	return nil
+}
+
+// allowsRegion reports whether ALLOWED_REGIONS allows a region (an API region, or an
+// ENS edge region): any, when it lists none.
+func (p Policy) allowsRegion(id string) bool {
+	return len(p.Regions) == 0 || slices.Contains(p.Regions, id)
+}
+
+// refusedRegions returns the regions of ids that ALLOWED_REGIONS does not allow.
+func (p Policy) refusedRegions(ids []string) []string {
+	var refused []string
+	for _, id := range ids {
+		if !p.allowsRegion(id) {
+			refused = append(refused, id)
+		}
+	}
+	return refused
 }
 
 // checkKeyPair refuses a resolved key pair that ALLOWED_KEY_PAIRS does not allow. A
@@ -199,7 +210,7 @@ func (p Policy) keyPairVerdict(kp KeyPair) (allowed, decided bool) {
 // not known, and the function refuses rather than guess.
 func (p Policy) instanceRefusal(in Instance, lim Limits) string {
 	switch {
-	case len(p.Regions) > 0 && lim.Region == "" && !slices.Contains(p.Regions, in.Region):
+	case lim.Region == "" && !p.allowsRegion(in.Region):
 		if in.Region == "" {
 			return fmt.Sprintf("%s did not tell the instance's region, so the function cannot check it against ALLOWED_REGIONS, and does not touch it", lim.Product)
 		}

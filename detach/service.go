@@ -186,7 +186,7 @@ func (r *run) detach(useCache bool) (*Result, *Error) {
 		case err == timeUp && r.req.Targets != nil:
 			return nil, outOfTimeSelecting
 		case err == timeUp:
-			return r.allNotAttempted(r.req), nil
+			return r.notStarted("out of time before any instance was checked"), nil
 		case err != nil:
 			return nil, err
 		}
@@ -216,9 +216,7 @@ func (r *run) detach(useCache bool) (*Result, *Error) {
 	if r.nothingStarted() {
 		// as when the key pair could not be resolved in time: the invocation's later
 		// requests will not start either (Unstarted)
-		res, _ := NotStarted(r.req, r.result.RequestId)
-		r.log.Warn("out of time before any instance could be checked or detached", "instances", len(r.ids))
-		return res, nil
+		return r.notStarted("out of time before any instance could be checked or detached"), nil
 	}
 	r.logRefusals()
 	r.result.count()
@@ -327,10 +325,11 @@ func (r *run) setInstances(ids []string) {
 	r.result.Results = make([]InstanceResult, len(ids))
 }
 
-// allNotAttempted answers a request that ran out of time before any instance was checked.
-func (r *run) allNotAttempted(req Request) *Result {
-	res, _ := NotStarted(req, r.result.RequestId)
-	r.log.Warn("out of time before any instance was checked", "instances", len(req.InstanceIds))
+// notStarted answers a request for named instances that ran out of time before any
+// of them was checked or detached (NotStarted), and logs why.
+func (r *run) notStarted(why string) *Result {
+	res, _ := NotStarted(r.req, r.result.RequestId)
+	r.log.Warn(why, "instances", len(r.req.InstanceIds))
 	return res
 }
 
@@ -464,7 +463,7 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 	q := InstanceQuery{KeyPairName: kp.Name, Tags: r.opts.Policy.narrowTargets(r.req.Targets.Tags), ResourceGroupID: r.req.Targets.ResourceGroupId,
 		EnsRegionIDs: r.req.Targets.EnsRegionIds, PageSize: r.lim.DescribeIDs}
 	var all []Instance
-	untagged := 0 // listed by the tag filter without carrying its tags
+	tags := tagCheck{tags: q.Tags}
 	var pages tokenPages
 	for {
 		p, err := call(r, APIDescribeInstances, func(ctx context.Context) (InstancePage, error) {
@@ -479,8 +478,7 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 		for _, in := range p.Instances {
 			switch {
 			case in.KeyPairName != kp.Name: // an API without a key pair filter returns others too
-			case !carriesAll(in.Tags, q.Tags):
-				untagged++
+			case !tags.carries(in):
 			default:
 				all = append(all, in)
 			}
@@ -494,10 +492,7 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 		}
 		q.NextToken = p.NextToken
 	}
-	if untagged > 0 {
-		r.log.Warn("the cloud listed instances for the tag filter that do not carry its tags (by their own tags); they are left out",
-			"instances", untagged, "tags", fmt.Sprint(q.Tags))
-	}
+	tags.report(r.log)
 	slices.SortFunc(all, func(a, b Instance) int { return strings.Compare(a.ID, b.ID) })
 	all = slices.CompactFunc(all, func(a, b Instance) bool { return a.ID == b.ID })
 	matched, truncated := len(all), len(all) > r.opts.MaxInstances
@@ -514,6 +509,30 @@ func (r *run) selectTargets(kp KeyPair) *Error {
 	r.setInstances(ids)
 	r.log.Info("targets selected", "matched", matched, "taken", len(ids), "truncated", truncated)
 	return nil
+}
+
+// tagCheck checks the cloud's tag filter on the instances it listed: those that do not
+// carry every tag of the filter (by their own tags) are left out, and counted.
+type tagCheck struct {
+	tags []Tag // the filter
+	left int   // instances listed without carrying its tags
+}
+
+// carries reports whether in carries every tag of the filter, and counts it if not.
+func (c *tagCheck) carries(in Instance) bool {
+	if carriesAll(in.Tags, c.tags) {
+		return true
+	}
+	c.left++
+	return false
+}
+
+// report logs, once per listing, the instances left out.
+func (c *tagCheck) report(log *slog.Logger) {
+	if c.left > 0 {
+		log.Warn("the cloud listed instances for the tag filter that do not carry its tags (by their own tags); they are left out",
+			"instances", c.left, "tags", fmt.Sprint(c.tags))
+	}
 }
 
 // checkAndDetach checks every instance and detaches the key pair from the eligible
@@ -880,7 +899,7 @@ func (r *run) detachBatch(kp KeyPair, ids []string) {
 		r.mu.Unlock()
 		return
 	}
-	enough := r.clock.enoughTime(r.ctx, 0)
+	enough := r.hasTime()
 	if enough {
 		r.started = true
 	}
