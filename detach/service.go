@@ -536,9 +536,11 @@ func (c *tagCheck) report(log *slog.Logger) {
 }
 
 // checkAndDetach checks every instance and detaches the key pair from the eligible
-// ones. Named by id, batches start while later instances are still being checked; named
-// by name, every instance is checked first, since one unbound instance fails the request.
-// pre, if not nil, has described the instances already (named by name).
+// ones. Named by id, or selected by a fleet run (where an unbound instance fails alone),
+// batches start while later instances are still being checked; named by name otherwise,
+// every instance is checked first, since one unbound instance fails the request.
+// Instances a Targets listing described are judged from it. pre, if not nil, has
+// described the instances already (named by name).
 func (r *run) checkAndDetach(kp KeyPair, pre *precheck) *Error {
 	eligible := make(chan string, len(r.ids))
 	detached := make(chan struct{})
