@@ -50,9 +50,9 @@ type options struct {
 // defaultEvent is the event invoke sends when none is named.
 const defaultEvent = "events/http.json"
 
-// maxEventBytes bounds an event read from stdin, as FC bounds a synchronous
-// invocation's payload (fcruntime's limit).
-const maxEventBytes = 32 << 20
+// maxEventBytes bounds an event read from stdin or an HTTP request, as FC bounds a
+// synchronous invocation's payload.
+const maxEventBytes = fcruntime.MaxPayload
 
 // flags defines the flags of a subcommand ("invoke" or "serve") on a new
 // FlagSet whose errors and usage go to stderr.

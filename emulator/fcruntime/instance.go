@@ -20,9 +20,9 @@ import (
 // apiPrefix is the path of the runtime API the SDK calls (its apiVersion).
 const apiPrefix = "/2020-11-11/runtime/invocation/"
 
-// maxPayload bounds request and response bodies: FC 3.0 accepts up to
+// MaxPayload bounds request and response bodies: FC 3.0 accepts up to
 // 32 MB for a synchronous invocation.
-const maxPayload = 32 << 20
+const MaxPayload = 32 << 20
 
 // instance is one function process with its own runtime API server, as an
 // FC instance has its own runtime API endpoint.
@@ -296,7 +296,7 @@ func (r *Runner) writeInvocation(w http.ResponseWriter, c *call) {
 func (r *Runner) handleAnswer(inst *instance, isError bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		id := req.PathValue("id")
-		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxPayload))
+		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxPayload))
 		if err != nil {
 			apiError(w, http.StatusRequestEntityTooLarge, "reading the answer: "+err.Error())
 			return
