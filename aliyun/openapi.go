@@ -21,11 +21,10 @@ import (
 	"detachkeypair/redact"
 )
 
-// APIConfig says how to reach one product's OpenAPI (ECS, ENS) through a darabonba SDK
+// APIConfig says how to reach one product's OpenAPI (ECS, ENS, FC) through a darabonba SDK
 // client.
 type APIConfig struct {
-	Product string // the product's name in messages, e.g. "ECS"
-	Region  string // the SDK's RegionId ("" for a product without API regions)
+	Region string // the SDK's RegionId ("" for a product without API regions)
 	// Endpoint is an endpoint setting: a URL (http://127.0.0.1:8300) or a bare host
 	// name, which means https. "" means DefaultEndpoint.
 	Endpoint string

@@ -64,7 +64,7 @@ func New(cfg Config) (*Client, error) {
 	} else if cfg.Endpoint == "" {
 		return nil, errors.New("FC endpoint: the account id and region are unknown; set FC_ENDPOINT")
 	}
-	oc, err := aliyun.OpenAPIConfig(aliyun.APIConfig{Product: "FC", Region: cfg.Region, Endpoint: cfg.Endpoint,
+	oc, err := aliyun.OpenAPIConfig(aliyun.APIConfig{Region: cfg.Region, Endpoint: cfg.Endpoint,
 		DefaultEndpoint: def, Credentials: cfg.Credentials})
 	if err != nil {
 		return nil, err
