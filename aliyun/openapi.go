@@ -225,12 +225,12 @@ func (api ROA) params() *openapiutil.Params {
 // CallROA calls api through the generic CallApiWithCtx of a borrowed client, with the
 // headers given and body as the request's body, sent as the SDKs send a binary body
 // (a stream: application/octet-stream, its hash signed). It returns the answer's
-// status and headers (lower-case names); the answer's body is read, at most 1 MiB, and
-// dropped. An error answer comes back as a *detach.CloudError.
-func (cs *Clients[C]) CallROA(ctx context.Context, api ROA, headers map[string]string, body []byte) (int, map[string]string, error) {
+// status; the answer's body is read, at most 1 MiB, and dropped. An error answer comes
+// back as a *detach.CloudError.
+func (cs *Clients[C]) CallROA(ctx context.Context, api ROA, headers map[string]string, body []byte) (int, error) {
 	answer, err := cs.callAPI(ctx, api.params(), &openapiutil.OpenApiRequest{Headers: stringPtrs(headers), Stream: bytes.NewReader(body)})
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	if r, ok := answer["body"].(io.Reader); ok {
 		io.Copy(io.Discard, io.LimitReader(r, 1<<20))
@@ -238,19 +238,8 @@ func (cs *Clients[C]) CallROA(ctx context.Context, api ROA, headers map[string]s
 			c.Close()
 		}
 	}
-	out := map[string]string{}
-	switch hs := answer["headers"].(type) {
-	case map[string]*string:
-		for k, v := range hs {
-			out[strings.ToLower(k)] = tea.StringValue(v)
-		}
-	case map[string]string:
-		for k, v := range hs {
-			out[strings.ToLower(k)] = v
-		}
-	}
 	status, _ := answer["statusCode"].(int)
-	return status, out, nil
+	return status, nil
 }
 
 // InvalidResponse is the error of an answer that came (HTTP 200) but cannot be used:

@@ -85,7 +85,7 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) InvokeAsync(ctx context.Context, taskID string, payload []byte) error {
 	api := invokeFunction
 	api.Pathname = "/" + Version + "/functions/" + url.PathEscape(c.function) + "/invocations"
-	status, _, err := c.sdk.CallROA(ctx, api, map[string]string{"x-fc-invocation-type": "Async", "x-fc-async-task-id": taskID}, payload)
+	status, err := c.sdk.CallROA(ctx, api, map[string]string{"x-fc-invocation-type": "Async", "x-fc-async-task-id": taskID}, payload)
 	var ce *detach.CloudError
 	switch {
 	case errors.As(err, &ce) && ce.Status == http.StatusConflict:
