@@ -83,7 +83,7 @@ type Caller interface {
 // concurrent use, although the SDK's clients are not (each call writes the client's
 // Headers field): every call borrows a client of its own from a pool.
 type Clients[C Caller] struct {
-	// Errors turns an SDK error of CallRPC into the domain's; nil means
+	// Errors turns an SDK error of CallRPC or CallROA into the domain's; nil means
 	// ToCloudError(ctx, product, err). Set it before the first call.
 	Errors func(ctx context.Context, err error) error
 
