@@ -68,7 +68,7 @@ func OpenAPIConfig(c APIConfig) (*openapiutil.Config, error) {
 	}
 	oc.Credential = cred
 	oc.ReadTimeout = tea.Int(int(callTimeout.Milliseconds()))
-	oc.ConnectTimeout = tea.Int(5000)
+	oc.ConnectTimeout = tea.Int(int(connectTimeout.Milliseconds()))
 	oc.HttpClient = httpClient{&http.Client{Transport: transport, Timeout: callTimeout}}
 	return oc, nil
 }
