@@ -25,18 +25,18 @@ func testWire(t *testing.T) *clientsUnderTest {
 		t.Fatal(err)
 	}
 	c := wire(cfg, slog.New(slog.DiscardHandler))
-	return &clientsUnderTest{t, c.Clouds, c}
+	return &clientsUnderTest{t, c}
 }
 
+// clientsUnderTest is main's wiring (all) in a test t.
 type clientsUnderTest struct {
-	t      *testing.T
-	clouds func(product, region string, creds *credentials.AccessKey) (detach.Cloud, error)
-	all    handler.Config
+	t   *testing.T
+	all handler.Config
 }
 
 func (c *clientsUnderTest) cloud(product, region string, creds *credentials.AccessKey) detach.Cloud {
 	c.t.Helper()
-	cloud, err := c.clouds(product, region, creds)
+	cloud, err := c.all.Clouds(product, region, creds)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestCloudsReuseClients(t *testing.T) {
 	if w.cloud(detach.ProductECS, "cn-hangzhou", nil) != w.cloud(detach.ProductECS, "cn-hangzhou", nil) {
 		t.Error("the credential chain: a new client each time")
 	}
-	if _, err := w.clouds("EC2", "cn-hangzhou", fake(1)); err == nil {
+	if _, err := w.all.Clouds("EC2", "cn-hangzhou", fake(1)); err == nil {
 		t.Error("an unknown product got a client")
 	}
 }
@@ -119,7 +119,7 @@ func TestCloudsConcurrent(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			region := []string{"cn-hangzhou", "cn-beijing"}[i%2]
-			c, err := w.clouds(detach.ProductECS, region, fake(i%2))
+			c, err := w.all.Clouds(detach.ProductECS, region, fake(i%2))
 			if err != nil {
 				t.Error(err)
 			}

@@ -16,9 +16,9 @@ import (
 )
 
 // ToCloudError turns an error of an Alibaba Cloud SDK (tea or darabonba) into a
-// *detach.CloudError, or returns the context's
-// error when the call was cut short by it. Messages never carry request URLs (their
-// query may hold a signature or a security token).
+// *detach.CloudError, or returns the context's error when the call was cut short by it.
+// Messages never carry request URLs (their query may hold a signature or a security
+// token).
 func ToCloudError(ctx context.Context, api string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("%s call cut short: %w", api, ctxErr)

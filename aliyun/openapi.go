@@ -21,11 +21,10 @@ import (
 	"detachkeypair/redact"
 )
 
-// APIConfig says how to reach one product's OpenAPI (ECS, ENS) through a darabonba SDK
+// APIConfig says how to reach one product's OpenAPI (ECS, ENS, FC) through a darabonba SDK
 // client.
 type APIConfig struct {
-	Product string // the product's name in messages, e.g. "ECS"
-	Region  string // the SDK's RegionId ("" for a product without API regions)
+	Region string // the SDK's RegionId ("" for a product without API regions)
 	// Endpoint is an endpoint setting: a URL (http://127.0.0.1:8300) or a bare host
 	// name, which means https. "" means DefaultEndpoint.
 	Endpoint string
@@ -69,7 +68,7 @@ func OpenAPIConfig(c APIConfig) (*openapiutil.Config, error) {
 	}
 	oc.Credential = cred
 	oc.ReadTimeout = tea.Int(int(callTimeout.Milliseconds()))
-	oc.ConnectTimeout = tea.Int(5000)
+	oc.ConnectTimeout = tea.Int(int(connectTimeout.Milliseconds()))
 	oc.HttpClient = httpClient{&http.Client{Transport: transport, Timeout: callTimeout}}
 	return oc, nil
 }
@@ -84,7 +83,7 @@ type Caller interface {
 // concurrent use, although the SDK's clients are not (each call writes the client's
 // Headers field): every call borrows a client of its own from a pool.
 type Clients[C Caller] struct {
-	// Errors turns an SDK error of CallRPC into the domain's; nil means
+	// Errors turns an SDK error of CallRPC or CallROA into the domain's; nil means
 	// ToCloudError(ctx, product, err). Set it before the first call.
 	Errors func(ctx context.Context, err error) error
 
@@ -226,12 +225,12 @@ func (api ROA) params() *openapiutil.Params {
 // CallROA calls api through the generic CallApiWithCtx of a borrowed client, with the
 // headers given and body as the request's body, sent as the SDKs send a binary body
 // (a stream: application/octet-stream, its hash signed). It returns the answer's
-// status and headers (lower-case names); the answer's body is read, at most 1 MiB, and
-// dropped. An error answer comes back as a *detach.CloudError.
-func (cs *Clients[C]) CallROA(ctx context.Context, api ROA, headers map[string]string, body []byte) (int, map[string]string, error) {
+// status; the answer's body is read, at most 1 MiB, and dropped. An error answer comes
+// back as a *detach.CloudError.
+func (cs *Clients[C]) CallROA(ctx context.Context, api ROA, headers map[string]string, body []byte) (int, error) {
 	answer, err := cs.callAPI(ctx, api.params(), &openapiutil.OpenApiRequest{Headers: stringPtrs(headers), Stream: bytes.NewReader(body)})
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	if r, ok := answer["body"].(io.Reader); ok {
 		io.Copy(io.Discard, io.LimitReader(r, 1<<20))
@@ -239,19 +238,8 @@ func (cs *Clients[C]) CallROA(ctx context.Context, api ROA, headers map[string]s
 			c.Close()
 		}
 	}
-	out := map[string]string{}
-	switch hs := answer["headers"].(type) {
-	case map[string]*string:
-		for k, v := range hs {
-			out[strings.ToLower(k)] = tea.StringValue(v)
-		}
-	case map[string]string:
-		for k, v := range hs {
-			out[strings.ToLower(k)] = v
-		}
-	}
 	status, _ := answer["statusCode"].(int)
-	return status, out, nil
+	return status, nil
 }
 
 // InvalidResponse is the error of an answer that came (HTTP 200) but cannot be used:

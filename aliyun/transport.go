@@ -13,10 +13,13 @@ import (
 // one for every timeout). It is safe for concurrent use; its settings are fixed here.
 func Transport() http.RoundTripper { return transport }
 
+// connectTimeout bounds the making of a connection (the SDKs' ConnectTimeout too).
+const connectTimeout = 5 * time.Second
+
 // transport is the process's transport (Transport).
 var transport = &http.Transport{
 	Proxy:               http.ProxyFromEnvironment,
-	DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	DialContext:         (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext,
 	MaxIdleConns:        256,
 	MaxIdleConnsPerHost: 64,
 	IdleConnTimeout:     90 * time.Second,

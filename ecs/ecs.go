@@ -50,7 +50,7 @@ var (
 
 // New returns a client for cfg.
 func New(cfg Config) (*Client, error) {
-	oc, err := aliyun.OpenAPIConfig(aliyun.APIConfig{Product: "ECS", Region: cfg.Region, Endpoint: cfg.Endpoint, Credentials: cfg.Credentials})
+	oc, err := aliyun.OpenAPIConfig(aliyun.APIConfig{Region: cfg.Region, Endpoint: cfg.Endpoint, Credentials: cfg.Credentials})
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func ensClient(t *testing.T, srv *emulator.Server, endpoint string, opts ...func
 // ensClientAs is ensClient signing with creds.
 func ensClientAs(t *testing.T, endpoint string, creds *credentials.AccessKey, opts ...func(*openapi.Config)) ensAPI {
 	t.Helper()
-	oc, err := aliyun.OpenAPIConfig(aliyun.APIConfig{Product: "ENS", Endpoint: "http://" + endpoint, Credentials: creds})
+	oc, err := aliyun.OpenAPIConfig(aliyun.APIConfig{Endpoint: "http://" + endpoint, Credentials: creds})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ var _ detach.Cloud = (*Client)(nil)
 
 // New returns a client for cfg.
 func New(cfg Config) (*Client, error) {
-	oc, err := aliyun.OpenAPIConfig(aliyun.APIConfig{Product: detach.ProductENS, Endpoint: cfg.Endpoint,
+	oc, err := aliyun.OpenAPIConfig(aliyun.APIConfig{Endpoint: cfg.Endpoint,
 		DefaultEndpoint: DefaultEndpoint, Credentials: cfg.Credentials})
 	if err != nil {
 		return nil, err

@@ -139,7 +139,7 @@ func (p *Publisher) Publish(ctx context.Context, evs []detach.Event) error {
 	}
 	var out ebsdk.PutEventsResponse
 	if err := json.Unmarshal(body, &out); err != nil {
-		return &detach.CloudError{Status: resp.StatusCode, Code: "InvalidResponse", Message: "the PutEvents answer is not JSON"}
+		return &detach.CloudError{Status: resp.StatusCode, Code: detach.CodeInvalidResponse, Message: "the PutEvents answer is not JSON"}
 	}
 	if tea.IntValue(out.FailedEntryCount) == 0 {
 		return nil

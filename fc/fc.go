@@ -64,7 +64,7 @@ func New(cfg Config) (*Client, error) {
 	} else if cfg.Endpoint == "" {
 		return nil, errors.New("FC endpoint: the account id and region are unknown; set FC_ENDPOINT")
 	}
-	oc, err := aliyun.OpenAPIConfig(aliyun.APIConfig{Product: "FC", Region: cfg.Region, Endpoint: cfg.Endpoint,
+	oc, err := aliyun.OpenAPIConfig(aliyun.APIConfig{Region: cfg.Region, Endpoint: cfg.Endpoint,
 		DefaultEndpoint: def, Credentials: cfg.Credentials})
 	if err != nil {
 		return nil, err
@@ -85,7 +85,7 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) InvokeAsync(ctx context.Context, taskID string, payload []byte) error {
 	api := invokeFunction
 	api.Pathname = "/" + Version + "/functions/" + url.PathEscape(c.function) + "/invocations"
-	status, _, err := c.sdk.CallROA(ctx, api, map[string]string{"x-fc-invocation-type": "Async", "x-fc-async-task-id": taskID}, payload)
+	status, err := c.sdk.CallROA(ctx, api, map[string]string{"x-fc-invocation-type": "Async", "x-fc-async-task-id": taskID}, payload)
 	var ce *detach.CloudError
 	switch {
 	case errors.As(err, &ce) && ce.Status == http.StatusConflict:

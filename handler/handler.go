@@ -256,11 +256,12 @@ func (h *Handler) itemLog(t task, it item, many bool) *slog.Logger {
 	return t.log.With(it.attrs...)
 }
 
-// notStarted answers a valid request that there was no time left to start.
+// notStarted answers a valid request (its product settled) that there was no time left
+// to start.
 func (h *Handler) notStarted(t task, req detach.Request) outcome {
 	req = h.complete(t.inv, req)
 	res, err := detach.NotStarted(req, t.inv.RequestID)
-	return outcome{result: res, err: err, region: req.RegionId, product: cmp.Or(req.Product, detach.ProductECS)}
+	return outcome{result: res, err: err, region: req.RegionId, product: req.Product}
 }
 
 // productOf is the product of a request, also of one rejected before it ran, for its
@@ -285,7 +286,8 @@ func (h *Handler) complete(inv Invocation, req detach.Request) detach.Request {
 	return req
 }
 
-// runRequest carries out a valid request and logs its outcome.
+// runRequest carries out a valid request and logs its outcome. A valid request names its
+// product: decoding settled it (detach.Request.ForProduct; ECS for an instance event).
 func (h *Handler) runRequest(ctx context.Context, t task, req detach.Request) (o outcome) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -293,7 +295,7 @@ func (h *Handler) runRequest(ctx context.Context, t task, req detach.Request) (o
 			o = outcome{err: detach.Internal("the function failed unexpectedly; the request id identifies its logs")}
 		}
 	}()
-	product := cmp.Or(req.Product, detach.ProductECS)
+	product := req.Product
 	req = h.complete(t.inv, req)
 	if req.RegionId == "" && product == detach.ProductECS {
 		return outcome{err: detach.InvalidParameter("RegionId", "no region: give RegionId, or set REGION_ID where the function runs outside FC")}

@@ -45,12 +45,8 @@ func TestLoopGuard(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			emu := newEmulator(t, nil, 7, false)
-			vars := map[string]string{"ECS_ENDPOINT": emu.URL(), "EVENTBRIDGE_ENDPOINT": emu.URL(),
-				"EVENT_BUS": "detach-results", "EVENT_SOURCE": c.source}
-			cfg, err := settings.Load(func(k string) string { return vars[k] })
-			if err != nil {
-				t.Fatal(err)
-			}
+			cfg := settingsFor(t, emu, map[string]string{"EVENTBRIDGE_ENDPOINT": emu.URL(),
+				"EVENT_BUS": "detach-results", "EVENT_SOURCE": c.source})
 			var logs bytes.Buffer
 			h := handler.New(wire(cfg, slog.New(slog.NewJSONHandler(&logs, nil))))
 			e := &env{t: t, emu: emu, h: h}

@@ -116,8 +116,9 @@ func tagRule(name, v string, bad func(name, value, want string)) *detach.Tag {
 // headerToken is an HTTP header name (RFC 9110 token).
 var headerToken = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
 
-// secretHeaders are headers a claim may not be mapped to: they carry credentials or
-// tokens (FC's own x-fc- headers include the role's security token).
+// secretHeader reports whether h is a header a claim may not be mapped to: one that
+// carries credentials or tokens (FC's own x-fc- headers include the role's security
+// token).
 func secretHeader(h string) bool {
 	h = strings.ToLower(h)
 	return slices.Contains([]string{"authorization", "proxy-authorization", "cookie", "set-cookie"}, h) ||

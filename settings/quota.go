@@ -2,6 +2,7 @@ package settings
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -25,10 +26,20 @@ const MaxMaxFunctionInstances = 1000
 // apiPrefixes name the products in API_QPS, as RAM names their actions (ecs:…, ens:…).
 var apiPrefixes = map[string]string{"ecs": detach.ProductECS, "ens": detach.ProductENS}
 
+// apiPrefix is the name of product in API_QPS.
+func apiPrefix(product string) string {
+	for prefix, p := range apiPrefixes {
+		if p == product {
+			return prefix
+		}
+	}
+	return ""
+}
+
 // apiQPSNames lists the APIs API_QPS takes, for messages.
 func apiQPSNames() string {
 	var names []string
-	for _, prefix := range []string{"ecs", "ens"} {
+	for _, prefix := range slices.Sorted(maps.Keys(apiPrefixes)) {
 		for _, api := range detach.PacedAPIs {
 			names = append(names, prefix+":"+api)
 		}
@@ -85,23 +96,16 @@ func (s Settings) checkInstances(bad func(name, value, want string)) {
 	}
 	_ = check(s.ECSQPS, "ECS_QPS") && check(s.ENSQPS, "ENS_QPS")
 	for _, k := range sortedQuotaKeys(s.APIQPS) {
-		prefix := "ecs"
-		if k.Product == detach.ProductENS {
-			prefix = "ens"
-		}
-		if !check(s.APIQPS[k], "API_QPS "+prefix+":"+k.API) {
+		if !check(s.APIQPS[k], "API_QPS "+apiPrefix(k.Product)+":"+k.API) {
 			return
 		}
 	}
 }
 
+// sortedQuotaKeys returns the keys of m by product, then API, so that messages come in
+// one order.
 func sortedQuotaKeys(m map[detach.QuotaKey]float64) []detach.QuotaKey {
-	var keys []detach.QuotaKey
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b detach.QuotaKey) int {
+	return slices.SortedFunc(maps.Keys(m), func(a, b detach.QuotaKey) int {
 		return strings.Compare(a.Product+":"+a.API, b.Product+":"+b.API)
 	})
-	return keys
 }
