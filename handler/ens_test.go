@@ -1,15 +1,21 @@
 package handler_test
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"detachkeypair/credentials"
+	"detachkeypair/detach"
 	"detachkeypair/emulator"
 	"detachkeypair/emulator/emulatortest"
+	"detachkeypair/handler"
 )
 
 // ensID is instance n of the emulator's ENS fleet.
@@ -171,6 +177,41 @@ func TestENSRejectedEventSubject(t *testing.T) {
 			}
 			if len(subjects) != 1 || subjects[0] != c.subject {
 				t.Errorf("event subjects %q, want one, %s", subjects, c.subject)
+			}
+		})
+	}
+}
+
+// TestENSFailedEventSubject: an ENS request that fails inside the function (its cloud
+// client cannot be set up, or the function panics while running it) emits a failure
+// event with an ENS subject, as a refused one does (TestENSRejectedEventSubject).
+func TestENSFailedEventSubject(t *testing.T) {
+	for name, clouds := range map[string]func(product, region string, creds *credentials.AccessKey) (detach.Cloud, error){
+		"client not ready": func(string, string, *credentials.AccessKey) (detach.Cloud, error) {
+			return nil, errors.New("no client")
+		},
+		"panic": func(string, string, *credentials.AccessKey) (detach.Cloud, error) {
+			panic("boom")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			emu := newEmulator(t, nil, 7, false)
+			cfg := wire(settingsFor(t, emu, map[string]string{"EVENT_BUS": "detach-results", "EVENTBRIDGE_ENDPOINT": emu.URL()}),
+				slog.New(slog.NewJSONHandler(io.Discard, nil)))
+			cfg.Clouds = clouds
+			e := &env{t: t, emu: emu, h: handler.New(cfg)}
+			before := e.emu.Bindings()
+			_, errResp, _ := e.invoke(`{"Product":"ENS","KeyPairName":"edge-ops-2026","InstanceIds":["` + ensID(1) + `"]}`)
+			if errResp.Code != "InternalError" {
+				t.Fatalf("answer %+v, want InternalError", errResp)
+			}
+			emulatortest.AssertChanges(t, before, e.emu.Bindings(), nil)
+			var subjects []string
+			for _, ev := range e.emu.Events("detach-results") {
+				subjects = append(subjects, ev.Subject)
+			}
+			if want := "acs:ens::1234567890123456:keypair/edge-ops-2026"; len(subjects) != 1 || subjects[0] != want {
+				t.Errorf("event subjects %q, want one, %s", subjects, want)
 			}
 		})
 	}

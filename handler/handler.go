@@ -292,7 +292,8 @@ func (h *Handler) runRequest(ctx context.Context, t task, req detach.Request) (o
 	defer func() {
 		if p := recover(); p != nil {
 			t.log.Error("request failed unexpectedly", "panic", fmt.Sprint(p))
-			o = outcome{err: detach.Internal("the function failed unexpectedly; the request id identifies its logs")}
+			o = outcome{err: detach.Internal("the function failed unexpectedly; the request id identifies its logs"),
+				product: req.Product, region: req.RegionId}
 		}
 	}()
 	product := req.Product
@@ -311,7 +312,7 @@ func (h *Handler) runRequest(ctx context.Context, t task, req detach.Request) (o
 			where = " for region " + req.RegionId
 		}
 		return outcome{err: detach.Internal(fmt.Sprintf("the function could not set up its %s client%s: %s; check the %s_ENDPOINT setting and the function's role",
-			product, where, t.red.Redact(cerr.Error()), product))}
+			product, where, t.red.Redact(cerr.Error()), product)), product: product, region: req.RegionId}
 	}
 	res, err := h.service.Detach(ctx, cloud, req)
 	if err != nil {
